@@ -1,0 +1,54 @@
+"""K-Means on discovery features: scikit-learn by default, faiss when installed and asked for."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+from sklearn.cluster import KMeans
+
+from coarse2fine.data.dataset import InputError
+
+
+def l2_normalize(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length: K-Means then follows cosine geometry, as the losses do."""
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return (x / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def faiss_available() -> bool:
+    return importlib.util.find_spec("faiss") is not None
+
+
+def kmeans(
+    x: np.ndarray, k: int, *, seed: int = 0, n_init: int = 10, backend: str = "auto"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cluster rows of ``x`` into ``k`` groups; returns (labels, centres).
+
+    backend: "sklearn", "faiss", or "auto" (faiss when installed, else sklearn).
+    """
+    n = len(x)
+    if not 1 <= k <= n:
+        raise InputError(f"the number of clusters must be between 1 and the {n} rows, got {k}")
+    if backend not in ("auto", "sklearn", "faiss"):
+        raise ValueError(f"backend must be 'auto', 'sklearn' or 'faiss', got {backend!r}")
+    use_faiss = backend == "faiss" or (backend == "auto" and faiss_available())
+    if use_faiss:
+        import faiss
+
+        model = faiss.Kmeans(x.shape[1], k, niter=100, nredo=n_init, seed=seed, verbose=False)
+        model.train(np.ascontiguousarray(x, dtype=np.float32))
+        _, labels = model.index.search(np.ascontiguousarray(x, dtype=np.float32), 1)
+        return labels.ravel().astype(np.int64), model.centroids.astype(np.float32)
+    model = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(x)
+    return model.labels_.astype(np.int64), model.cluster_centers_.astype(np.float32)
+
+
+def nearest_centre(x: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Index of the closest centre (Euclidean) for each row, in chunks to bound memory."""
+    out = np.empty(len(x), dtype=np.int64)
+    c2 = (centres**2).sum(1)
+    for s in range(0, len(x), 4096):
+        chunk = x[s : s + 4096]
+        out[s : s + 4096] = np.argmin(c2[None, :] - 2.0 * chunk @ centres.T, axis=1)
+    return out

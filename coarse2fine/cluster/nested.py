@@ -1,0 +1,92 @@
+"""Discovery: global K-Means, or nested K-Means inside each coarse class when labels are known."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from coarse2fine.cluster.kmeans import kmeans
+from coarse2fine.data.dataset import InputError
+
+
+@dataclass
+class Clustering:
+    """Every row's category, each category's centre and coarse parent (index into classes)."""
+
+    labels: np.ndarray  # (N,) category id per row
+    centres: np.ndarray  # (K, d)
+    parents: np.ndarray  # (K,) coarse class id of each category
+
+    @property
+    def n_clusters(self) -> int:
+        return len(self.centres)
+
+
+def allocate_by_size(sizes: np.ndarray, k: int) -> np.ndarray:
+    """Split k clusters over groups in proportion to their sizes (largest remainder), with at
+    least one per group and never more than a group's rows."""
+    sizes = np.asarray(sizes, dtype=np.int64)
+    g = len(sizes)
+    if k < g:
+        raise InputError(
+            f"{k} fine categories cannot cover {g} coarse classes: nested discovery needs at "
+            f"least one per coarse class (raise --n-fine or use global clustering)"
+        )
+    if k > sizes.sum():
+        raise InputError(f"{k} fine categories but only {sizes.sum()} rows")
+    share = 1 + (k - g) * (sizes - 1) / max(1, (sizes - 1).sum())
+    alloc = np.minimum(np.floor(share).astype(np.int64), sizes)
+    while alloc.sum() < k:  # hand out the rest by largest remainder, where rows allow
+        room = np.where(alloc < sizes, share - alloc, -np.inf)
+        alloc[int(np.argmax(room))] += 1
+    return alloc
+
+
+def majority_parents(labels: np.ndarray, coarse: np.ndarray, k: int) -> np.ndarray:
+    """The coarse class holding most of each cluster's rows."""
+    table = np.zeros((k, int(coarse.max()) + 1), dtype=np.int64)
+    np.add.at(table, (labels, coarse), 1)
+    return table.argmax(1)
+
+
+def discover(
+    features: np.ndarray,
+    k: int,
+    *,
+    coarse: np.ndarray | None = None,
+    nested: bool = True,
+    seed: int = 0,
+    n_init: int = 10,
+    backend: str = "auto",
+) -> Clustering:
+    """Cluster features into k categories.
+
+    nested=True (needs ``coarse``): K-Means inside each coarse class, k split by class size,
+    so no category straddles two coarse classes. nested=False: one global K-Means; each
+    category's parent is then the majority coarse class of its rows (when coarse is given).
+    """
+    n = len(features)
+    if not 1 <= k <= n:
+        raise InputError(f"--n-fine must be between 1 and the number of rows ({n}), got {k}")
+    if nested and coarse is None:
+        raise ValueError("nested discovery needs coarse labels")
+    if not nested:
+        labels, centres = kmeans(features, k, seed=seed, n_init=n_init, backend=backend)
+        parents = (
+            majority_parents(labels, coarse, k) if coarse is not None else np.zeros(k, np.int64)
+        )
+        return Clustering(labels, centres, parents)
+    classes = np.unique(coarse)
+    alloc = allocate_by_size(np.array([(coarse == c).sum() for c in classes]), k)
+    labels = np.empty(n, dtype=np.int64)
+    centres, parents = [], []
+    for c, k_c in zip(classes, alloc, strict=False):
+        rows = np.flatnonzero(coarse == c)
+        sub, sub_centres = kmeans(
+            features[rows], int(k_c), seed=seed, n_init=n_init, backend=backend
+        )
+        labels[rows] = sub + len(centres)
+        centres.extend(sub_centres)
+        parents.extend([c] * int(k_c))
+    return Clustering(labels, np.asarray(centres, dtype=np.float32), np.asarray(parents, np.int64))

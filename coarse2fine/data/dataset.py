@@ -1,0 +1,134 @@
+"""CoarseDataset: rows (texts or vectors) with coarse labels and optional fine labels.
+
+Fine labels are carried only for evaluation; no method ever reads them during training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+class InputError(ValueError):
+    """Bad user input: the message names the file, row or column and says what to do."""
+
+
+def _as_label_array(values: Sequence | np.ndarray, what: str) -> np.ndarray:
+    arr = np.asarray([str(v) for v in values], dtype=object)
+    if arr.ndim != 1:
+        raise InputError(f"{what} labels must be one-dimensional, got shape {arr.shape}")
+    return arr
+
+
+@dataclass(frozen=True, eq=False)
+class CoarseDataset:
+    """Rows with coarse labels; exactly one of ``texts`` or ``vectors`` is set.
+
+    ``row_ids`` are the rows' numbers in the source file (1-based data rows), used in error
+    messages and in the written assignments so every output row can be traced to its input.
+    """
+
+    coarse: np.ndarray
+    texts: list[str] | None = None
+    vectors: np.ndarray | None = None
+    fine: np.ndarray | None = None
+    row_ids: np.ndarray | None = None
+    name: str = "data"
+    coarse_classes: list[str] = field(init=False)
+    fine_classes: list[str] | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        coarse = _as_label_array(self.coarse, "coarse")
+        object.__setattr__(self, "coarse", coarse)
+        n = len(coarse)
+        row_ids = np.arange(1, n + 1) if self.row_ids is None else np.asarray(self.row_ids)
+        if len(row_ids) != n:
+            raise InputError(f"{len(row_ids)} row ids but {n} rows")
+        object.__setattr__(self, "row_ids", row_ids)
+        if (self.texts is None) == (self.vectors is None):
+            raise InputError("give exactly one of texts or vectors")
+        if self.texts is not None:
+            texts = [str(t) for t in self.texts]
+            if len(texts) != n:
+                raise InputError(f"{len(texts)} texts but {n} coarse labels")
+            object.__setattr__(self, "texts", texts)
+        if self.vectors is not None:
+            vectors = np.asarray(self.vectors, dtype=np.float32)
+            if vectors.ndim != 2 or len(vectors) != n:
+                raise InputError(f"vectors must be a {n} x d matrix, got shape {vectors.shape}")
+            bad = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
+            if len(bad):
+                shown = ", ".join(str(r) for r in row_ids[bad[:10]])
+                raise InputError(
+                    f"{len(bad)} rows hold NaN or inf values (rows {shown}"
+                    f"{', ...' if len(bad) > 10 else ''}); drop or impute them first"
+                )
+            object.__setattr__(self, "vectors", vectors)
+        if self.fine is not None:
+            fine = _as_label_array(self.fine, "fine")
+            if len(fine) != n:
+                raise InputError(f"{len(fine)} fine labels but {n} coarse labels")
+            object.__setattr__(self, "fine", fine)
+        object.__setattr__(self, "coarse_classes", sorted(set(coarse.tolist())))
+        fine_classes = None if self.fine is None else sorted(set(self.fine.tolist()))
+        object.__setattr__(self, "fine_classes", fine_classes)
+
+    def __len__(self) -> int:
+        return len(self.coarse)
+
+    @property
+    def is_text(self) -> bool:
+        return self.texts is not None
+
+    @property
+    def n_coarse(self) -> int:
+        return len(self.coarse_classes)
+
+    @property
+    def n_fine(self) -> int | None:
+        return None if self.fine_classes is None else len(self.fine_classes)
+
+    @property
+    def coarse_ids(self) -> np.ndarray:
+        """Coarse labels as integer codes into ``coarse_classes``."""
+        return codes(self.coarse, self.coarse_classes)
+
+    @property
+    def fine_ids(self) -> np.ndarray | None:
+        return None if self.fine is None else codes(self.fine, self.fine_classes)
+
+    def subset(self, index: Sequence[int] | np.ndarray) -> CoarseDataset:
+        index = np.asarray(index, dtype=np.int64)
+        return CoarseDataset(
+            coarse=self.coarse[index],
+            texts=None if self.texts is None else [self.texts[i] for i in index],
+            vectors=None if self.vectors is None else self.vectors[index],
+            fine=None if self.fine is None else self.fine[index],
+            row_ids=self.row_ids[index],
+            name=self.name,
+        )
+
+    def validate_for_training(self, min_rows_per_coarse: int = 2) -> None:
+        """Refuse data no method can learn from, naming the offending coarse class."""
+        if len(self) == 0:
+            raise InputError(f"{self.name}: the data has no rows")
+        labels, counts = np.unique(self.coarse, return_counts=True)
+        small = [(lab, c) for lab, c in zip(labels, counts, strict=True) if c < min_rows_per_coarse]
+        if small:
+            lab, c = small[0]
+            raise InputError(
+                f"{self.name}: coarse class {lab!r} has {c} row(s); every coarse class needs at "
+                f"least {min_rows_per_coarse} rows to split into finer categories "
+                f"(merge it into another class or drop it)"
+            )
+
+
+def codes(labels: np.ndarray, classes: Sequence[str]) -> np.ndarray:
+    """Map string labels to integer codes; unknown labels raise with the first offender."""
+    lookup = {c: i for i, c in enumerate(classes)}
+    try:
+        return np.fromiter((lookup[v] for v in labels), dtype=np.int64, count=len(labels))
+    except KeyError as err:
+        raise InputError(f"label {err.args[0]!r} is not among the known classes") from None

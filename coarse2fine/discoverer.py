@@ -1,0 +1,260 @@
+"""Discoverer: the scikit-learn style estimator that finds fine categories inside coarse ones.
+
+fit(rows, coarse) trains the chosen method on the coarse labels, clusters the learned features
+(inside each coarse class by default) and stores every row's category; predict assigns new rows
+(no coarse label needed) to the nearest discovered category; save/load round-trip exactly
+through safetensors + JSON (nothing is ever unpickled).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from sklearn.base import BaseEstimator
+
+from coarse2fine.cluster import Clustering, discover, l2_normalize, nearest_centre
+from coarse2fine.data.dataset import CoarseDataset, InputError
+from coarse2fine.encoders import DEFAULT_TEXT_MODEL, TextEncoder
+from coarse2fine.io import atomic_dir
+from coarse2fine.methods import METHODS
+from coarse2fine.methods.base import Method
+from coarse2fine.train import TrainConfig, embed, fit, prepare, seed_everything
+
+FORMAT_VERSION = 1
+_CONFIG = "coarse2fine.json"
+_WEIGHTS = "model.safetensors"
+
+
+def as_dataset(X: Any, y: Any = None, fine: Any = None) -> CoarseDataset:
+    """Accept a CoarseDataset, or texts plus coarse labels (fine labels optional)."""
+    if isinstance(X, CoarseDataset):
+        if y is not None:
+            raise InputError("give coarse labels either inside the CoarseDataset or as y, not both")
+        return X
+    if y is None:
+        raise InputError("coarse labels are required: fit(texts, coarse_labels)")
+    texts = list(X)
+    if texts and not all(isinstance(t, str) for t in texts):
+        raise InputError("X must be a list of texts (vector input needs the MLP encoder)")
+    return CoarseDataset(coarse=list(y), texts=texts, fine=None if fine is None else list(fine))
+
+
+def _rows(X: Any) -> CoarseDataset:
+    """Rows to embed or predict: coarse labels are not needed, so a placeholder is used."""
+    if isinstance(X, CoarseDataset):
+        return X
+    texts = [X] if isinstance(X, str) else list(X)
+    return CoarseDataset(coarse=["?"] * len(texts), texts=texts)
+
+
+class Discoverer(BaseEstimator):
+    """Discover fine categories in coarse-labelled rows.
+
+    Parameters are only stored here (scikit-learn convention); ``fit`` does the work.
+    method: a name in ``coarse2fine.METHODS``; n_fine: total number of fine categories;
+    clustering: "nested" (K-Means inside each coarse class) or "global"; method_params: options
+    of the method's typed config (e.g. {"gamma2": 0.1}).
+    """
+
+    def __init__(
+        self,
+        method: str = "hwscl",
+        n_fine: int | None = None,
+        *,
+        encoder: str = DEFAULT_TEXT_MODEL,
+        epochs: int = 3,
+        batch_size: int = 64,
+        lr: float = 5e-5,
+        max_length: int = 64,
+        precision: str = "bf16",
+        clustering: str = "nested",
+        n_init: int = 10,
+        seed: int = 0,
+        method_params: dict[str, Any] | None = None,
+        device: str = "cpu",
+        progress: bool = True,
+    ) -> None:
+        self.method = method
+        self.n_fine = n_fine
+        self.encoder = encoder
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.max_length = max_length
+        self.precision = precision
+        self.clustering = clustering
+        self.n_init = n_init
+        self.seed = seed
+        self.method_params = method_params
+        self.device = device
+        self.progress = progress
+
+    # -- building ------------------------------------------------------------------------------
+    def _train_config(self) -> TrainConfig:
+        return TrainConfig(
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            precision=self.precision,
+            seed=self.seed,
+        )
+
+    def _build(self, n_coarse: int, encoder: TextEncoder | None = None) -> Method:
+        if self.method not in METHODS:
+            raise InputError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
+        cls = METHODS[self.method]
+        config = cls.Config.from_dict(self.method_params)
+        if encoder is None:
+            if self.encoder == "tiny-random":
+                encoder = TextEncoder.tiny_random(seed=self.seed)
+            else:
+                encoder = TextEncoder.from_pretrained(self.encoder, max_length=self.max_length)
+        return cls(encoder, n_coarse, config)
+
+    def _check_params(self, data: CoarseDataset) -> None:
+        if self.clustering not in ("nested", "global"):
+            raise InputError(f"clustering must be 'nested' or 'global', got {self.clustering!r}")
+        if self.n_fine is None:
+            raise InputError("the number of fine categories is required: pass n_fine (--n-fine)")
+        if not 1 <= int(self.n_fine) <= len(data):
+            raise InputError(
+                f"n_fine must be between 1 and the number of rows ({len(data)}), got {self.n_fine}"
+            )
+        self._train_config()  # validates epochs, batch size, lr, precision
+
+    # -- fitting -------------------------------------------------------------------------------
+    def fit_representation(self, X: Any, y: Any = None) -> Discoverer:
+        """Train the method on coarse labels only; no clustering (used by the paper protocol)."""
+        data = as_dataset(X, y)
+        data.validate_for_training()
+        seed_everything(self.seed)
+        self.coarse_classes_ = list(data.coarse_classes)
+        self.method_ = self._build(len(self.coarse_classes_))
+        prepared = prepare(self.method_.encoder, data)
+        self.history_ = fit(
+            self.method_, prepared, self._train_config(), device=self.device, progress=self.progress
+        )
+        self._prepared_train = prepared
+        return self
+
+    def fit(self, X: Any, y: Any = None, *, fine: Any = None) -> Discoverer:
+        """Learn the representation, then discover ``n_fine`` categories among the rows."""
+        data = as_dataset(X, y, fine)
+        self._check_params(data)
+        self.fit_representation(data)
+        features = self._embed(self._prepared_train)
+        del self._prepared_train
+        clusters = discover(
+            features,
+            int(self.n_fine),
+            coarse=data.coarse_ids,
+            nested=self.clustering == "nested",
+            seed=self.seed,
+            n_init=self.n_init,
+        )
+        self._set_clusters(clusters)
+        self.labels_ = clusters.labels
+        self.embedding_ = features
+        return self
+
+    def _set_clusters(self, clusters: Clustering) -> None:
+        self.cluster_centers_ = clusters.centres
+        self.cluster_parents_ = [self.coarse_classes_[p] for p in clusters.parents]
+        counters: dict[str, int] = {}
+        names = []
+        for parent in self.cluster_parents_:
+            counters[parent] = counters.get(parent, 0) + 1
+            names.append(f"{parent}/{counters[parent]}")
+        self.categories_ = names
+        self.n_fine_ = len(names)
+
+    def _embed(self, prepared) -> np.ndarray:
+        features = embed(
+            self.method_,
+            prepared,
+            batch_size=256,
+            precision=self.precision,
+            device=self.device,
+            progress=self.progress,
+        )
+        return l2_normalize(features)
+
+    def _check_fitted(self, attr: str = "method_") -> None:
+        if not hasattr(self, attr):
+            from sklearn.exceptions import NotFittedError
+
+            raise NotFittedError("this Discoverer is not fitted yet: call fit first")
+
+    # -- using ---------------------------------------------------------------------------------
+    def transform(self, X: Any) -> np.ndarray:
+        """Discovery features (unit length) of any rows; coarse labels are not needed."""
+        self._check_fitted()
+        return self._embed(prepare(self.method_.encoder, _rows(X)))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Category id (index into ``categories_``) of each row: its nearest category centre."""
+        self._check_fitted("cluster_centers_")
+        return nearest_centre(self.transform(X), self.cluster_centers_)
+
+    def fit_predict(self, X: Any, y: Any = None, **kwargs) -> np.ndarray:
+        return self.fit(X, y, **kwargs).labels_
+
+    # -- persistence ---------------------------------------------------------------------------
+    def save(self, path: str | Path, overwrite: bool = False) -> Path:
+        """Write the model folder: coarse2fine.json, model.safetensors, encoder/ (config,
+        tokenizer). Written to a temporary folder and renamed into place when complete."""
+        self._check_fitted("cluster_centers_")
+        with atomic_dir(path, overwrite=overwrite) as tmp:
+            spec = self.method_.encoder.save_architecture(tmp)
+            tensors = {
+                k: v.detach().contiguous().cpu() for k, v in self.method_.state_dict().items()
+            }
+            tensors["discovery.centres"] = torch.from_numpy(self.cluster_centers_)
+            save_file(tensors, str(tmp / _WEIGHTS), metadata={"format": str(FORMAT_VERSION)})
+            config = {
+                "format": FORMAT_VERSION,
+                "params": self.get_params(),
+                "method_config": self.method_.config.to_dict(),
+                "encoder": spec,
+                "coarse_classes": self.coarse_classes_,
+                "categories": self.categories_,
+                "cluster_parents": self.cluster_parents_,
+            }
+            (tmp / _CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Discoverer:
+        """Load a folder written by ``save`` (safetensors + JSON only)."""
+        path = Path(path)
+        if not (path / _CONFIG).is_file() or not (path / _WEIGHTS).is_file():
+            raise InputError(
+                f"{path} is not a coarse2fine model folder (no {_CONFIG} / {_WEIGHTS})"
+            )
+        config = json.loads((path / _CONFIG).read_text(encoding="utf-8"))
+        if config.get("format") != FORMAT_VERSION:
+            raise InputError(f"{path}: model format {config.get('format')} is not supported")
+        params = dict(config["params"])
+        params["method_params"] = config["method_config"]
+        est = cls(**params)
+        est.coarse_classes_ = config["coarse_classes"]
+        encoder = TextEncoder.from_architecture(path, config["encoder"])
+        est.method_ = est._build(len(est.coarse_classes_), encoder)
+        tensors = load_file(str(path / _WEIGHTS))
+        est.cluster_centers_ = tensors.pop("discovery.centres").numpy()
+        est.method_.load_state_dict(tensors, strict=True)
+        est.method_.eval()
+        est.categories_ = config["categories"]
+        est.cluster_parents_ = config["cluster_parents"]
+        est.n_fine_ = len(est.categories_)
+        return est
+
+
+def category_names(est: Discoverer, ids: Sequence[int]) -> list[str]:
+    return [est.categories_[i] for i in ids]

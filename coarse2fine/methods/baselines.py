@@ -1,0 +1,45 @@
+"""Baselines the HWSCL paper compares against (its Table 2), on the same encoder and protocol."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from coarse2fine.methods.base import CoarseHead, Method, MethodConfig
+
+
+@dataclass
+class UnsupervisedConfig(MethodConfig):
+    """No options: the pre-trained encoder's features are clustered as they are."""
+
+
+class Unsupervised(Method):
+    """Pre-trained encoder + K-Means, no training: the floor every trained method must beat."""
+
+    Config = UnsupervisedConfig
+    trains = False
+
+
+@dataclass
+class CoarseSupervisedConfig(MethodConfig):
+    dropout: float = 0.1
+
+
+class CoarseSupervised(Method):
+    """Coarse cross-entropy at the output layer only (HWSCL Table 2, 'coarse supervised')."""
+
+    Config = CoarseSupervisedConfig
+
+    def __init__(
+        self, encoder: nn.Module, n_coarse: int, config: CoarseSupervisedConfig | None = None
+    ):
+        super().__init__(encoder, n_coarse, config)
+        self.head = CoarseHead(encoder.dim, n_coarse, self.config.dropout)
+
+    def training_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        (deep,) = self.encoder(batch["inputs"], [self.encoder.n_layers])
+        ce = F.cross_entropy(self.head(deep).float(), batch["coarse"])
+        return {"loss": ce, "ce_deep": ce}

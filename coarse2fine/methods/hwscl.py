@@ -1,0 +1,149 @@
+"""HWSCL: hierarchical weighted self-contrastive learning (An et al., EMNLP 2022).
+
+Coarse cross-entropy at a shallow layer L and at the output; the deep feature of each sample is
+contrasted against its OWN shallow feature (no augmentation: one forward pass yields query and
+key), with in-batch negatives weighted by whether they share the coarse label, and hard
+negatives from a momentum (EMA) encoder kept in one FIFO queue per coarse class.
+
+Choices against the reference code (each deliberate, see docs/METHODS.md):
+- pooling excludes padding (paper) where the code averages padding tokens too;
+- one joint denominator (paper); ``denominator="separate"`` gives the code's three log terms;
+- the momentum encoder is an EMA of the WHOLE encoder (paper), where the code updates only the
+  top four layers; queues start empty and unfilled slots are masked, where the code starts them
+  as zero vectors;
+- the contrast runs on the pooled features h (paper), where the code contrasts tanh(W h)
+  outputs; the coarse head (dense + tanh + classifier) is shared by both depths, as in the code.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from coarse2fine.losses import weighted_self_contrastive_loss
+from coarse2fine.methods.base import CoarseHead, Method, MethodConfig
+
+
+@dataclass
+class HWSCLConfig(MethodConfig):
+    """Paper defaults (Section 4.3): tau 0.1, alpha 1.4/1.0/1.0, gamma 0.001/0.008, m 0.9."""
+
+    shallow_layer: int | None = None  # None: two thirds of the depth (8 of 12, 4 of 6)
+    tau: float = 0.1
+    alpha_diff: float = 1.4
+    alpha_same: float = 1.0
+    alpha_m: float = 1.0
+    gamma1: float = 0.001  # weight of the shallow coarse CE
+    gamma2: float = 0.008  # weight of the weighted self-contrastive loss
+    queue_size: int = 128  # per coarse class; 0 disables the momentum encoder (ablation)
+    momentum: float = 0.9
+    dropout: float = 0.1
+    denominator: str = "joint"
+
+    def __post_init__(self) -> None:
+        if self.tau <= 0:
+            raise ValueError(f"tau must be positive, got {self.tau}")
+        if not 0.0 <= self.momentum < 1.0:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
+        if self.queue_size < 0:
+            raise ValueError(f"queue_size must be >= 0, got {self.queue_size}")
+        if self.denominator not in ("joint", "separate"):
+            raise ValueError(f"denominator must be 'joint' or 'separate', got {self.denominator!r}")
+
+
+def default_shallow_layer(n_layers: int) -> int:
+    return max(1, round(2 * n_layers / 3))
+
+
+class CoarseQueues(nn.Module):
+    """One FIFO ring buffer of features per coarse class (buffers, so they move with .to())."""
+
+    def __init__(self, n_coarse: int, size: int, dim: int):
+        super().__init__()
+        self.size = size
+        self.register_buffer("features", torch.zeros(n_coarse, size, dim), persistent=False)
+        self.register_buffer("count", torch.zeros(n_coarse, dtype=torch.long), persistent=False)
+        self.register_buffer("pointer", torch.zeros(n_coarse, dtype=torch.long), persistent=False)
+
+    def lookup(self, coarse: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Queue of each row's own coarse class, and which of its slots hold a feature."""
+        slots = torch.arange(self.size, device=coarse.device)
+        valid = slots.view(1, -1) < self.count[coarse].view(-1, 1)
+        return self.features[coarse], valid
+
+    @torch.no_grad()
+    def push(self, keys: torch.Tensor, coarse: torch.Tensor) -> None:
+        for c in coarse.unique().tolist():
+            new = keys[coarse == c][-self.size :]
+            slots = (self.pointer[c] + torch.arange(len(new), device=keys.device)) % self.size
+            self.features[c, slots] = new.to(self.features.dtype)
+            self.pointer[c] = (self.pointer[c] + len(new)) % self.size
+            self.count[c] = torch.clamp(self.count[c] + len(new), max=self.size)
+
+
+class HWSCL(Method):
+    Config = HWSCLConfig
+
+    def __init__(self, encoder: nn.Module, n_coarse: int, config: HWSCLConfig | None = None):
+        super().__init__(encoder, n_coarse, config)
+        cfg = self.config
+        self.shallow_layer = cfg.shallow_layer or default_shallow_layer(encoder.n_layers)
+        if not 1 <= self.shallow_layer < encoder.n_layers:
+            raise ValueError(
+                f"shallow_layer must be in 1..{encoder.n_layers - 1}, got {self.shallow_layer}"
+            )
+        self.head = CoarseHead(encoder.dim, n_coarse, cfg.dropout)
+        self.queues = CoarseQueues(n_coarse, cfg.queue_size, encoder.dim)
+        # The momentum encoder is training state, not part of the saved model: keep it out of
+        # state_dict by holding it in a plain list.
+        self._momentum: list[nn.Module] = []
+        self._pending: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def on_fit_start(self, data) -> None:
+        if self.config.queue_size > 0:
+            momentum = copy.deepcopy(self.encoder)
+            momentum.requires_grad_(False)
+            momentum.eval()  # deterministic keys: no dropout noise in the queue
+            self._momentum = [momentum]
+
+    def training_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        cfg = self.config
+        coarse = batch["coarse"]
+        shallow, deep = self.encoder(batch["inputs"], [self.shallow_layer, self.encoder.n_layers])
+        ce_deep = F.cross_entropy(self.head(deep).float(), coarse)
+        ce_shallow = F.cross_entropy(self.head(shallow).float(), coarse)
+        queue = valid = None
+        if self._momentum:
+            with torch.no_grad():
+                (keys,) = self._momentum[0](batch["inputs"], [self.encoder.n_layers])
+            queue, valid = self.queues.lookup(coarse)
+            self._pending = (keys.float(), coarse)
+        contrast = weighted_self_contrastive_loss(
+            deep,
+            shallow,
+            coarse,
+            queue,
+            valid,
+            tau=cfg.tau,
+            alpha_diff=cfg.alpha_diff,
+            alpha_same=cfg.alpha_same,
+            alpha_m=cfg.alpha_m,
+            denominator=cfg.denominator,
+        )
+        loss = ce_deep + cfg.gamma1 * ce_shallow + cfg.gamma2 * contrast
+        return {"loss": loss, "ce_deep": ce_deep, "ce_shallow": ce_shallow, "contrast": contrast}
+
+    @torch.no_grad()
+    def after_step(self, step: int) -> None:
+        if not self._momentum:
+            return
+        m = self.config.momentum
+        for p_m, p in zip(self._momentum[0].parameters(), self.encoder.parameters(), strict=False):
+            p_m.mul_(m).add_(p.detach(), alpha=1.0 - m)
+        if self._pending is not None:
+            self.queues.push(*self._pending)
+            self._pending = None

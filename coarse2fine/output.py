@@ -1,0 +1,125 @@
+"""What ``discover`` and ``predict`` write: assignments, clusters, metrics, model, summary."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from coarse2fine.data.dataset import CoarseDataset
+from coarse2fine.discoverer import Discoverer
+from coarse2fine.io import atomic_dir, atomic_write_text
+from coarse2fine.metrics import clustering_scores, coarse_accuracy
+
+N_EXAMPLES = 5
+
+
+def cluster_table(est: Discoverer, data: CoarseDataset, n_examples: int = N_EXAMPLES) -> dict:
+    """Per coarse class: its discovered categories with sizes and the rows nearest each centre."""
+    labels, features = est.labels_, est.embedding_
+    tree: dict[str, list[dict]] = {c: [] for c in est.coarse_classes_}
+    for k, (name, parent) in enumerate(zip(est.categories_, est.cluster_parents_, strict=False)):
+        members = np.flatnonzero(labels == k)
+        closeness = features[members] @ est.cluster_centers_[k]
+        nearest = members[np.argsort(-closeness, kind="stable")[:n_examples]]
+        entry = {
+            "category": name,
+            "id": k,
+            "size": int(len(members)),
+            "examples": [data.texts[i] for i in nearest] if data.is_text else nearest.tolist(),
+        }
+        if data.fine is not None and len(members):
+            values, counts = np.unique(data.fine[members], return_counts=True)
+            entry["majority_fine_label"] = str(values[counts.argmax()])
+            entry["purity"] = round(100.0 * counts.max() / len(members), 2)
+        tree[parent].append(entry)
+    return {
+        "method": est.method,
+        "n_fine": est.n_fine_,
+        "coarse": [
+            {"coarse": c, "size": int(sum(e["size"] for e in cats)), "categories": cats}
+            for c, cats in tree.items()
+        ],
+    }
+
+
+def discovery_metrics(est: Discoverer, data: CoarseDataset) -> dict | None:
+    """ACC / ARI / NMI of the categories against fine labels, and coarse accuracy (x100)."""
+    if data.fine is None:
+        return None
+    scores = clustering_scores(data.fine, est.labels_)
+    implied = np.asarray(est.cluster_parents_, dtype=object)[est.labels_]
+    scores["coarse_accuracy"] = coarse_accuracy(data.coarse, implied)
+    scores = {k: round(float(v), 2) for k, v in scores.items()}
+    scores.update(rows=len(data), n_fine_true=data.n_fine, n_fine_found=est.n_fine_)
+    return scores
+
+
+def summary_text(
+    est: Discoverer, tree: dict, metrics: dict | None, out: Path, seconds: float
+) -> str:
+    lines = [
+        f"discovered {est.n_fine_} fine categories in {len(est.coarse_classes_)} coarse classes "
+        f"({est.method}, {seconds:.0f} s)"
+    ]
+    for node in tree["coarse"]:
+        sizes = ", ".join(str(c["size"]) for c in node["categories"])
+        count = len(node["categories"])
+        lines.append(f"  {node['coarse']} ({node['size']} rows): {count} categories [{sizes}]")
+    if metrics:
+        lines.append(
+            "against the fine labels: "
+            + ", ".join(f"{k} {metrics[k]:.2f}" for k in ("ACC", "ARI", "NMI", "coarse_accuracy"))
+        )
+    lines.append(f"wrote {out}/assignments.csv, clusters.json, model/")
+    return "\n".join(lines)
+
+
+def write_discovery(
+    est: Discoverer,
+    data: CoarseDataset,
+    out: str | Path,
+    *,
+    overwrite: bool = False,
+    seconds: float,
+) -> str:
+    """Write the whole result folder atomically; return the printed summary."""
+    out = Path(out)
+    tree = cluster_table(est, data)
+    metrics = discovery_metrics(est, data)
+    with atomic_dir(out, overwrite=overwrite) as tmp:
+        frame = pd.DataFrame(
+            {
+                "row": data.row_ids,
+                "text": data.texts if data.is_text else [""] * len(data),
+                "coarse": data.coarse,
+                "category": [est.categories_[k] for k in est.labels_],
+                "category_id": est.labels_,
+            }
+        )
+        if data.fine is not None:
+            frame["fine"] = data.fine
+        frame.to_csv(tmp / "assignments.csv", index=False)
+        (tmp / "clusters.json").write_text(json.dumps(tree, indent=2, ensure_ascii=False) + "\n")
+        if metrics is not None:
+            (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        run = {"params": est.get_params(), "history": est.history_, "seconds": round(seconds, 1)}
+        (tmp / "run.json").write_text(json.dumps(run, indent=2) + "\n")
+        est.save(tmp / "model")
+    return summary_text(est, tree, metrics, out, seconds)
+
+
+def write_predictions(est: Discoverer, data: CoarseDataset, out: str | Path) -> None:
+    ids = est.predict(data)
+    frame = pd.DataFrame(
+        {
+            "row": data.row_ids,
+            "text": data.texts,
+            "category": [est.categories_[k] for k in ids],
+            "category_id": ids,
+            "coarse": [est.cluster_parents_[k] for k in ids],
+        }
+    )
+    atomic_write_text(out, frame.to_csv(index=False))

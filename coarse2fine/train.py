@@ -1,0 +1,218 @@
+"""The ONE training loop every method uses, and batched feature extraction.
+
+Batches are length-bucketed (dynamic padding): rows are shuffled, cut into pools of 50 batches,
+each pool sorted by length and cut into batches, and the batch order shuffled, so short texts do
+not pay for long ones while batches stay random in content.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from coarse2fine.methods.base import Method
+
+POOL_BATCHES = 50
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings shared by all methods (HWSCL paper / reference code defaults)."""
+
+    epochs: int = 3
+    batch_size: int = 64
+    lr: float = 5e-5
+    weight_decay: float = 0.01
+    warmup: float = 0.1  # fraction of steps with linear warm-up, then linear decay
+    grad_clip: float = 1.0
+    precision: str = "bf16"  # "bf16" autocast or "fp32"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.epochs < 0:
+            raise ValueError(f"epochs must be >= 0, got {self.epochs}")
+        if self.batch_size < 2:
+            raise ValueError(f"batch_size must be >= 2, got {self.batch_size}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+        if not 0.0 <= self.warmup < 1.0:
+            raise ValueError(f"warmup must be in [0, 1), got {self.warmup}")
+        if self.precision not in ("bf16", "fp32"):
+            raise ValueError(f"precision must be 'bf16' or 'fp32', got {self.precision!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Prepared:
+    """Rows turned into encoder inputs once (token ids), with lengths and coarse codes."""
+
+    inputs: Any
+    lengths: np.ndarray
+    coarse: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+
+def prepare(encoder, data) -> Prepared:
+    """Tokenise (or convert) every row once; batches are padded later, per batch."""
+    inputs = encoder.prepare(data.texts if data.is_text else data.vectors)
+    return Prepared(inputs, encoder.lengths(inputs), data.coarse_ids)
+
+
+def seed_everything(seed: int) -> None:
+    """One seed fixes python, numpy and torch (CPU runs are then repeatable)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def bucketed_batches(
+    lengths: np.ndarray, batch_size: int, rng: np.random.Generator, drop_last: bool = False
+) -> list[np.ndarray]:
+    """Random batches of rows of similar length (see module docstring)."""
+    order = rng.permutation(len(lengths))
+    batches = []
+    pool = batch_size * POOL_BATCHES
+    for start in range(0, len(order), pool):
+        chunk = order[start : start + pool]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+    if drop_last:
+        batches = [b for b in batches if len(b) == batch_size] or batches[:1]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def sorted_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """Deterministic length-sorted batches for inference."""
+    order = np.argsort(lengths, kind="stable")
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def make_batch(encoder, prepared: Prepared, index: np.ndarray, device: torch.device) -> dict:
+    inputs = {k: v.to(device) for k, v in encoder.collate(prepared.inputs, index).items()}
+    return {
+        "inputs": inputs,
+        "coarse": torch.as_tensor(prepared.coarse[index], dtype=torch.long, device=device),
+        "index": torch.as_tensor(index, dtype=torch.long, device=device),
+    }
+
+
+def autocast(precision: str, device: torch.device):
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def _optimizer(method: Method, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW; biases and LayerNorm weights are not decayed (as BERT fine-tuning does)."""
+    decay, no_decay = [], []
+    for name, p in method.named_parameters():
+        if not p.requires_grad:
+            continue
+        (no_decay if p.ndim < 2 or "LayerNorm" in name or "norm" in name else decay).append(p)
+    groups = [
+        {"params": decay, "weight_decay": cfg.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=cfg.lr)
+
+
+def _linear_schedule(optimizer, warmup_steps: int, total_steps: int):
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def fit(
+    method: Method,
+    prepared: Prepared,
+    cfg: TrainConfig,
+    *,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+) -> list[dict[str, float]]:
+    """Train ``method`` on the prepared rows; returns one dict of mean losses per epoch."""
+    device = torch.device(device)
+    seed_everything(cfg.seed)
+    method.to(device)
+    if not method.trains or cfg.epochs == 0:
+        return []
+    rng = np.random.default_rng(cfg.seed)
+    steps_per_epoch = len(bucketed_batches(prepared.lengths, cfg.batch_size, rng, drop_last=True))
+    total = steps_per_epoch * cfg.epochs
+    optimizer = _optimizer(method, cfg)
+    scheduler = _linear_schedule(optimizer, math.ceil(cfg.warmup * total), total)
+    method.on_fit_start(prepared)
+    history: list[dict[str, float]] = []
+    step = 0
+    bar = tqdm(total=total, desc="training", unit="step", disable=not progress, leave=False)
+    for epoch in range(cfg.epochs):
+        method.train()
+        method.on_epoch_start(epoch, prepared)
+        sums: dict[str, float] = {}
+        start = time.perf_counter()
+        batches = bucketed_batches(prepared.lengths, cfg.batch_size, rng, drop_last=True)
+        for index in batches:
+            batch = make_batch(method.encoder, prepared, index, device)
+            with autocast(cfg.precision, device):
+                parts = method.training_step(batch)
+            loss = parts["loss"]
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch}, step {step}")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(method.parameters(), cfg.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            method.after_step(step)
+            step += 1
+            for name, value in parts.items():
+                sums[name] = sums.get(name, 0.0) + float(value.detach())
+            bar.update(1)
+            bar.set_postfix(epoch=epoch + 1, loss=f"{float(loss.detach()):.4f}")
+        record = {name: total_ / len(batches) for name, total_ in sums.items()}
+        record.update(epoch=epoch + 1, seconds=time.perf_counter() - start)
+        history.append(record)
+    bar.close()
+    method.eval()
+    return history
+
+
+@torch.no_grad()
+def embed(
+    method: Method,
+    prepared: Prepared,
+    *,
+    batch_size: int = 256,
+    precision: str = "bf16",
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+) -> np.ndarray:
+    """Discovery features of every row, in the rows' original order (float32)."""
+    device = torch.device(device)
+    method.to(device).eval()
+    out: np.ndarray | None = None
+    batches = sorted_batches(prepared.lengths, batch_size)
+    for index in tqdm(batches, desc="encoding", unit="batch", disable=not progress, leave=False):
+        batch = make_batch(method.encoder, prepared, index, device)
+        with autocast(precision, device):
+            features = method.embed(batch).float().cpu().numpy()
+        if out is None:
+            out = np.empty((len(prepared), features.shape[1]), dtype=np.float32)
+        out[index] = features
+    return out if out is not None else np.empty((0, 0), dtype=np.float32)
