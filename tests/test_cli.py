@@ -1,0 +1,110 @@
+"""The command line: a full discover -> predict -> evaluate run, and every bad input refused."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from coarse2fine.cli import app
+
+runner = CliRunner()
+TINY = ["--encoder", "tiny-random", "--epochs", "1", "--batch-size", "8", "--quiet"]
+
+
+def discover_args(data, out, *extra):
+    return [
+        "discover",
+        str(data),
+        "--text-col",
+        "utterance",
+        "--coarse-col",
+        "domain",
+        "--out",
+        str(out),
+        *TINY,
+        *extra,
+    ]
+
+
+def test_discover_predict_evaluate(tiny_csv, tmp_path):
+    out = tmp_path / "run"
+    result = runner.invoke(
+        app, discover_args(tiny_csv, out, "--fine-col", "intent", "--n-fine", "6")
+    )
+    assert result.exit_code == 0, result.output
+    assert "discovered 6 fine categories in 2 coarse classes" in result.output
+    table = pd.read_csv(out / "assignments.csv")
+    assert len(table) == 48 and list(table.columns) == [
+        "row",
+        "text",
+        "coarse",
+        "category",
+        "category_id",
+        "fine",
+    ]
+    assert table["category"].str.split("/").str[0].eq(table["coarse"]).all()
+    clusters = json.loads((out / "clusters.json").read_text())
+    assert [c["coarse"] for c in clusters["coarse"]] == ["bank", "travel"]
+    assert sum(len(c["categories"]) for c in clusters["coarse"]) == 6
+    first = clusters["coarse"][0]["categories"][0]
+    assert first["size"] > 0 and 0 < len(first["examples"]) <= 5
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics) >= {"ACC", "ARI", "NMI", "coarse_accuracy"}
+    assert metrics["coarse_accuracy"] == 100.0  # nested clustering never crosses coarse classes
+
+    new = tmp_path / "new.csv"
+    pd.DataFrame({"text": ["my visa please", "transfer money now"]}).to_csv(new, index=False)
+    pred = tmp_path / "pred.csv"
+    result = runner.invoke(
+        app, ["predict", str(out / "model"), str(new), "--out", str(pred), "--quiet"]
+    )
+    assert result.exit_code == 0, result.output
+    predicted = pd.read_csv(pred)
+    assert len(predicted) == 2 and set(predicted["category"]) <= set(table["category"])
+
+    result = runner.invoke(app, ["evaluate", str(out / "assignments.csv")])
+    assert result.exit_code == 0 and json.loads(result.output)["ACC"] == metrics["ACC"]
+
+
+def test_existing_out_is_not_overwritten(tiny_csv, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    result = runner.invoke(app, discover_args(tiny_csv, out, "--n-fine", "6"))
+    assert result.exit_code == 2 and "already exists" in result.output
+
+
+def write(tmp_path, text: str):
+    path = tmp_path / "data.csv"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("content", "extra", "message"),
+    [
+        (None, ["--n-fine", "2"], "no such file"),
+        ("utterance,dept\nhi,a\n", ["--n-fine", "2"], "'domain'"),
+        ("utterance,domain\n", ["--n-fine", "2"], "no data rows"),
+        ("utterance,domain\nhi,a\nho,a\nhey,b\n", ["--n-fine", "2"], "coarse class 'b' has 1 row"),
+        ("utterance,domain\nhi,a\nho,a\nhey,b\nyo,b\n", ["--n-fine", "0"], "got 0"),
+        ("utterance,domain\nhi,a\nho,a\nhey,b\nyo,b\n", ["--n-fine", "5"], "got 5"),
+        ("utterance,domain\nhi,a\n,a\nhey,b\nyo,b\n", ["--n-fine", "2"], "row 2"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, content, extra, message):
+    data = tmp_path / "missing.csv" if content is None else write(tmp_path, content)
+    out = tmp_path / "out"
+    result = runner.invoke(app, discover_args(data, out, *extra))
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.output
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
+
+
+def test_predict_with_a_missing_model_folder(tmp_path):
+    result = runner.invoke(app, ["predict", str(tmp_path / "nope"), "x.csv", "--out", "p.csv"])
+    assert result.exit_code == 2 and "is not a coarse2fine model folder" in result.output

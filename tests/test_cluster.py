@@ -1,0 +1,74 @@
+"""Discovery clustering: allocation of K over coarse classes, nesting, nearest centre."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from coarse2fine.cluster import allocate_by_size, discover, kmeans, nearest_centre
+from coarse2fine.data import InputError
+
+
+def test_allocation_proportional_to_size():
+    assert allocate_by_size(np.array([100, 100]), 10).tolist() == [5, 5]
+    # one each first, the other 7 split by (size - 1): 1 + 7 * 60/80 = 6.25 and 1 + 7 * 20/80
+    # = 2.75; floors give 6 + 2, the last one goes to the larger remainder (0.75)
+    assert allocate_by_size(np.array([61, 21]), 9).tolist() == [6, 3]
+
+
+def test_allocation_respects_small_groups():
+    alloc = allocate_by_size(np.array([2, 50]), 10)
+    assert alloc.sum() == 10 and alloc[0] <= 2 and alloc.min() >= 1
+
+
+def test_allocation_needs_one_per_group():
+    with pytest.raises(InputError, match="cannot cover 3 coarse classes"):
+        allocate_by_size(np.array([5, 5, 5]), 2)
+
+
+def blobs(seed=0):
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0, 0], [10, 0], [0, 10], [10, 10]], dtype=np.float32)
+    x = np.concatenate([c + rng.normal(0, 0.5, (20, 2)) for c in centres]).astype(np.float32)
+    truth = np.repeat(np.arange(4), 20)
+    coarse = np.repeat([0, 0, 1, 1], 20)
+    return x, truth, coarse
+
+
+def test_nested_discovery_recovers_blobs_inside_coarse_classes():
+    x, truth, coarse = blobs()
+    result = discover(x, 4, coarse=coarse, nested=True, seed=0)
+    assert result.n_clusters == 4
+    assert sorted(result.parents.tolist()) == [0, 0, 1, 1]
+    # every cluster lies inside one coarse class and matches one blob exactly
+    for k in range(4):
+        members = result.labels == k
+        assert len(set(coarse[members])) == 1 and len(set(truth[members])) == 1
+
+
+def test_global_discovery_sets_majority_parents():
+    x, truth, coarse = blobs()
+    result = discover(x, 4, coarse=coarse, nested=False, seed=0)
+    for k in range(4):
+        assert result.parents[k] == coarse[result.labels == k][0]
+
+
+def test_same_seed_same_assignment():
+    x, _, coarse = blobs(1)
+    a = discover(x, 4, coarse=coarse, seed=7).labels
+    b = discover(x, 4, coarse=coarse, seed=7).labels
+    assert np.array_equal(a, b)
+
+
+def test_kmeans_rejects_bad_k():
+    x, _, _ = blobs()
+    with pytest.raises(InputError, match="between 1 and the 80 rows, got 0"):
+        kmeans(x, 0)
+    with pytest.raises(InputError, match="got 81"):
+        kmeans(x, 81)
+
+
+def test_nearest_centre():
+    centres = np.array([[0.0, 0.0], [5.0, 5.0]], dtype=np.float32)
+    x = np.array([[0.1, -0.2], [4.0, 6.0], [3.0, 3.0]], dtype=np.float32)
+    assert nearest_centre(x, centres).tolist() == [0, 1, 1]

@@ -1,0 +1,93 @@
+"""The estimator: fit / predict / transform, save-load round trips, scikit-learn conventions."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from coarse2fine import Discoverer, InputError
+
+
+def small(**kwargs) -> Discoverer:
+    params = dict(encoder="tiny-random", epochs=1, batch_size=8, n_fine=6, progress=False)
+    params.update(kwargs)
+    return Discoverer(**params)
+
+
+def sha(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_fit_assigns_every_row_inside_its_coarse_class(tiny_data):
+    est = small().fit(tiny_data)
+    assert est.labels_.shape == (len(tiny_data),)
+    assert len(est.categories_) == est.n_fine_ == 6
+    parents = np.asarray(est.cluster_parents_)[est.labels_]
+    assert (parents == tiny_data.coarse).all()  # nested: no category straddles coarse classes
+    assert est.categories_[0] == "bank/1"
+
+
+def test_fit_accepts_texts_and_labels(tiny_data):
+    est = small(clustering="global").fit(tiny_data.texts, tiny_data.coarse)
+    assert len(set(est.labels_.tolist())) <= 6
+
+
+def test_save_load_round_trip_is_exact(tiny_data, tmp_path):
+    est = small().fit(tiny_data)
+    est.save(tmp_path / "m")
+    loaded = Discoverer.load(tmp_path / "m")
+    new_texts = ["help with my visa today", "my balance please", "book a hotel"]
+    assert np.array_equal(est.predict(new_texts), loaded.predict(new_texts))
+    assert np.array_equal(est.transform(tiny_data), loaded.transform(tiny_data))
+    assert loaded.categories_ == est.categories_ and loaded.get_params() == {
+        **est.get_params(),
+        "method_params": loaded.method_.config.to_dict(),
+    }
+    loaded.save(tmp_path / "again")  # saving the loaded model reproduces the weights byte for byte
+    assert sha(tmp_path / "m" / "model.safetensors") == sha(
+        tmp_path / "again" / "model.safetensors"
+    )
+
+
+def test_predict_on_training_rows_matches_labels_mostly(tiny_data):
+    est = small().fit(tiny_data)
+    # nested K-Means labels vs nearest centre among all categories: the same for nearly all rows
+    assert np.mean(est.predict(tiny_data) == est.labels_) > 0.9
+
+
+def test_load_rejects_a_folder_that_is_not_a_model(tmp_path):
+    with pytest.raises(InputError, match="is not a coarse2fine model folder"):
+        Discoverer.load(tmp_path)
+
+
+def test_sklearn_params_and_clone():
+    est = small(method_params={"gamma2": 0.1})
+    twin = clone(est)
+    assert twin.get_params() == est.get_params()
+    twin.set_params(n_fine=9)
+    assert twin.n_fine == 9 and est.n_fine == 6
+
+
+def test_not_fitted():
+    with pytest.raises(NotFittedError):
+        small().predict(["x"])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"n_fine": 0}, "n_fine must be between 1 and the number of rows \\(48\\), got 0"),
+        ({"n_fine": 49}, "got 49"),
+        ({"n_fine": None}, "number of fine categories is required"),
+        ({"method": "nope"}, "unknown method 'nope'"),
+        ({"clustering": "flat"}, "clustering must be 'nested' or 'global'"),
+        ({"method_params": {"gama2": 1}}, "unknown option"),
+    ],
+)
+def test_bad_parameters_raise_clear_errors(tiny_data, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        small(**kwargs).fit(tiny_data)

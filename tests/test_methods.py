@@ -1,0 +1,110 @@
+"""Every registered method on tiny data with a tiny random encoder, plus HWSCL's moving parts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from coarse2fine.encoders import TextEncoder
+from coarse2fine.methods import METHODS
+from coarse2fine.methods.hwscl import HWSCL, CoarseQueues, HWSCLConfig, default_shallow_layer
+from coarse2fine.train import (
+    TrainConfig,
+    bucketed_batches,
+    embed,
+    fit,
+    make_batch,
+    prepare,
+    seed_everything,
+)
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_smoke_every_method(name, tiny_data):
+    encoder = TextEncoder.tiny_random()
+    method = METHODS[name](encoder, tiny_data.n_coarse)
+    prepared = prepare(encoder, tiny_data)
+    history = fit(method, prepared, TrainConfig(epochs=2, batch_size=8), progress=False)
+    if method.trains:
+        assert len(history) == 2 and all(np.isfinite(h["loss"]) for h in history)
+    else:
+        assert history == []
+    features = embed(method, prepared, batch_size=16, progress=False)
+    assert features.shape == (len(tiny_data), encoder.dim) and np.isfinite(features).all()
+
+
+def test_hwscl_training_step_parts_add_up(tiny_data):
+    encoder = TextEncoder.tiny_random()
+    cfg = HWSCLConfig(gamma1=0.5, gamma2=0.25, queue_size=0)
+    method = HWSCL(encoder, tiny_data.n_coarse, cfg).eval()
+    batch = make_batch(encoder, prepare(encoder, tiny_data), np.arange(8), torch.device("cpu"))
+    with torch.no_grad():
+        parts = method.training_step(batch)
+    want = parts["ce_deep"] + 0.5 * parts["ce_shallow"] + 0.25 * parts["contrast"]
+    assert float(parts["loss"]) == pytest.approx(float(want), rel=1e-6)
+
+
+def test_default_shallow_layer_is_two_thirds():
+    assert default_shallow_layer(12) == 8 and default_shallow_layer(6) == 4
+
+
+def test_shallow_layer_must_be_below_the_top():
+    with pytest.raises(ValueError, match="shallow_layer must be in 1..2"):
+        HWSCL(TextEncoder.tiny_random(n_layers=3), 2, HWSCLConfig(shallow_layer=3))
+
+
+def test_config_rejects_unknown_and_bad_options():
+    with pytest.raises(ValueError, match="unknown option.*gama2"):
+        HWSCLConfig.from_dict({"gama2": 0.1})
+    with pytest.raises(ValueError, match="tau must be positive"):
+        HWSCLConfig(tau=0)
+
+
+def test_queues_are_per_coarse_fifo():
+    queues = CoarseQueues(n_coarse=2, size=3, dim=1)
+    keys = torch.tensor([[1.0], [2.0], [3.0], [4.0], [5.0]])
+    queues.push(keys, torch.tensor([0, 1, 0, 0, 0]))
+    feats, valid = queues.lookup(torch.tensor([0, 1]))
+    # class 0 received 1, 3, 4, 5 into 3 slots: the oldest (1) was overwritten by 5
+    assert sorted(feats[0, valid[0], 0].tolist()) == [3.0, 4.0, 5.0]
+    assert feats[1, valid[1], 0].tolist() == [2.0] and valid[1].tolist() == [True, False, False]
+
+
+def test_momentum_encoder_is_an_ema_and_fills_the_queue(tiny_data):
+    encoder = TextEncoder.tiny_random()
+    method = HWSCL(encoder, tiny_data.n_coarse, HWSCLConfig(momentum=0.9, queue_size=4))
+    method.on_fit_start(None)
+    momentum = method._momentum[0]
+    before = [p.clone() for p in momentum.parameters()]
+    with torch.no_grad():
+        for p in encoder.parameters():
+            p.add_(1.0)
+    batch = make_batch(encoder, prepare(encoder, tiny_data), np.arange(6), torch.device("cpu"))
+    method.training_step(batch)
+    method.after_step(0)
+    for old, new, online in zip(before, momentum.parameters(), encoder.parameters(), strict=True):
+        assert torch.allclose(new, 0.9 * old + 0.1 * online)
+    assert method.queues.count.tolist() == [4, 0]  # the 6 rows are all of coarse class 0 ("bank")
+    # the momentum encoder is training state, not part of the saved model
+    assert not any(k.startswith("_momentum") for k in method.state_dict())
+
+
+def test_bucketed_batches_cover_every_row_once():
+    lengths = np.random.default_rng(0).integers(1, 40, size=1000)
+    batches = bucketed_batches(lengths, 64, np.random.default_rng(1))
+    assert sorted(np.concatenate(batches).tolist()) == list(range(1000))
+    # inside a batch lengths are close: pools of 50 batches are sorted before cutting
+    spread = np.mean([np.ptp(lengths[b]) for b in batches])
+    assert spread < 5
+
+
+def test_same_seed_same_training(tiny_data):
+    def run():
+        seed_everything(3)  # heads are initialised from the global generator, as in Discoverer
+        encoder = TextEncoder.tiny_random()
+        method = HWSCL(encoder, tiny_data.n_coarse)
+        cfg = TrainConfig(epochs=1, batch_size=8, seed=3)
+        return fit(method, prepare(encoder, tiny_data), cfg, progress=False)[0]["loss"]
+
+    assert run() == run()

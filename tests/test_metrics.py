@@ -1,0 +1,46 @@
+"""Metrics against answers known in closed form."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from coarse2fine.metrics import cluster_acc, clustering_scores, coarse_accuracy, contingency
+
+
+def test_relabelled_perfect_clustering_scores_100():
+    y = np.array([0, 0, 1, 1, 2, 2])
+    scores = clustering_scores(y, np.array([5, 5, 3, 3, 9, 9]))
+    assert scores == pytest.approx({"ACC": 100.0, "ARI": 100.0, "NMI": 100.0})
+
+
+def test_acc_hand_example():
+    # clusters {a,a,b}, {b,b,c}: best matching a->0, b->1 gives 2 + 2 = 4 of 6 right.
+    y_true = ["a", "a", "b", "b", "b", "c"]
+    y_pred = [0, 0, 0, 1, 1, 1]
+    assert cluster_acc(y_true, y_pred) == pytest.approx(100 * 4 / 6)
+
+
+def test_acc_rectangular_more_clusters_than_classes():
+    # 3 clusters for 2 classes: the third cluster stays unmatched, its rows count as wrong.
+    y_true = [0, 0, 0, 1, 1, 1]
+    y_pred = [0, 0, 2, 1, 1, 1]
+    assert cluster_acc(y_true, y_pred) == pytest.approx(100 * 5 / 6)
+    assert contingency(y_true, y_pred).shape == (3, 2)
+
+
+def test_acc_rectangular_fewer_clusters_than_classes():
+    assert cluster_acc([0, 1, 2, 2], [0, 0, 0, 0]) == pytest.approx(50.0)
+
+
+def test_ari_nmi_of_independent_split():
+    # y_pred splits each class evenly: no information, ARI < 0 here and NMI = 0.
+    scores = clustering_scores([0, 0, 1, 1], [0, 1, 0, 1])
+    assert scores["NMI"] == pytest.approx(0.0, abs=1e-9)
+    assert scores["ARI"] == pytest.approx(-50.0)
+
+
+def test_coarse_accuracy_and_errors():
+    assert coarse_accuracy(["x", "y", "y", "x"], ["x", "y", "x", "x"]) == pytest.approx(75.0)
+    with pytest.raises(ValueError, match="2 true labels but 1 predictions"):
+        cluster_acc([0, 1], [0])
