@@ -202,16 +202,21 @@ def embed(
     precision: str = "bf16",
     device: str | torch.device = "cpu",
     progress: bool = True,
+    call: str = "embed",
 ) -> np.ndarray:
-    """Discovery features of every row, in the rows' original order (float32)."""
+    """Discovery features of every row, in the rows' original order (float32).
+
+    ``call`` names the method's per-batch output to collect (``embed``, or ``predict_coarse``).
+    """
     device = torch.device(device)
     method.to(device).eval()
+    step = getattr(method, call)
     out: np.ndarray | None = None
     batches = sorted_batches(prepared.lengths, batch_size)
     for index in tqdm(batches, desc="encoding", unit="batch", disable=not progress, leave=False):
         batch = make_batch(method.encoder, prepared, index, device)
         with autocast(precision, device):
-            features = method.embed(batch).float().cpu().numpy()
+            features = step(batch).float().cpu().numpy()
         if out is None:
             out = np.empty((len(prepared), features.shape[1]), dtype=np.float32)
         out[index] = features

@@ -65,6 +65,14 @@ class Method(nn.Module):
         return deep
 
 
+class CoarseClassifierMixin:
+    """For methods with a ``head`` on the deep feature: coarse logits of a batch."""
+
+    def predict_coarse(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        (deep,) = self.encoder(batch["inputs"], [self.encoder.n_layers])
+        return self.head(deep)
+
+
 class CoarseHead(nn.Module):
     """z = tanh(W h + b), then a linear coarse classifier (HWSCL Eq. 1-2; dropout as BERT's)."""
 

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from coarse2fine.methods.base import CoarseHead, Method, MethodConfig
+from coarse2fine.methods.base import CoarseClassifierMixin, CoarseHead, Method, MethodConfig
 
 
 @dataclass
@@ -28,7 +28,7 @@ class CoarseSupervisedConfig(MethodConfig):
     dropout: float = 0.1
 
 
-class CoarseSupervised(Method):
+class CoarseSupervised(CoarseClassifierMixin, Method):
     """Coarse cross-entropy at the output layer only (HWSCL Table 2, 'coarse supervised')."""
 
     Config = CoarseSupervisedConfig

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from coarse2fine.losses import weighted_self_contrastive_loss
-from coarse2fine.methods.base import CoarseHead, Method, MethodConfig
+from coarse2fine.methods.base import CoarseClassifierMixin, CoarseHead, Method, MethodConfig
 
 
 @dataclass
@@ -85,7 +85,7 @@ class CoarseQueues(nn.Module):
             self.count[c] = torch.clamp(self.count[c] + len(new), max=self.size)
 
 
-class HWSCL(Method):
+class HWSCL(CoarseClassifierMixin, Method):
     Config = HWSCLConfig
 
     def __init__(self, encoder: nn.Module, n_coarse: int, config: HWSCLConfig | None = None):

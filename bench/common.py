@@ -1,0 +1,104 @@
+"""Helpers shared by the benchmark scripts: resumable result cells, machine facts, doc sections."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCHMARKS_MD = ROOT / "docs" / "BENCHMARKS.md"
+
+sys.path.insert(0, str(ROOT))
+from coarse2fine.io import atomic_write_text, write_json  # noqa: E402
+
+
+def machine() -> str:
+    """One line describing where the numbers were measured."""
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import torch
+
+    threads = torch.get_num_threads()
+    return (
+        f"{cpu}, {os.cpu_count()} cores ({threads} torch threads), no GPU, "
+        f"Python {platform.python_version()}, torch {torch.__version__}"
+    )
+
+
+def load_record(path: Path, wanted: dict[str, Any]) -> dict[str, Any] | None:
+    """A finished cell, unless it was produced under other settings (then it is redone)."""
+    if not path.is_file():
+        return None
+    record = json.loads(path.read_text())
+    if record.get("settings") != wanted:
+        return None
+    return record
+
+
+def run_cell(script: Path, args: list[str], out: Path) -> None:
+    """Run one cell in a fresh process, so its peak memory is its own."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, str(script), "--one", *args, "--out", str(out)]
+    subprocess.run(cmd, check=True)
+
+
+def save_record(out: Path, record: dict[str, Any]) -> None:
+    write_json(out, record)
+
+
+def mean_std(values: list[float]) -> str:
+    if not values:
+        return "—"
+    arr = np.asarray(values, dtype=float)
+    return f"{arr.mean():.2f} ± {arr.std(ddof=0):.2f}"
+
+
+def replace_section(name: str, body: str, path: Path = BENCHMARKS_MD) -> None:
+    """Write ``body`` between this benchmark's markers in docs/BENCHMARKS.md."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    block = f"{start}\n{body.rstrip()}\n{end}"
+    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
+    text = (
+        pattern.sub(lambda _: block, text)
+        if pattern.search(text)
+        else text.rstrip() + "\n\n" + block
+    )
+    atomic_write_text(path, text.rstrip() + "\n")
+
+
+def run_protocol_cell(dataset: str, row: str, seed: int, wanted: dict, out: Path) -> dict:
+    """Run one paper-protocol cell under ``wanted`` settings and save its record."""
+    from coarse2fine.protocol import paper_protocol
+
+    train = dict(wanted["train"])
+    record = paper_protocol(
+        dataset,
+        wanted["method"],
+        seed,
+        epochs=train.pop("epochs"),
+        method_params=wanted["method_params"],
+        **train,
+    )
+    record.update(row=row, settings=wanted, machine=machine())
+    save_record(out, record)
+    print(
+        f"{dataset} {row} seed {seed}: ACC {record['ACC']:.2f} ARI {record['ARI']:.2f} "
+        f"NMI {record['NMI']:.2f} ({record['wall_seconds']:.0f} s)",
+        flush=True,
+    )
+    return record

@@ -1,0 +1,80 @@
+"""Evaluation protocols shared by the benchmark scripts and the CLI.
+
+Paper protocol (HWSCL, METHODS.md section 6): train on the train split with coarse labels only;
+embed the test split, cluster it WITHOUT its coarse labels into K = true number of fine classes;
+score ACC / ARI / NMI on the test split. Also reported: the nested score (clustering inside each
+test coarse class, the transductive analyst's setting) and the coarse head's test accuracy.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from typing import Any
+
+import numpy as np
+
+from coarse2fine.cluster import discover
+from coarse2fine.data import load_dataset
+from coarse2fine.discoverer import Discoverer
+from coarse2fine.metrics import clustering_scores, coarse_accuracy
+from coarse2fine.train import embed, prepare
+
+
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def paper_protocol(
+    dataset: str,
+    method: str,
+    seed: int,
+    *,
+    epochs: int,
+    method_params: dict[str, Any] | None = None,
+    n_init: int = 10,
+    progress: bool = False,
+    **discoverer_params: Any,
+) -> dict[str, Any]:
+    """Run one (dataset, method, seed) cell of the benchmark and return its record."""
+    train, test = load_dataset(dataset, "train"), load_dataset(dataset, "test")
+    est = Discoverer(
+        method=method,
+        epochs=epochs,
+        seed=seed,
+        method_params=method_params,
+        progress=progress,
+        **discoverer_params,
+    )
+    start = time.perf_counter()
+    est.fit_representation(train)
+    train_seconds = time.perf_counter() - start
+    features = est.transform(test)
+    k = test.n_fine
+    flat = discover(features, k, nested=False, seed=seed, n_init=n_init)
+    nested = discover(features, k, coarse=test.coarse_ids, nested=True, seed=seed, n_init=n_init)
+    record: dict[str, Any] = {
+        "dataset": dataset,
+        "method": method,
+        "seed": seed,
+        "epochs": epochs if est.method_.trains else 0,
+        "method_config": est.method_.config.to_dict(),
+        "train_rows": len(train),
+        "test_rows": len(test),
+        "k": k,
+        **clustering_scores(test.fine, flat.labels),
+        "nested": clustering_scores(test.fine, nested.labels),
+        "train_seconds": round(train_seconds, 1),
+        "epoch_seconds": [round(h["seconds"], 1) for h in est.history_],
+        "history": est.history_,
+    }
+    if hasattr(est.method_, "predict_coarse"):
+        logits = embed(
+            est.method_, prepare(est.method_.encoder, test), progress=False, call="predict_coarse"
+        )
+        predicted = np.asarray(est.coarse_classes_, dtype=object)[logits.argmax(1)]
+        record["coarse_accuracy"] = coarse_accuracy(test.coarse, predicted)
+    record["peak_memory_mb"] = round(peak_memory_mb(), 1)
+    record["wall_seconds"] = round(time.perf_counter() - start, 1)
+    return record
