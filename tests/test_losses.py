@@ -108,6 +108,28 @@ def test_row_without_negatives_contributes_zero():
     assert float(weighted_self_contrastive_loss(x, x, torch.tensor([0]))) == 0.0
 
 
+@pytest.mark.parametrize("denominator", ["joint", "separate"])
+def test_rows_without_negatives_give_finite_gradients(denominator):
+    # alpha_same = 0 and a batch of one coarse class: no row has a negative at all
+    deep = torch.randn(3, 4, requires_grad=True)
+    shallow = torch.randn(3, 4, requires_grad=True)
+    loss = weighted_self_contrastive_loss(
+        deep, shallow, torch.tensor([0, 0, 0]), alpha_same=0.0, denominator=denominator
+    )
+    loss.backward()
+    assert float(loss) == 0.0
+    assert torch.isfinite(deep.grad).all() and torch.isfinite(shallow.grad).all()
+
+
+def test_autocast_does_not_lower_the_loss_precision(tensors):
+    deep, shallow, coarse, queue, valid = tensors
+    exact = weighted_self_contrastive_loss(deep, shallow, coarse, queue, valid)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        under_autocast = weighted_self_contrastive_loss(deep, shallow, coarse, queue, valid)
+    assert under_autocast.dtype == torch.float32
+    assert float(under_autocast) == pytest.approx(float(exact), rel=1e-6)
+
+
 def test_gradient_flows_to_both_depths(tensors):
     deep, shallow, coarse, queue, valid = tensors
     deep, shallow = deep.clone().requires_grad_(), shallow.clone().requires_grad_()

@@ -52,35 +52,39 @@ def weighted_self_contrastive_loss(
     ):
         if alpha < 0:
             raise ValueError(f"{name} must be >= 0, got {alpha}")
-    b = deep.shape[0]
-    q = F.normalize(deep.float(), dim=-1)
-    ks = F.normalize(shallow.float(), dim=-1)
-    kd = F.normalize(deep.float(), dim=-1)
-    sim_shallow = q @ ks.T / tau  # (B, B)
-    sim_deep = q @ kd.T / tau
-    positive = sim_shallow.diagonal()
+    # Similarities near 1 divided by a small tau need float32: under CPU/GPU autocast a matmul
+    # would silently run in bf16 (about +-0.04 per logit at tau 0.1), so autocast is off here.
+    with torch.autocast(deep.device.type, enabled=False):
+        q = F.normalize(deep.float(), dim=-1)
+        ks = F.normalize(shallow.float(), dim=-1)
+        sim_shallow = q @ ks.T / tau  # (B, B)
+        sim_deep = q @ q.T / tau
+        positive = sim_shallow.diagonal()
 
-    same = coarse.view(-1, 1) == coarse.view(1, -1)
-    weight = torch.where(same, alpha_same, alpha_diff).to(q.dtype)
-    weight.fill_diagonal_(0.0)  # a sample is never its own negative
-    log_w = weight.log()  # -inf where the weight is 0 (self, or an alpha of 0)
+        same = coarse.view(-1, 1) == coarse.view(1, -1)
+        weight = torch.where(same, alpha_same, alpha_diff).to(q.dtype)
+        weight.fill_diagonal_(0.0)  # a sample is never its own negative
+        log_w = weight.log()  # -inf where the weight is 0 (self, or an alpha of 0)
 
-    groups = [sim_shallow + log_w, sim_deep + log_w]
-    if queue is not None and queue.shape[1] > 0 and alpha_m > 0:
-        kq = F.normalize(queue.float(), dim=-1)
-        sim_queue = torch.einsum("bd,bsd->bs", q, kq) / tau
-        valid = torch.ones_like(sim_queue, dtype=torch.bool) if queue_valid is None else queue_valid
-        groups.append(torch.where(valid, sim_queue + math.log(alpha_m), -torch.inf))
+        groups = [sim_shallow + log_w, sim_deep + log_w]
+        if queue is not None and queue.shape[1] > 0 and alpha_m > 0:
+            kq = F.normalize(queue.float(), dim=-1)
+            sim_queue = torch.einsum("bd,bsd->bs", q, kq) / tau
+            valid = (
+                torch.ones_like(sim_queue, dtype=torch.bool) if queue_valid is None else queue_valid
+            )
+            groups.append(torch.where(valid, sim_queue + math.log(alpha_m), -torch.inf))
+        if denominator == "joint":
+            groups = [torch.cat(groups, dim=1)]
 
-    if denominator == "joint":
-        log_denominators = [torch.logsumexp(torch.cat(groups, dim=1), dim=1)]
-    else:
-        log_denominators = [torch.logsumexp(g, dim=1) for g in groups]
-    loss = torch.zeros(b, dtype=q.dtype, device=q.device)
-    has_negative = torch.zeros(b, dtype=torch.bool, device=q.device)
-    for log_den in log_denominators:
-        finite = torch.isfinite(log_den)
-        loss = loss + torch.where(finite, log_den, 0.0)
-        has_negative |= finite
-    loss = torch.where(has_negative, loss - positive, 0.0)
-    return loss.mean()
+        loss = -positive
+        has_negative = torch.zeros_like(positive, dtype=torch.bool)
+        for logits in groups:
+            present = torch.isfinite(logits).any(dim=1)
+            # logsumexp over a row of only -inf has a NaN gradient: give such rows a dummy 0
+            # logit and drop their term afterwards, so they add neither loss nor gradient.
+            safe = torch.where(present.unsqueeze(1), logits, 0.0)
+            loss = loss + torch.where(present, torch.logsumexp(safe, dim=1), 0.0)
+            has_negative |= present
+        loss = torch.where(has_negative, loss, 0.0)
+        return loss.mean()
