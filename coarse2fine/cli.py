@@ -91,7 +91,7 @@ def discover(
     from coarse2fine.output import write_discovery
 
     try:
-        if out.exists() and not overwrite:
+        if out.exists() and not overwrite:  # checked now, not only at writing: fail before training
             raise InputError(f"{out} already exists; choose another --out or pass --overwrite")
         rows = load_rows(
             data,
@@ -118,13 +118,11 @@ def discover(
             method_params=_parse_options(option),
             progress=not quiet,
         )
-        est._check_params(rows)
-        rows.validate_for_training()
         start = time.perf_counter()
         est.fit(rows)
         seconds = time.perf_counter() - start
         summary = write_discovery(est, rows, out, overwrite=overwrite, seconds=seconds)
-    except (InputError, ValueError) as err:
+    except (InputError, ValueError, OSError) as err:
         _fail(str(err))
     typer.echo(summary)
 
@@ -135,6 +133,7 @@ def predict(
     data: Annotated[str, typer.Argument(help="CSV/TSV/JSONL/Parquet file of new rows")],
     out: Annotated[Path, typer.Option("--out", help="CSV file to write")],
     text_col: Annotated[str, typer.Option(help="column holding the text")] = "text",
+    overwrite: Annotated[bool, typer.Option(help="replace an existing --out file")] = False,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
     """Assign new rows (no coarse label needed) to the discovered categories."""
@@ -142,8 +141,7 @@ def predict(
     from coarse2fine.output import write_predictions
 
     try:
-        est = Discoverer.load(model)
-        est.progress = not quiet
+        est = Discoverer.load(model, progress=not quiet)
         rows = load_rows(
             data,
             text_col=text_col,
@@ -152,8 +150,8 @@ def predict(
             coarse_from=None,
             need_coarse=False,
         )
-        write_predictions(est, rows, out)
-    except (InputError, ValueError) as err:
+        write_predictions(est, rows, out, overwrite=overwrite)
+    except (InputError, ValueError, OSError) as err:
         _fail(str(err))
     typer.echo(f"wrote {len(rows)} predictions to {out}")
 
@@ -181,7 +179,7 @@ def evaluate(
                     f"{assignments}: no column {col!r} (columns: {', '.join(table.columns)})"
                 )
         scores = clustering_scores(table[fine_col].to_numpy(), table[pred_col].to_numpy())
-    except (InputError, ValueError) as err:
+    except (InputError, ValueError, OSError) as err:
         _fail(str(err))
     typer.echo(json.dumps({k: round(v, 2) for k, v in scores.items()}))
 

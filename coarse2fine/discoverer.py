@@ -9,7 +9,6 @@ through safetensors + JSON (nothing is ever unpickled).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from coarse2fine.train import TrainConfig, embed, fit, prepare, seed_everything
 FORMAT_VERSION = 1
 _CONFIG = "coarse2fine.json"
 _WEIGHTS = "model.safetensors"
+_RUNTIME_PARAMS = ("device", "progress")
 
 
 def as_dataset(X: Any, y: Any = None, fine: Any = None) -> CoarseDataset:
@@ -126,6 +126,11 @@ class Discoverer(BaseEstimator):
             raise InputError(
                 f"n_fine must be between 1 and the number of rows ({len(data)}), got {self.n_fine}"
             )
+        if self.clustering == "nested" and int(self.n_fine) < data.n_coarse:
+            raise InputError(
+                f"n_fine={self.n_fine} cannot give each of the {data.n_coarse} coarse classes a "
+                f"category: raise n_fine (--n-fine) or use global clustering"
+            )
         self._train_config()  # validates epochs, batch size, lr, precision
 
     # -- fitting -------------------------------------------------------------------------------
@@ -202,6 +207,21 @@ class Discoverer(BaseEstimator):
         self._check_fitted("cluster_centers_")
         return nearest_centre(self.transform(X), self.cluster_centers_)
 
+    def predict_coarse(self, X: Any) -> np.ndarray | None:
+        """Coarse label from the method's coarse head, or None for methods without one."""
+        self._check_fitted()
+        if not hasattr(self.method_, "predict_coarse"):
+            return None
+        logits = embed(
+            self.method_,
+            prepare(self.method_.encoder, _rows(X)),
+            precision=self.precision,
+            device=self.device,
+            progress=self.progress,
+            call="predict_coarse",
+        )
+        return np.asarray(self.coarse_classes_, dtype=object)[logits.argmax(1)]
+
     def fit_predict(self, X: Any, y: Any = None, **kwargs) -> np.ndarray:
         return self.fit(X, y, **kwargs).labels_
 
@@ -217,9 +237,11 @@ class Discoverer(BaseEstimator):
             }
             tensors["discovery.centres"] = torch.from_numpy(self.cluster_centers_)
             save_file(tensors, str(tmp / _WEIGHTS), metadata={"format": str(FORMAT_VERSION)})
+            # where and how verbosely it ran are not part of the model: load() chooses those
+            params = {k: v for k, v in self.get_params().items() if k not in _RUNTIME_PARAMS}
             config = {
                 "format": FORMAT_VERSION,
-                "params": self.get_params(),
+                "params": params,
                 "method_config": self.method_.config.to_dict(),
                 "encoder": spec,
                 "coarse_classes": self.coarse_classes_,
@@ -230,31 +252,32 @@ class Discoverer(BaseEstimator):
         return Path(path)
 
     @classmethod
-    def load(cls, path: str | Path) -> Discoverer:
-        """Load a folder written by ``save`` (safetensors + JSON only)."""
+    def load(cls, path: str | Path, *, device: str = "cpu", progress: bool = True) -> Discoverer:
+        """Load a folder written by ``save`` (safetensors + JSON only, nothing unpickled)."""
         path = Path(path)
         if not (path / _CONFIG).is_file() or not (path / _WEIGHTS).is_file():
             raise InputError(
                 f"{path} is not a coarse2fine model folder (no {_CONFIG} / {_WEIGHTS})"
             )
-        config = json.loads((path / _CONFIG).read_text(encoding="utf-8"))
-        if config.get("format") != FORMAT_VERSION:
-            raise InputError(f"{path}: model format {config.get('format')} is not supported")
-        params = dict(config["params"])
-        params["method_params"] = config["method_config"]
-        est = cls(**params)
-        est.coarse_classes_ = config["coarse_classes"]
-        encoder = TextEncoder.from_architecture(path, config["encoder"])
-        est.method_ = est._build(len(est.coarse_classes_), encoder)
-        tensors = load_file(str(path / _WEIGHTS))
-        est.cluster_centers_ = tensors.pop("discovery.centres").numpy()
-        est.method_.load_state_dict(tensors, strict=True)
-        est.method_.eval()
-        est.categories_ = config["categories"]
-        est.cluster_parents_ = config["cluster_parents"]
+        try:
+            config = json.loads((path / _CONFIG).read_text(encoding="utf-8"))
+            if config.get("format") != FORMAT_VERSION:
+                raise InputError(f"{path}: model format {config.get('format')} is not supported")
+            params = dict(config["params"], method_params=config["method_config"])
+            est = cls(**params, device=device, progress=progress)
+            est.coarse_classes_ = config["coarse_classes"]
+            encoder = TextEncoder.from_architecture(path, config["encoder"])
+            est.method_ = est._build(len(est.coarse_classes_), encoder)
+            tensors = load_file(str(path / _WEIGHTS))
+            est.cluster_centers_ = tensors.pop("discovery.centres").numpy()
+            est.method_.load_state_dict(tensors, strict=True)
+            est.categories_ = config["categories"]
+            est.cluster_parents_ = config["cluster_parents"]
+        except InputError:
+            raise
+        except Exception as err:  # a damaged or foreign folder: say so in one line
+            first = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise InputError(f"{path}: cannot load the model ({first})") from None
+        est.method_.to(device).eval()
         est.n_fine_ = len(est.categories_)
         return est
-
-
-def category_names(est: Discoverer, ids: Sequence[int]) -> list[str]:
-    return [est.categories_[i] for i in ids]

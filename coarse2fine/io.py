@@ -25,19 +25,38 @@ def atomic_dir(target: str | Path, overwrite: bool = False) -> Iterator[Path]:
         raise InputError(f"{target} already exists; choose another --out or pass --overwrite")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    old = target.with_name(f".{target.name}.old")
     try:
         yield tmp
+        _apply_umask(tmp)
         if target.exists():
-            old = target.with_name(f".{target.name}.old")
             shutil.rmtree(old, ignore_errors=True)
             target.rename(old)
-            tmp.rename(target)
+            try:
+                tmp.rename(target)
+            except BaseException:
+                old.rename(target)  # put the previous complete result back
+                raise
             shutil.rmtree(old, ignore_errors=True)
         else:
             tmp.rename(target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _apply_umask(root: Path) -> None:
+    """mkdtemp/mkstemp create private (0700/0600) entries; give outputs the usual modes."""
+    mask = _umask()
+    root.chmod(0o777 & ~mask)
+    for path in root.rglob("*"):
+        path.chmod((0o777 if path.is_dir() else 0o666) & ~mask)
 
 
 def atomic_write_text(target: str | Path, text: str) -> None:
@@ -48,6 +67,7 @@ def atomic_write_text(target: str | Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

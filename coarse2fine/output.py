@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from coarse2fine.data.dataset import CoarseDataset
+from coarse2fine.data.dataset import CoarseDataset, InputError
 from coarse2fine.discoverer import Discoverer
 from coarse2fine.io import atomic_dir, atomic_write_text
 from coarse2fine.metrics import clustering_scores, coarse_accuracy
@@ -20,7 +20,7 @@ def cluster_table(est: Discoverer, data: CoarseDataset, n_examples: int = N_EXAM
     """Per coarse class: its discovered categories with sizes and the rows nearest each centre."""
     labels, features = est.labels_, est.embedding_
     tree: dict[str, list[dict]] = {c: [] for c in est.coarse_classes_}
-    for k, (name, parent) in enumerate(zip(est.categories_, est.cluster_parents_, strict=False)):
+    for k, (name, parent) in enumerate(zip(est.categories_, est.cluster_parents_, strict=True)):
         members = np.flatnonzero(labels == k)
         closeness = features[members] @ est.cluster_centers_[k]
         nearest = members[np.argsort(-closeness, kind="stable")[:n_examples]]
@@ -46,12 +46,21 @@ def cluster_table(est: Discoverer, data: CoarseDataset, n_examples: int = N_EXAM
 
 
 def discovery_metrics(est: Discoverer, data: CoarseDataset) -> dict | None:
-    """ACC / ARI / NMI of the categories against fine labels, and coarse accuracy (x100)."""
+    """ACC / ARI / NMI of the categories against fine labels, and coarse accuracies (x100).
+
+    coarse_head_accuracy: the method's coarse classifier on these rows (methods with a head).
+    coarse_accuracy (global clustering only): each category's majority coarse class against the
+    rows' coarse labels; nested clustering satisfies it by construction, so it is left out.
+    """
     if data.fine is None:
         return None
     scores = clustering_scores(data.fine, est.labels_)
-    implied = np.asarray(est.cluster_parents_, dtype=object)[est.labels_]
-    scores["coarse_accuracy"] = coarse_accuracy(data.coarse, implied)
+    if est.clustering == "global":
+        implied = np.asarray(est.cluster_parents_, dtype=object)[est.labels_]
+        scores["coarse_accuracy"] = coarse_accuracy(data.coarse, implied)
+    head = est.predict_coarse(data)
+    if head is not None:
+        scores["coarse_head_accuracy"] = coarse_accuracy(data.coarse, head)
     scores = {k: round(float(v), 2) for k, v in scores.items()}
     scores.update(rows=len(data), n_fine_true=data.n_fine, n_fine_found=est.n_fine_)
     return scores
@@ -69,9 +78,10 @@ def summary_text(
         count = len(node["categories"])
         lines.append(f"  {node['coarse']} ({node['size']} rows): {count} categories [{sizes}]")
     if metrics:
+        shown = ("ACC", "ARI", "NMI", "coarse_accuracy", "coarse_head_accuracy")
         lines.append(
             "against the fine labels: "
-            + ", ".join(f"{k} {metrics[k]:.2f}" for k in ("ACC", "ARI", "NMI", "coarse_accuracy"))
+            + ", ".join(f"{k} {metrics[k]:.2f}" for k in shown if k in metrics)
         )
     lines.append(f"wrote {out}/assignments.csv, clusters.json, model/")
     return "\n".join(lines)
@@ -111,7 +121,12 @@ def write_discovery(
     return summary_text(est, tree, metrics, out, seconds)
 
 
-def write_predictions(est: Discoverer, data: CoarseDataset, out: str | Path) -> None:
+def write_predictions(
+    est: Discoverer, data: CoarseDataset, out: str | Path, *, overwrite: bool = False
+) -> None:
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise InputError(f"{out} already exists; choose another --out or pass --overwrite")
     ids = est.predict(data)
     frame = pd.DataFrame(
         {

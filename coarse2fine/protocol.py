@@ -12,13 +12,10 @@ import resource
 import time
 from typing import Any
 
-import numpy as np
-
 from coarse2fine.cluster import discover
 from coarse2fine.data import load_dataset
 from coarse2fine.discoverer import Discoverer
 from coarse2fine.metrics import clustering_scores, coarse_accuracy
-from coarse2fine.train import embed, prepare
 
 
 def peak_memory_mb() -> float:
@@ -69,11 +66,8 @@ def paper_protocol(
         "epoch_seconds": [round(h["seconds"], 1) for h in est.history_],
         "history": est.history_,
     }
-    if hasattr(est.method_, "predict_coarse"):
-        logits = embed(
-            est.method_, prepare(est.method_.encoder, test), progress=False, call="predict_coarse"
-        )
-        predicted = np.asarray(est.coarse_classes_, dtype=object)[logits.argmax(1)]
+    predicted = est.predict_coarse(test)
+    if predicted is not None:
         record["coarse_accuracy"] = coarse_accuracy(test.coarse, predicted)
     record["peak_memory_mb"] = round(peak_memory_mb(), 1)
     record["wall_seconds"] = round(time.perf_counter() - start, 1)

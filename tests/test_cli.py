@@ -52,8 +52,8 @@ def test_discover_predict_evaluate(tiny_csv, tmp_path):
     first = clusters["coarse"][0]["categories"][0]
     assert first["size"] > 0 and 0 < len(first["examples"]) <= 5
     metrics = json.loads((out / "metrics.json").read_text())
-    assert set(metrics) >= {"ACC", "ARI", "NMI", "coarse_accuracy"}
-    assert metrics["coarse_accuracy"] == 100.0  # nested clustering never crosses coarse classes
+    assert set(metrics) >= {"ACC", "ARI", "NMI", "coarse_head_accuracy"}
+    assert 0.0 <= metrics["coarse_head_accuracy"] <= 100.0
 
     new = tmp_path / "new.csv"
     pd.DataFrame({"text": ["my visa please", "transfer money now"]}).to_csv(new, index=False)
@@ -92,6 +92,13 @@ def write(tmp_path, text: str):
         ("utterance,domain\nhi,a\nho,a\nhey,b\nyo,b\n", ["--n-fine", "0"], "got 0"),
         ("utterance,domain\nhi,a\nho,a\nhey,b\nyo,b\n", ["--n-fine", "5"], "got 5"),
         ("utterance,domain\nhi,a\n,a\nhey,b\nyo,b\n", ["--n-fine", "2"], "row 2"),
+        ("utterance,domain\nhi,a\nho,a\nhey,b\nyo,b\n", ["--n-fine", "1"], "cannot give each"),
+        ("utterance,domain\nhi,a\nho,a\nhey,b\nyo,b\n", ["--n-fine", "2", "-o", "tau=abc"], "tau"),
+        (
+            "utterance,domain\nhi,a\nho,a\nhey,b\nyo,b\n",
+            ["--n-fine", "2", "-o", "gama2=1"],
+            "gama2",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, content, extra, message):
@@ -108,3 +115,17 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, content, e
 def test_predict_with_a_missing_model_folder(tmp_path):
     result = runner.invoke(app, ["predict", str(tmp_path / "nope"), "x.csv", "--out", "p.csv"])
     assert result.exit_code == 2 and "is not a coarse2fine model folder" in result.output
+
+
+def test_predict_refuses_to_overwrite(tiny_csv, tmp_path):
+    out = tmp_path / "run"
+    assert runner.invoke(app, discover_args(tiny_csv, out, "--n-fine", "6")).exit_code == 0
+    existing = tmp_path / "pred.csv"
+    existing.write_text("keep me")
+    args = ["predict", str(out / "model"), str(tiny_csv), "--text-col", "utterance"]
+    result = runner.invoke(app, [*args, "--out", str(existing), "--quiet"])
+    assert result.exit_code == 2 and "already exists" in result.output
+    assert existing.read_text() == "keep me"
+    assert (
+        runner.invoke(app, [*args, "--out", str(existing), "--quiet", "--overwrite"]).exit_code == 0
+    )

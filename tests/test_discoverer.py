@@ -43,20 +43,45 @@ def test_save_load_round_trip_is_exact(tiny_data, tmp_path):
     new_texts = ["help with my visa today", "my balance please", "book a hotel"]
     assert np.array_equal(est.predict(new_texts), loaded.predict(new_texts))
     assert np.array_equal(est.transform(tiny_data), loaded.transform(tiny_data))
-    assert loaded.categories_ == est.categories_ and loaded.get_params() == {
+    assert loaded.categories_ == est.categories_
+    assert loaded.get_params() == {
         **est.get_params(),
         "method_params": loaded.method_.config.to_dict(),
+        "progress": True,  # runtime settings are not saved: load() sets them
     }
+    assert "device" not in (tmp_path / "m" / "coarse2fine.json").read_text()
     loaded.save(tmp_path / "again")  # saving the loaded model reproduces the weights byte for byte
     assert sha(tmp_path / "m" / "model.safetensors") == sha(
         tmp_path / "again" / "model.safetensors"
     )
 
 
-def test_predict_on_training_rows_matches_labels_mostly(tiny_data):
+def test_predict_is_the_nearest_category_centre(tiny_data):
     est = small().fit(tiny_data)
-    # nested K-Means labels vs nearest centre among all categories: the same for nearly all rows
-    assert np.mean(est.predict(tiny_data) == est.labels_) > 0.9
+    features = est.transform(tiny_data)
+    distances = ((features[:, None, :] - est.cluster_centers_[None]) ** 2).sum(-1)
+    assert np.array_equal(est.predict(tiny_data), distances.argmin(1))
+
+
+def test_same_seed_same_assignments(tiny_data):
+    a = small(seed=5).fit(tiny_data).labels_
+    b = small(seed=5).fit(tiny_data).labels_
+    assert np.array_equal(a, b)
+
+
+def test_too_few_categories_for_nested_clustering_fails_before_training(tiny_data, monkeypatch):
+    import coarse2fine.discoverer as module
+
+    monkeypatch.setattr(module, "fit", lambda *a, **k: pytest.fail("training must not start"))
+    with pytest.raises(InputError, match="cannot give each of the 2 coarse classes"):
+        small(n_fine=1).fit(tiny_data)
+
+
+def test_damaged_model_folder_is_a_clear_error(tiny_data, tmp_path):
+    small().fit(tiny_data).save(tmp_path / "m")
+    (tmp_path / "m" / "model.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(InputError, match="cannot load the model"):
+        Discoverer.load(tmp_path / "m")
 
 
 def test_load_rejects_a_folder_that_is_not_a_model(tmp_path):

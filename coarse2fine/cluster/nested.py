@@ -81,7 +81,7 @@ def discover(
     alloc = allocate_by_size(np.array([(coarse == c).sum() for c in classes]), k)
     labels = np.empty(n, dtype=np.int64)
     centres, parents = [], []
-    for c, k_c in zip(classes, alloc, strict=False):
+    for c, k_c in zip(classes, alloc, strict=True):
         rows = np.flatnonzero(coarse == c)
         sub, sub_centres = kmeans(
             features[rows], int(k_c), seed=seed, n_init=n_init, backend=backend

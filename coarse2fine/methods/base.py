@@ -6,8 +6,9 @@ train.py calls ``training_step`` and the optional hooks; discovery calls ``embed
 
 from __future__ import annotations
 
+import types
 from dataclasses import asdict, dataclass, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Union, get_args, get_origin, get_type_hints
 
 import torch
 from torch import nn
@@ -15,7 +16,7 @@ from torch import nn
 
 @dataclass
 class MethodConfig:
-    """Base of every method's typed config; ``from_dict`` rejects unknown keys by name."""
+    """Base of every method's typed config; ``from_dict`` checks names and value types."""
 
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> MethodConfig:
@@ -27,10 +28,26 @@ class MethodConfig:
                 f"unknown option(s) {', '.join(unknown)} for {cls.__name__}; "
                 f"valid: {', '.join(sorted(known))}"
             )
-        return cls(**values)
+        hints = get_type_hints(cls)
+        return cls(**{k: _typed(k, v, hints[k]) for k, v in values.items()})
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _typed(name: str, value: Any, hint: Any) -> Any:
+    """``value`` as the option's declared type (an int is accepted for a float), else a clear
+    ValueError: options often arrive from the command line as JSON."""
+    allowed = get_args(hint) if get_origin(hint) in (Union, types.UnionType) else (hint,)
+    if value is None and type(None) in allowed:
+        return None
+    for kind in allowed:
+        if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if kind in (int, str, bool) and type(value) is kind:
+            return value
+    names = " or ".join("none" if k is type(None) else k.__name__ for k in allowed)
+    raise ValueError(f"option {name} must be {names}, got {value!r}")
 
 
 class Method(nn.Module):

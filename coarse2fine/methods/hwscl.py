@@ -5,7 +5,7 @@ contrasted against its OWN shallow feature (no augmentation: one forward pass yi
 key), with in-batch negatives weighted by whether they share the coarse label, and hard
 negatives from a momentum (EMA) encoder kept in one FIFO queue per coarse class.
 
-Choices against the reference code (each deliberate, see docs/METHODS.md):
+Choices against the reference code (each deliberate; measurements in docs/HWSCL_MINILM.md):
 - pooling excludes padding (paper) where the code averages padding tokens too;
 - one joint denominator (paper); ``denominator="separate"`` gives the code's three log terms;
 - the momentum encoder is an EMA of the WHOLE encoder (paper), where the code updates only the
@@ -53,6 +53,9 @@ class HWSCLConfig(MethodConfig):
             raise ValueError(f"queue_size must be >= 0, got {self.queue_size}")
         if self.denominator not in ("joint", "separate"):
             raise ValueError(f"denominator must be 'joint' or 'separate', got {self.denominator!r}")
+        for name in ("alpha_diff", "alpha_same", "alpha_m", "gamma1", "gamma2", "dropout"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 
 
 def default_shallow_layer(n_layers: int) -> int:
@@ -91,7 +94,11 @@ class HWSCL(CoarseClassifierMixin, Method):
     def __init__(self, encoder: nn.Module, n_coarse: int, config: HWSCLConfig | None = None):
         super().__init__(encoder, n_coarse, config)
         cfg = self.config
-        self.shallow_layer = cfg.shallow_layer or default_shallow_layer(encoder.n_layers)
+        self.shallow_layer = (
+            default_shallow_layer(encoder.n_layers)
+            if cfg.shallow_layer is None
+            else cfg.shallow_layer
+        )
         if not 1 <= self.shallow_layer < encoder.n_layers:
             raise ValueError(
                 f"shallow_layer must be in 1..{encoder.n_layers - 1}, got {self.shallow_layer}"
@@ -142,7 +149,7 @@ class HWSCL(CoarseClassifierMixin, Method):
         if not self._momentum:
             return
         m = self.config.momentum
-        for p_m, p in zip(self._momentum[0].parameters(), self.encoder.parameters(), strict=False):
+        for p_m, p in zip(self._momentum[0].parameters(), self.encoder.parameters(), strict=True):
             p_m.mul_(m).add_(p.detach(), alpha=1.0 - m)
         if self._pending is not None:
             self.queues.push(*self._pending)
