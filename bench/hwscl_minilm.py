@@ -11,42 +11,48 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 from common import ROOT, load_record, machine, replace_section, run_cell, run_protocol_cell
 
 RESULTS = ROOT / "bench" / "results" / "hwscl_minilm"
-DATASET, SEED, EPOCHS = "clinc", 0, 1
-BASE = {"epochs": EPOCHS, "batch_size": 64, "precision": "bf16", "max_length": 64}
+DATASET, SEED = "clinc", 0
+BASE = {"epochs": 1, "batch_size": 64, "precision": "bf16", "max_length": 64}
 
-# (row label, method, learning rate, method options)
+HEAD = {"features": "head"}
+# (row label, method, training overrides, method options)
 PROBES = [
-    ("unsupervised", "unsupervised", 5e-5, {}),
-    ("coarse_supervised", "coarse_supervised", 5e-5, {}),
-    ("hwscl paper", "hwscl", 5e-5, {}),
-    ("hwscl gamma2=0.1", "hwscl", 5e-5, {"gamma2": 0.1}),
-    ("hwscl gamma2=1", "hwscl", 5e-5, {"gamma2": 1.0}),
-    ("hwscl gamma2=1 alpha_same=0.05", "hwscl", 5e-5, {"gamma2": 1.0, "alpha_same": 0.05}),
-    ("coarse_supervised lr 1e-5", "coarse_supervised", 1e-5, {}),
-    ("hwscl lr 1e-5", "hwscl", 1e-5, {}),
-    ("hwscl lr 1e-5 gamma2=0.1", "hwscl", 1e-5, {"gamma2": 0.1}),
-    ("coarse_supervised lr 2e-6", "coarse_supervised", 2e-6, {}),
-    ("hwscl lr 2e-6", "hwscl", 2e-6, {}),
+    ("unsupervised", "unsupervised", {"epochs": 0}, {}),
+    ("coarse_supervised", "coarse_supervised", {}, {}),
+    ("hwscl paper", "hwscl", {}, {}),
+    ("hwscl head features", "hwscl", {}, HEAD),
+    (
+        "coarse_supervised lr 2e-6 head 1e-3, head features",
+        "coarse_supervised",
+        {"lr": 2e-6, "head_lr": 1e-3},
+        HEAD,
+    ),
+    ("hwscl lr 2e-6 head 1e-3, head features", "hwscl", {"lr": 2e-6, "head_lr": 1e-3}, HEAD),
+    ("coarse_supervised lr 2e-6", "coarse_supervised", {"lr": 2e-6}, {}),
+    ("hwscl lr 2e-6", "hwscl", {"lr": 2e-6}, {}),
+    ("hwscl gamma2=0.1", "hwscl", {}, {"gamma2": 0.1}),
+    ("hwscl gamma2=1", "hwscl", {}, {"gamma2": 1.0}),
+    ("coarse_supervised lr 1e-5", "coarse_supervised", {"lr": 1e-5}, {}),
+    ("hwscl lr 1e-5", "hwscl", {"lr": 1e-5}, {}),
+    ("hwscl lr 1e-5 gamma2=0.1", "hwscl", {"lr": 1e-5}, {"gamma2": 0.1}),
+    ("hwscl gamma2=1 alpha_same=0.05", "hwscl", {}, {"gamma2": 1.0, "alpha_same": 0.05}),
+    ("hwscl tau=0.5 gamma2=0.1", "hwscl", {}, {"gamma2": 0.1, "tau": 0.5}),
 ]
 
 
 def settings(label: str) -> dict:
-    _, method, lr, options = next(p for p in PROBES if p[0] == label)
-    epochs = 0 if method == "unsupervised" else EPOCHS
-    return {
-        "method": method,
-        "train": {**BASE, "epochs": epochs, "lr": lr},
-        "method_params": options,
-    }
+    _, method, train, options = next(p for p in PROBES if p[0] == label)
+    return {"method": method, "train": {**BASE, "lr": 5e-5, **train}, "method_params": options}
 
 
 def path(label: str) -> Path:
-    return RESULTS / (label.replace(" ", "_").replace("=", "") + ".json")
+    return RESULTS / (re.sub(r"[^A-Za-z0-9.-]+", "_", label).strip("_") + ".json")
 
 
 def report() -> None:
@@ -61,17 +67,19 @@ def report() -> None:
         "Command: `python bench/hwscl_minilm.py`  ",
         f"Machine: {machine()}",
         "",
-        "| probe | lr | options | ACC | ARI | NMI | nested ACC | coarse acc | train s | peak MB |",
+        "| probe | training | options | ACC | ARI | NMI | nested ACC | coarse acc | train s | "
+        "peak MB |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for label, _method, lr, options in PROBES:
+    for label, _method, train, options in PROBES:
         rec = load_record(path(label), settings(label))
+        lr = f"`{json.dumps(train)}`" if train else "lr 5e-5"
         if rec is None:
-            lines.append(f"| {label} | {lr:g} | `{json.dumps(options)}` | not run yet |||||||")
+            lines.append(f"| {label} | {lr} | `{json.dumps(options)}` | not run yet |||||||")
             continue
         coarse = f"{rec['coarse_accuracy']:.2f}" if "coarse_accuracy" in rec else "—"
         lines.append(
-            f"| {label} | {lr:g} | `{json.dumps(options)}` | {rec['ACC']:.2f} | {rec['ARI']:.2f} "
+            f"| {label} | {lr} | `{json.dumps(options)}` | {rec['ACC']:.2f} | {rec['ARI']:.2f} "
             f"| {rec['NMI']:.2f} | {rec['nested']['ACC']:.2f} | {coarse} "
             f"| {rec['train_seconds']:.0f} | {rec['peak_memory_mb']:.0f} |"
         )

@@ -71,6 +71,7 @@ class Discoverer(BaseEstimator):
         epochs: int = 3,
         batch_size: int = 64,
         lr: float = 5e-5,
+        head_lr: float | None = None,
         max_length: int = 64,
         precision: str = "bf16",
         clustering: str = "nested",
@@ -86,6 +87,7 @@ class Discoverer(BaseEstimator):
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
+        self.head_lr = head_lr
         self.max_length = max_length
         self.precision = precision
         self.clustering = clustering
@@ -101,6 +103,7 @@ class Discoverer(BaseEstimator):
             epochs=self.epochs,
             batch_size=self.batch_size,
             lr=self.lr,
+            head_lr=self.head_lr,
             precision=self.precision,
             seed=self.seed,
         )

@@ -35,6 +35,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     precision: str = "bf16"  # "bf16" autocast or "fp32"
     seed: int = 0
+    head_lr: float | None = None  # lr of the parameters outside the encoder; None: same as lr
 
     def __post_init__(self) -> None:
         if self.epochs < 0:
@@ -43,6 +44,8 @@ class TrainConfig:
             raise ValueError(f"batch_size must be >= 2, got {self.batch_size}")
         if self.lr <= 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
+        if self.head_lr is not None and self.head_lr <= 0:
+            raise ValueError(f"head_lr must be positive, got {self.head_lr}")
         if not 0.0 <= self.warmup < 1.0:
             raise ValueError(f"warmup must be in [0, 1), got {self.warmup}")
         if self.precision not in ("bf16", "fp32"):
@@ -115,17 +118,27 @@ def autocast(precision: str, device: torch.device):
 
 
 def _optimizer(method: Method, cfg: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW; biases and LayerNorm weights are not decayed (as BERT fine-tuning does)."""
-    decay, no_decay = [], []
+    """AdamW; biases and LayerNorm weights are not decayed (as BERT fine-tuning does); the
+    freshly initialised heads may take their own learning rate (``head_lr``)."""
+    groups: dict[tuple[bool, bool], list] = {}
     for name, p in method.named_parameters():
         if not p.requires_grad:
             continue
-        (no_decay if p.ndim < 2 or "LayerNorm" in name or "norm" in name else decay).append(p)
-    groups = [
-        {"params": decay, "weight_decay": cfg.weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
-    ]
-    return torch.optim.AdamW(groups, lr=cfg.lr)
+        in_encoder = name.startswith("encoder.")
+        decays = not (p.ndim < 2 or "LayerNorm" in name or "norm" in name)
+        groups.setdefault((in_encoder, decays), []).append(p)
+    head_lr = cfg.lr if cfg.head_lr is None else cfg.head_lr
+    return torch.optim.AdamW(
+        [
+            {
+                "params": params,
+                "lr": cfg.lr if in_encoder else head_lr,
+                "weight_decay": cfg.weight_decay if decays else 0.0,
+            }
+            for (in_encoder, decays), params in groups.items()
+        ],
+        lr=cfg.lr,
+    )
 
 
 def _linear_schedule(optimizer, warmup_steps: int, total_steps: int):

@@ -128,3 +128,27 @@ def test_same_seed_same_training(tiny_data):
         return fit(method, prepare(encoder, tiny_data), cfg, progress=False)[0]["loss"]
 
     assert run() == run()
+
+
+def test_head_lr_applies_to_parameters_outside_the_encoder(tiny_data):
+    from coarse2fine.train import _optimizer
+
+    method = METHODS["hwscl"](TextEncoder.tiny_random(), tiny_data.n_coarse)
+    optimizer = _optimizer(method, TrainConfig(lr=1e-5, head_lr=1e-3))
+    lr_of = {id(p): g["lr"] for g in optimizer.param_groups for p in g["params"]}
+    assert lr_of[id(method.head.dense.weight)] == 1e-3
+    assert lr_of[id(method.encoder.model.embeddings.word_embeddings.weight)] == 1e-5
+    assert len(lr_of) == sum(1 for p in method.parameters() if p.requires_grad)
+
+
+@pytest.mark.parametrize("name", ["hwscl", "coarse_supervised"])
+def test_head_features_are_the_heads_hidden_layer(name, tiny_data):
+    encoder = TextEncoder.tiny_random()
+    config = METHODS[name].Config.from_dict({"features": "head"})
+    method = METHODS[name](encoder, tiny_data.n_coarse, config).eval()
+    batch = make_batch(encoder, prepare(encoder, tiny_data), np.arange(4), torch.device("cpu"))
+    with torch.no_grad():
+        (deep,) = encoder(batch["inputs"], [encoder.n_layers])
+        assert torch.allclose(method.embed(batch), torch.tanh(method.head.dense(deep)))
+    with pytest.raises(ValueError, match="features must be one of pooled, head"):
+        METHODS[name].Config.from_dict({"features": "cls"})

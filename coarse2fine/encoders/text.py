@@ -62,6 +62,7 @@ class TextEncoder(nn.Module):
 
         path = resolve_model_path(model)
         hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()  # our own bars say what is happening
         try:
             tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
             net = AutoModel.from_pretrained(path, local_files_only=True)

@@ -82,8 +82,27 @@ class Method(nn.Module):
         return deep
 
 
+FEATURES = ("pooled", "head")
+
+
+def check_features(features: str) -> None:
+    if features not in FEATURES:
+        raise ValueError(f"features must be one of {', '.join(FEATURES)}, got {features!r}")
+
+
 class CoarseClassifierMixin:
-    """For methods with a ``head`` on the deep feature: coarse logits of a batch."""
+    """For methods with a coarse ``head`` on the deep feature.
+
+    Discovery features (``config.features``): "pooled" is the mean-pooled last layer h^o (the
+    paper's choice); "head" is the head's hidden layer tanh(W h^o + b), which is what the HWSCL
+    reference code clusters.
+    """
+
+    def embed(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        (deep,) = self.encoder(batch["inputs"], [self.encoder.n_layers])
+        if self.config.features == "head":
+            return torch.tanh(self.head.dense(deep))
+        return deep
 
     def predict_coarse(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         (deep,) = self.encoder(batch["inputs"], [self.encoder.n_layers])

@@ -8,7 +8,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from coarse2fine.methods.base import CoarseClassifierMixin, CoarseHead, Method, MethodConfig
+from coarse2fine.methods.base import (
+    CoarseClassifierMixin,
+    CoarseHead,
+    Method,
+    MethodConfig,
+    check_features,
+)
 
 
 @dataclass
@@ -26,6 +32,10 @@ class Unsupervised(Method):
 @dataclass
 class CoarseSupervisedConfig(MethodConfig):
     dropout: float = 0.1
+    features: str = "pooled"  # discovery features: "pooled" h^o or "head" tanh(W h^o + b)
+
+    def __post_init__(self) -> None:
+        check_features(self.features)
 
 
 class CoarseSupervised(CoarseClassifierMixin, Method):

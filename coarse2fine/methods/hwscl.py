@@ -25,7 +25,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from coarse2fine.losses import weighted_self_contrastive_loss
-from coarse2fine.methods.base import CoarseClassifierMixin, CoarseHead, Method, MethodConfig
+from coarse2fine.methods.base import (
+    CoarseClassifierMixin,
+    CoarseHead,
+    Method,
+    MethodConfig,
+    check_features,
+)
 
 
 @dataclass
@@ -43,8 +49,10 @@ class HWSCLConfig(MethodConfig):
     momentum: float = 0.9
     dropout: float = 0.1
     denominator: str = "joint"
+    features: str = "pooled"  # discovery features: "pooled" h^o (paper) or "head" (ref. code)
 
     def __post_init__(self) -> None:
+        check_features(self.features)
         if self.tau <= 0:
             raise ValueError(f"tau must be positive, got {self.tau}")
         if not 0.0 <= self.momentum < 1.0:
