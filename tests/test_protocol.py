@@ -1,0 +1,25 @@
+"""The paper protocol on tiny data: every column the benchmark tables read is present and sane."""
+
+from __future__ import annotations
+
+import pytest
+
+from coarse2fine.protocol import paper_protocol
+
+
+@pytest.mark.parametrize("method", ["hwscl", "unsupervised"])
+def test_paper_protocol_record(method, tiny_data):
+    record = paper_protocol(
+        (tiny_data, tiny_data), method, 0, epochs=1, encoder="tiny-random", batch_size=8
+    )
+    for key in ("ACC", "ARI", "NMI"):
+        assert 0.0 <= record[key] <= 100.0 or key == "ARI"
+    assert record["k"] == 6 and record["test_rows"] == 48
+    assert set(record["nested"]) == {"ACC", "ARI", "NMI"}
+    assert record["peak_memory_mb"] > 0 and record["train_seconds"] >= 0
+    if method == "hwscl":
+        assert len(record["epoch_seconds"]) == 1
+        assert 0.0 <= record["coarse_accuracy"] <= 100.0
+        assert set(record["nested_predicted"]) == {"ACC", "ARI", "NMI"}
+    else:
+        assert record["epochs"] == 0 and "nested_predicted" not in record
