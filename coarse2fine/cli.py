@@ -22,9 +22,10 @@ app = typer.Typer(
 )
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, code: int = 2) -> None:
+    """One line on stderr and a non-zero exit: 2 for bad input, 1 for a failed run."""
     typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code=2)
+    raise typer.Exit(code=code)
 
 
 def load_rows(
@@ -122,6 +123,8 @@ def discover(
         est.fit(rows)
         seconds = time.perf_counter() - start
         summary = write_discovery(est, rows, out, overwrite=overwrite, seconds=seconds)
+    except FloatingPointError as err:
+        _fail(f"training diverged ({err}); try a smaller --lr", code=1)
     except (InputError, ValueError, OSError) as err:
         _fail(str(err))
     typer.echo(summary)

@@ -165,7 +165,10 @@ def fit(
     if not method.trains or cfg.epochs == 0:
         return []
     rng = np.random.default_rng(cfg.seed)
-    steps_per_epoch = len(bucketed_batches(prepared.lengths, cfg.batch_size, rng, drop_last=True))
+    count_rng = np.random.default_rng(0)  # counting batches must not move the training stream
+    steps_per_epoch = len(
+        bucketed_batches(prepared.lengths, cfg.batch_size, count_rng, drop_last=True)
+    )
     total = steps_per_epoch * cfg.epochs
     optimizer = _optimizer(method, cfg)
     scheduler = _linear_schedule(optimizer, math.ceil(cfg.warmup * total), total)
@@ -185,11 +188,18 @@ def fit(
                 parts = method.training_step(batch)
             loss = parts["loss"]
             if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch}, step {step}")
+                raise FloatingPointError(
+                    f"loss became {loss.item()} at epoch {epoch + 1}, step {step}"
+                )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            if cfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(method.parameters(), cfg.grad_clip)
+            norm = torch.nn.utils.clip_grad_norm_(
+                method.parameters(), cfg.grad_clip if cfg.grad_clip > 0 else float("inf")
+            )
+            if not torch.isfinite(norm):  # never step with NaN/inf gradients: weights would rot
+                raise FloatingPointError(
+                    f"gradients became non-finite at epoch {epoch + 1}, step {step}"
+                )
             optimizer.step()
             scheduler.step()
             method.after_step(step)

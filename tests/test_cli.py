@@ -129,3 +129,13 @@ def test_predict_refuses_to_overwrite(tiny_csv, tmp_path):
     assert (
         runner.invoke(app, [*args, "--out", str(existing), "--quiet", "--overwrite"]).exit_code == 0
     )
+
+
+def test_diverging_training_is_one_line_and_writes_nothing(tiny_csv, tmp_path):
+    out = tmp_path / "run"
+    args = discover_args(tiny_csv, out, "--n-fine", "6", "--lr", "1e30", "-o", "gamma2=1e30")
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: training diverged")
+    assert not out.exists()
