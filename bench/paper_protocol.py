@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import ROOT, load_record, machine, mean_std, replace_section, run_cell, save_record
+from common import ROOT, load_record, mean_std, replace_section, run_cell, run_protocol_cell
 
 RESULTS = ROOT / "bench" / "results" / "paper_protocol"
 DATASETS = ["clinc", "hwu64"]
@@ -60,30 +60,6 @@ def settings(row: str) -> dict:
 
 def cell_path(dataset: str, row: str, seed: int) -> Path:
     return RESULTS / dataset / f"{row}-seed{seed}.json"
-
-
-def run_one(dataset: str, row: str, seed: int, out: Path) -> None:
-    from coarse2fine.protocol import paper_protocol
-
-    wanted = settings(row)
-    train = dict(wanted["train"])
-    record = paper_protocol(
-        dataset,
-        wanted["method"],
-        seed,
-        epochs=train.pop("epochs"),
-        method_params=wanted["method_params"],
-        **train,
-    )
-    record["row"] = row
-    record["settings"] = wanted
-    record["machine"] = machine()
-    save_record(out, record)
-    print(
-        f"{dataset} {row} seed {seed}: ACC {record['ACC']:.2f} ARI {record['ARI']:.2f} "
-        f"NMI {record['NMI']:.2f} ({record['wall_seconds']:.0f} s)",
-        flush=True,
-    )
 
 
 def report(command: str) -> None:
@@ -153,7 +129,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.one:
         dataset, row, seed = args.one
-        run_one(dataset, row, int(seed), args.out)
+        run_protocol_cell(dataset, row, int(seed), settings(row), args.out)
         return
     command = "python bench/paper_protocol.py"  # the command that produces the cells
     if not args.report_only:
