@@ -70,9 +70,11 @@ def discover(
     fine_col: Annotated[str | None, typer.Option(help="fine labels, for evaluation only")] = None,
     n_fine: Annotated[int | None, typer.Option(help="number of fine categories in total")] = None,
     method: Annotated[str, typer.Option(help="method name (see coarse2fine.METHODS)")] = "hwscl",
-    epochs: Annotated[int, typer.Option(help="training epochs")] = 3,
+    epochs: Annotated[int, typer.Option(help="training epochs")] = 1,
     batch_size: Annotated[int, typer.Option(help="training batch size")] = 64,
-    lr: Annotated[float, typer.Option(help="learning rate")] = 5e-5,
+    lr: Annotated[
+        float, typer.Option(help="encoder learning rate (the paper used 5e-5 with BERT-base)")
+    ] = 2e-6,
     encoder: Annotated[
         str, typer.Option(help="text model: packaged name or local folder")
     ] = "all-MiniLM-L6-v2",

@@ -60,6 +60,10 @@ class Discoverer(BaseEstimator):
     method: a name in ``coarse2fine.METHODS``; n_fine: total number of fine categories;
     clustering: "nested" (K-Means inside each coarse class) or "global"; method_params: options
     of the method's typed config (e.g. {"gamma2": 0.1}).
+
+    Defaults (1 epoch, lr 2e-6) are the best measured with the default MiniLM encoder; the
+    paper's BERT-base setting (lr 5e-5, 20 epochs) collapses MiniLM's fine structure
+    (docs/HWSCL_MINILM.md, docs/BENCHMARKS.md).
     """
 
     def __init__(
@@ -68,9 +72,9 @@ class Discoverer(BaseEstimator):
         n_fine: int | None = None,
         *,
         encoder: str = DEFAULT_TEXT_MODEL,
-        epochs: int = 3,
+        epochs: int = 1,
         batch_size: int = 64,
-        lr: float = 5e-5,
+        lr: float = 2e-6,
         head_lr: float | None = None,
         max_length: int = 64,
         precision: str = "bf16",
