@@ -45,7 +45,7 @@ def main() -> None:
         "peak_memory_mb": round(peak_mb, 1),
         "metrics": metrics,
         "params": run["params"],
-        "summary": done.stdout.strip(),
+        "summary": done.stdout.strip().replace(str(work / "run"), "runs/clinc"),
         "machine": machine(),
     }
     save_record(RESULT, record)
