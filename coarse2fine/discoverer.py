@@ -143,7 +143,11 @@ class Discoverer(BaseEstimator):
     # -- fitting -------------------------------------------------------------------------------
     def fit_representation(self, X: Any, y: Any = None) -> Discoverer:
         """Train the method on coarse labels only; no clustering (used by the paper protocol)."""
-        data = as_dataset(X, y)
+        self._train(as_dataset(X, y))
+        return self
+
+    def _train(self, data: CoarseDataset):
+        """Build and train the method; returns the rows prepared for the encoder (reused)."""
         data.validate_for_training()
         seed_everything(self.seed)
         self.coarse_classes_ = list(data.coarse_classes)
@@ -152,16 +156,13 @@ class Discoverer(BaseEstimator):
         self.history_ = fit(
             self.method_, prepared, self._train_config(), device=self.device, progress=self.progress
         )
-        self._prepared_train = prepared
-        return self
+        return prepared
 
     def fit(self, X: Any, y: Any = None, *, fine: Any = None) -> Discoverer:
         """Learn the representation, then discover ``n_fine`` categories among the rows."""
         data = as_dataset(X, y, fine)
         self._check_params(data)
-        self.fit_representation(data)
-        features = self._embed(self._prepared_train)
-        del self._prepared_train
+        features = self._embed(self._train(data))
         clusters = discover(
             features,
             int(self.n_fine),
