@@ -56,10 +56,6 @@ def run_cell(script: Path, args: list[str], out: Path) -> None:
     subprocess.run(cmd, check=True)
 
 
-def save_record(out: Path, record: dict[str, Any]) -> None:
-    write_json(out, record)
-
-
 def mean_std(values: list[float]) -> str:
     if not values:
         return "—"
@@ -95,7 +91,7 @@ def run_protocol_cell(dataset: str, row: str, seed: int, wanted: dict, out: Path
         **train,
     )
     record.update(row=row, settings=wanted, machine=machine())
-    save_record(out, record)
+    write_json(out, record)
     print(
         f"{dataset} {row} seed {seed}: ACC {record['ACC']:.2f} ARI {record['ARI']:.2f} "
         f"NMI {record['NMI']:.2f} ({record['wall_seconds']:.0f} s)",

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, machine, replace_section, save_record
+from common import ROOT, machine, replace_section, write_json
 
 RESULT = ROOT / "bench" / "results" / "discover" / "clinc.json"
 COMMAND = ["coarse2fine", "discover", "clinc", "--out", "OUT", "--quiet"]
@@ -48,7 +48,7 @@ def main() -> None:
         "summary": done.stdout.strip().replace(str(work / "run"), "runs/clinc"),
         "machine": machine(),
     }
-    save_record(RESULT, record)
+    write_json(RESULT, record)
     body = [
         "## `coarse2fine discover clinc` (the README's main job)",
         "",
