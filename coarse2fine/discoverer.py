@@ -19,7 +19,13 @@ from sklearn.base import BaseEstimator
 
 from coarse2fine.cluster import Clustering, discover, l2_normalize, nearest_centre
 from coarse2fine.data.dataset import CoarseDataset, InputError
-from coarse2fine.encoders import DEFAULT_TEXT_MODEL, TextEncoder
+from coarse2fine.encoders import (
+    DEFAULT_TEXT_MODEL,
+    MLPEncoder,
+    TextEncoder,
+    encoder_from_architecture,
+    parse_mlp_spec,
+)
 from coarse2fine.io import atomic_dir
 from coarse2fine.methods import METHODS
 from coarse2fine.methods.base import Method
@@ -31,26 +37,74 @@ _WEIGHTS = "model.safetensors"
 _RUNTIME_PARAMS = ("device", "progress")
 
 
+def _is_matrix(X: Any) -> bool:
+    return hasattr(X, "shape") and len(getattr(X, "shape", ())) == 2
+
+
 def as_dataset(X: Any, y: Any = None, fine: Any = None) -> CoarseDataset:
-    """Accept a CoarseDataset, or texts plus coarse labels (fine labels optional)."""
+    """Accept a CoarseDataset, or texts / a numeric matrix plus coarse labels (fine optional)."""
     if isinstance(X, CoarseDataset):
         if y is not None:
             raise InputError("give coarse labels either inside the CoarseDataset or as y, not both")
         return X
     if y is None:
-        raise InputError("coarse labels are required: fit(texts, coarse_labels)")
+        raise InputError("coarse labels are required: fit(rows, coarse_labels)")
+    fine = None if fine is None else list(fine)
+    if _is_matrix(X):
+        return CoarseDataset(coarse=list(y), vectors=_numeric(X), fine=fine)
     texts = list(X)
     if texts and not all(isinstance(t, str) for t in texts):
-        raise InputError("X must be a list of texts (vector input needs the MLP encoder)")
-    return CoarseDataset(coarse=list(y), texts=texts, fine=None if fine is None else list(fine))
+        raise InputError("X must be a list of texts or a 2-D numeric matrix (rows x features)")
+    return CoarseDataset(coarse=list(y), texts=texts, fine=fine)
+
+
+def _numeric(X: Any) -> np.ndarray:
+    try:
+        return np.asarray(X, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise InputError("a 2-D X must be numeric (rows x features)") from None
 
 
 def _rows(X: Any) -> CoarseDataset:
     """Rows to embed or predict: coarse labels are not needed, so a placeholder is used."""
     if isinstance(X, CoarseDataset):
         return X
+    if _is_matrix(X):
+        vectors = _numeric(X)
+        return CoarseDataset(coarse=["?"] * len(vectors), vectors=vectors)
     texts = [X] if isinstance(X, str) else list(X)
     return CoarseDataset(coarse=["?"] * len(texts), texts=texts)
+
+
+def combine_datasets(
+    datasets: list[CoarseDataset],
+) -> tuple[CoarseDataset, np.ndarray, list[str]]:
+    """Stack datasets of the same input kind; coarse labels become "name:label" and each
+    combined coarse class records its dataset (the group) in the returned array."""
+    names = [d.name for d in datasets]
+    if len(set(names)) != len(names):
+        names = [f"{n}{i + 1}" for i, n in enumerate(names)]
+    kinds = {d.is_text for d in datasets}
+    if len(kinds) != 1:
+        raise InputError("all datasets must hold texts, or all vectors")
+    pairs = list(zip(names, datasets, strict=True))
+    coarse = np.concatenate([[f"{n}:{c}" for c in d.coarse] for n, d in pairs])
+    with_fine = all(d.fine is not None for d in datasets)
+    combined = CoarseDataset(
+        coarse=coarse,
+        texts=sum((d.texts for d in datasets), []) if datasets[0].is_text else None,
+        vectors=None if datasets[0].is_text else np.concatenate([d.vectors for d in datasets]),
+        fine=np.concatenate([d.fine for d in datasets]) if with_fine else None,
+        row_ids=np.concatenate([d.row_ids for d in datasets]),
+        name="+".join(names),
+    )
+    owner = {f"{n}:{c}": g for g, (n, d) in enumerate(pairs) for c in d.coarse}
+    groups = np.array([owner[c] for c in combined.coarse_classes], dtype=np.int64)
+    return combined, groups, names
+
+
+def _kind(data: CoarseDataset) -> str:
+    return "text" if data.is_text else "vectors"
 
 
 class Discoverer(BaseEstimator):
@@ -58,12 +112,14 @@ class Discoverer(BaseEstimator):
 
     Parameters are only stored here (scikit-learn convention); ``fit`` does the work.
     method: a name in ``coarse2fine.METHODS``; n_fine: total number of fine categories;
-    clustering: "nested" (K-Means inside each coarse class) or "global"; method_params: options
-    of the method's typed config (e.g. {"gamma2": 0.1}).
+    encoder: "auto" (all-MiniLM-L6-v2 for texts, "mlp" for vectors), a text model folder or
+    cached hub name, "mlp" / "mlp:WIDTHxDEPTH" (vectors), or "tiny-random" (tests);
+    clustering: "nested" (categories inside each coarse class) or "global"; method_params:
+    options of the method's typed config (e.g. {"gamma2": 0.1}).
 
-    Defaults (1 epoch, lr 2e-6) are the best measured with the default MiniLM encoder; the
-    paper's BERT-base setting (lr 5e-5, 20 epochs) collapses MiniLM's fine structure
-    (docs/HWSCL_MINILM.md, docs/BENCHMARKS.md).
+    epochs / lr left as None take the method's measured default for the input kind
+    (``Method.defaults``): for HWSCL on MiniLM one epoch at lr 2e-6, because the paper's
+    BERT-base setting (lr 5e-5) collapses MiniLM's fine structure (docs/HWSCL_MINILM.md).
     """
 
     def __init__(
@@ -71,10 +127,10 @@ class Discoverer(BaseEstimator):
         method: str = "hwscl",
         n_fine: int | None = None,
         *,
-        encoder: str = DEFAULT_TEXT_MODEL,
-        epochs: int = 1,
+        encoder: str = "auto",
+        epochs: int | None = None,
         batch_size: int = 64,
-        lr: float = 2e-6,
+        lr: float | None = None,
         head_lr: float | None = None,
         max_length: int = 64,
         precision: str = "bf16",
@@ -102,27 +158,48 @@ class Discoverer(BaseEstimator):
         self.progress = progress
 
     # -- building ------------------------------------------------------------------------------
-    def _train_config(self) -> TrainConfig:
+    def _method_class(self) -> type[Method]:
+        if self.method not in METHODS:
+            raise InputError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
+        return METHODS[self.method]
+
+    def _train_config(self, kind: str = "text") -> TrainConfig:
+        """The training settings, with None filled from the method's defaults for ``kind``."""
+        defaults = self._method_class().defaults[kind]
         return TrainConfig(
-            epochs=self.epochs,
+            epochs=defaults["epochs"] if self.epochs is None else self.epochs,
             batch_size=self.batch_size,
-            lr=self.lr,
-            head_lr=self.head_lr,
+            lr=defaults["lr"] if self.lr is None else self.lr,
+            head_lr=defaults.get("head_lr") if self.head_lr is None else self.head_lr,
             precision=self.precision,
             seed=self.seed,
         )
 
-    def _build(self, n_coarse: int, encoder: TextEncoder | None = None) -> Method:
-        if self.method not in METHODS:
-            raise InputError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
-        cls = METHODS[self.method]
-        config = cls.Config.from_dict(self.method_params)
-        if encoder is None:
-            if self.encoder == "tiny-random":
-                encoder = TextEncoder.tiny_random(seed=self.seed)
-            else:
-                encoder = TextEncoder.from_pretrained(self.encoder, max_length=self.max_length)
-        return cls(encoder, n_coarse, config)
+    def _make_encoder(self, data: CoarseDataset) -> TextEncoder | MLPEncoder:
+        name = self.encoder
+        mlp = parse_mlp_spec(name)
+        if not data.is_text:
+            if name == "auto":
+                mlp = parse_mlp_spec("mlp")
+            if mlp is None:
+                raise InputError(
+                    f"encoder {name!r} reads texts but the rows are vectors: use encoder='mlp' "
+                    f"(--encoder mlp) or 'auto'"
+                )
+            return MLPEncoder.for_data(data.vectors, *mlp, seed=self.seed)
+        if mlp is not None:
+            raise InputError(
+                f"encoder {name!r} reads vectors but the rows are texts: use a text model or 'auto'"
+            )
+        if name == "tiny-random":
+            return TextEncoder.tiny_random(seed=self.seed)
+        model = DEFAULT_TEXT_MODEL if name == "auto" else name
+        return TextEncoder.from_pretrained(model, max_length=self.max_length)
+
+    def _build(self, n_coarse: int, encoder: TextEncoder | MLPEncoder) -> Method:
+        cls = self._method_class()
+        n_fine = None if self.n_fine is None else int(self.n_fine)
+        return cls(encoder, n_coarse, cls.Config.from_dict(self.method_params), n_fine=n_fine)
 
     def _check_params(self, data: CoarseDataset) -> None:
         if self.clustering not in ("nested", "global"):
@@ -138,7 +215,7 @@ class Discoverer(BaseEstimator):
                 f"n_fine={self.n_fine} cannot give each of the {data.n_coarse} coarse classes a "
                 f"category: raise n_fine (--n-fine) or use global clustering"
             )
-        self._train_config()  # validates epochs, batch size, lr, precision
+        self._train_config(_kind(data))  # validates epochs, batch size, lr, precision
 
     # -- fitting -------------------------------------------------------------------------------
     def fit_representation(self, X: Any, y: Any = None) -> Discoverer:
@@ -146,37 +223,89 @@ class Discoverer(BaseEstimator):
         self._train(as_dataset(X, y))
         return self
 
-    def _train(self, data: CoarseDataset):
+    def _train(self, data: CoarseDataset, groups: np.ndarray | None = None):
         """Build and train the method; returns the rows prepared for the encoder (reused)."""
         data.validate_for_training()
         seed_everything(self.seed)
         self.coarse_classes_ = list(data.coarse_classes)
-        self.method_ = self._build(len(self.coarse_classes_))
+        self.method_ = self._build(len(self.coarse_classes_), self._make_encoder(data))
+        if groups is not None:
+            if not hasattr(self.method_, "set_coarse_groups"):
+                raise InputError(
+                    f"method {self.method!r} trains on one dataset; several datasets with their "
+                    f"own coarse labels need method='falcon'"
+                )
+            self.method_.set_coarse_groups(groups)
+        self.train_config_ = self._train_config(_kind(data))
         prepared = prepare(self.method_.encoder, data)
         self.history_ = fit(
-            self.method_, prepared, self._train_config(), device=self.device, progress=self.progress
+            self.method_, prepared, self.train_config_, device=self.device, progress=self.progress
         )
         return prepared
 
     def fit(self, X: Any, y: Any = None, *, fine: Any = None) -> Discoverer:
-        """Learn the representation, then discover ``n_fine`` categories among the rows."""
-        data = as_dataset(X, y, fine)
+        """Learn the representation, then discover ``n_fine`` categories among the rows.
+
+        X may also be a list of CoarseDatasets whose coarse label sets differ (FALCON's
+        multi-dataset setting): one fine classifier is shared, each dataset gets its own
+        coarse -> fine relation (``hierarchies_``), and coarse classes are named
+        "dataset:coarse".
+        """
+        groups = None
+        if isinstance(X, list | tuple) and X and all(isinstance(d, CoarseDataset) for d in X):
+            if y is not None or fine is not None:
+                raise InputError("with a list of datasets, the labels live inside each dataset")
+            data, groups, self.dataset_names_ = combine_datasets(list(X))
+        else:
+            data = as_dataset(X, y, fine)
         self._check_params(data)
-        features = self._embed(self._train(data))
-        clusters = discover(
-            features,
-            int(self.n_fine),
-            coarse=data.coarse_ids,
-            nested=self.clustering == "nested",
-            seed=self.seed,
-            n_init=self.n_init,
-        )
-        self._set_clusters(clusters)
+        prepared = self._train(data, groups)
+        features = self._embed(prepared)
+        nested = self.clustering == "nested"
+        if hasattr(self.method_, "predict_fine"):
+            clusters = self._classify(prepared, features, data.coarse_ids if nested else None)
+        else:
+            clusters = discover(
+                features,
+                int(self.n_fine),
+                coarse=data.coarse_ids,
+                nested=nested,
+                seed=self.seed,
+                n_init=self.n_init,
+            )
+        self._set_clusters(clusters, multi=groups is not None)
         self.labels_ = clusters.labels
         self.embedding_ = features
         return self
 
-    def _set_clusters(self, clusters: Clustering) -> None:
+    def _classify(self, prepared, features: np.ndarray, coarse: np.ndarray | None) -> Clustering:
+        """Categories of methods with a fine classifier (FALCON): each row's most likely fine
+        class, among those under its own coarse class when ``coarse`` is given (nested)."""
+        logits = self._fine_logits(prepared)
+        if coarse is not None:
+            under = self.method_.relation.t().cpu().numpy()[coarse] > 0
+            logits = np.where(under, logits, -np.inf)
+        labels = logits.argmax(1)
+        k = logits.shape[1]
+        sums = np.zeros((k, features.shape[1]), dtype=np.float64)
+        np.add.at(sums, labels, features)
+        centres = l2_normalize(sums.astype(np.float32))  # empty classes keep a zero centre
+        return Clustering(labels, centres, self.method_.parents(0))
+
+    def _fine_logits(self, prepared) -> np.ndarray:
+        return embed(
+            self.method_,
+            prepared,
+            batch_size=256,
+            precision=self.precision,
+            device=self.device,
+            progress=self.progress,
+            call="predict_fine",
+        )
+
+    def _set_clusters(self, clusters: Clustering, multi: bool = False) -> None:
+        """Category names: "coarse/i" under their parent; "F<i>" when several datasets (and so
+        several parents) share them, with each dataset's tree in ``hierarchies_``."""
         self.cluster_centers_ = clusters.centres
         self.cluster_parents_ = [self.coarse_classes_[p] for p in clusters.parents]
         counters: dict[str, int] = {}
@@ -184,8 +313,20 @@ class Discoverer(BaseEstimator):
         for parent in self.cluster_parents_:
             counters[parent] = counters.get(parent, 0) + 1
             names.append(f"{parent}/{counters[parent]}")
+        if multi:
+            names = [f"F{i + 1}" for i in range(len(names))]
+            self.hierarchies_ = {
+                name: self._hierarchy(self.method_.parents(g))
+                for g, name in enumerate(self.dataset_names_)
+            }
         self.categories_ = names
         self.n_fine_ = len(names)
+
+    def _hierarchy(self, parents: np.ndarray) -> dict[str, list[int]]:
+        tree: dict[str, list[int]] = {}
+        for k, p in enumerate(parents):
+            tree.setdefault(self.coarse_classes_[p], []).append(k)
+        return tree
 
     def _embed(self, prepared) -> np.ndarray:
         features = embed(
@@ -211,8 +352,11 @@ class Discoverer(BaseEstimator):
         return self._embed(prepare(self.method_.encoder, _rows(X)))
 
     def predict(self, X: Any) -> np.ndarray:
-        """Category id (index into ``categories_``) of each row: its nearest category centre."""
+        """Category id (index into ``categories_``) of each row: the fine classifier's choice
+        for methods that have one (FALCON), else the nearest category centre."""
         self._check_fitted("cluster_centers_")
+        if hasattr(self.method_, "predict_fine"):
+            return self._fine_logits(prepare(self.method_.encoder, _rows(X))).argmax(1)
         return nearest_centre(self.transform(X), self.cluster_centers_)
 
     def predict_coarse(self, X: Any) -> np.ndarray | None:
@@ -274,7 +418,7 @@ class Discoverer(BaseEstimator):
             params = dict(config["params"], method_params=config["method_config"])
             est = cls(**params, device=device, progress=progress)
             est.coarse_classes_ = config["coarse_classes"]
-            encoder = TextEncoder.from_architecture(path, config["encoder"])
+            encoder = encoder_from_architecture(path, config["encoder"])
             est.method_ = est._build(len(est.coarse_classes_), encoder)
             tensors = load_file(str(path / _WEIGHTS))
             est.cluster_centers_ = tensors.pop("discovery.centres").numpy()

@@ -170,7 +170,7 @@ def fit(
     total = steps_per_epoch * cfg.epochs
     optimizer = _optimizer(method, cfg)
     scheduler = _linear_schedule(optimizer, math.ceil(cfg.warmup * total), total)
-    method.on_fit_start(prepared)
+    method.on_fit_start(prepared, total)
     history: list[dict[str, float]] = []
     step = 0
     bar = tqdm(total=total, desc="training", unit="step", disable=not progress, leave=False)

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from coarse2fine.data import CoarseDataset
+from coarse2fine.data.synthetic import make_hierarchical_blobs
 
 TOPICS = {
     "bank": ["balance", "transfer", "deposit"],
@@ -49,3 +50,9 @@ def tiny_csv(tmp_path: Path) -> Path:
         writer.writerow(["utterance", "domain", "intent"])
         writer.writerows(tiny_rows())
     return path
+
+
+@pytest.fixture
+def tiny_vectors() -> CoarseDataset:
+    """Vectors in the same shape as tiny_data: 2 coarse classes with 3 fine classes each."""
+    return make_hierarchical_blobs((3, 3), rows_per_fine=8, dim=8, seed=0)

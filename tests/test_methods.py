@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from coarse2fine.encoders import TextEncoder
+from coarse2fine.encoders import MLPEncoder, TextEncoder
 from coarse2fine.methods import METHODS
 from coarse2fine.methods.hwscl import HWSCL, CoarseQueues, HWSCLConfig, default_shallow_layer
 from coarse2fine.train import (
@@ -20,18 +20,24 @@ from coarse2fine.train import (
 )
 
 
+@pytest.mark.parametrize("kind", ["text", "vectors"])
 @pytest.mark.parametrize("name", sorted(METHODS))
-def test_smoke_every_method(name, tiny_data):
-    encoder = TextEncoder.tiny_random()
-    method = METHODS[name](encoder, tiny_data.n_coarse)
-    prepared = prepare(encoder, tiny_data)
-    history = fit(method, prepared, TrainConfig(epochs=2, batch_size=8), progress=False)
+def test_smoke_every_method(name, kind, tiny_data, tiny_vectors):
+    """Every method trains for two epochs on tiny text (random BERT) and vectors (MLP)."""
+    if kind == "text":
+        data, encoder = tiny_data, TextEncoder.tiny_random()
+    else:
+        data, encoder = tiny_vectors, MLPEncoder.for_data(tiny_vectors.vectors, 16, 3)
+    method = METHODS[name](encoder, data.n_coarse, n_fine=data.n_fine)
+    prepared = prepare(encoder, data)
+    cfg = TrainConfig(epochs=2, batch_size=8, lr=1e-3)
+    history = fit(method, prepared, cfg, progress=False)
     if method.trains:
         assert len(history) == 2 and all(np.isfinite(h["loss"]) for h in history)
     else:
         assert history == []
     features = embed(method, prepared, batch_size=16, progress=False)
-    assert features.shape == (len(tiny_data), encoder.dim) and np.isfinite(features).all()
+    assert features.shape == (len(data), encoder.dim) and np.isfinite(features).all()
 
 
 def test_hwscl_training_step_parts_add_up(tiny_data):
@@ -74,7 +80,7 @@ def test_queues_are_per_coarse_fifo():
 def test_momentum_encoder_is_an_ema_and_fills_the_queue(tiny_data):
     encoder = TextEncoder.tiny_random()
     method = HWSCL(encoder, tiny_data.n_coarse, HWSCLConfig(momentum=0.9, queue_size=4))
-    method.on_fit_start(None)
+    method.on_fit_start(None, 1)
     momentum = method._momentum[0]
     before = [p.clone() for p in momentum.parameters()]
     with torch.no_grad():

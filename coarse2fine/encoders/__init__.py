@@ -1,7 +1,28 @@
-"""Encoders turn rows into pooled features of any layer; text (transformer) for now."""
+"""Encoders turn rows into pooled features of any layer: text (transformer) or vectors (MLP)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from coarse2fine.encoders.mlp import MLPEncoder, parse_mlp_spec
 from coarse2fine.encoders.text import DEFAULT_TEXT_MODEL, TextEncoder, masked_mean
 
-__all__ = ["DEFAULT_TEXT_MODEL", "TextEncoder", "masked_mean"]
+
+def encoder_from_architecture(directory: Path, spec: dict):
+    """Rebuild a saved encoder (random weights, overwritten by the saved state) from its spec."""
+    kind = spec.get("kind", "text")
+    if kind == "mlp":
+        return MLPEncoder.from_architecture(directory, spec)
+    if kind == "text":
+        return TextEncoder.from_architecture(directory, spec)
+    raise ValueError(f"unknown encoder kind {kind!r}")
+
+
+__all__ = [
+    "DEFAULT_TEXT_MODEL",
+    "MLPEncoder",
+    "TextEncoder",
+    "encoder_from_architecture",
+    "masked_mean",
+    "parse_mlp_spec",
+]

@@ -6,6 +6,7 @@ train.py calls ``training_step`` and the optional hooks; discovery calls ``embed
 
 from __future__ import annotations
 
+import copy
 import types
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar, Union, get_args, get_origin, get_type_hints
@@ -55,11 +56,24 @@ class Method(nn.Module):
 
     Config: ClassVar[type[MethodConfig]] = MethodConfig
     trains: ClassVar[bool] = True
+    # Training settings used when the user gives none, per input kind. Text: one epoch at lr 2e-6,
+    # the best measured for MiniLM (docs/HWSCL_MINILM.md); vectors: a fresh MLP needs real steps.
+    defaults: ClassVar[dict[str, dict[str, float]]] = {
+        "text": {"epochs": 1, "lr": 2e-6},
+        "vectors": {"epochs": 30, "lr": 1e-3},
+    }
 
-    def __init__(self, encoder: nn.Module, n_coarse: int, config: MethodConfig | None = None):
+    def __init__(
+        self,
+        encoder: nn.Module,
+        n_coarse: int,
+        config: MethodConfig | None = None,
+        n_fine: int | None = None,
+    ):
         super().__init__()
         self.encoder = encoder
         self.n_coarse = int(n_coarse)
+        self.n_fine = None if n_fine is None else int(n_fine)  # needed by classifying methods
         self.config = config if config is not None else self.Config()
 
     # -- the contract ---------------------------------------------------------------------------
@@ -67,8 +81,9 @@ class Method(nn.Module):
         """Return {"loss": scalar, <named parts>: scalars} for one batch."""
         raise NotImplementedError(f"{type(self).__name__} does not train")
 
-    def on_fit_start(self, data: Any) -> None:
-        """Called once before the first epoch with the prepared training data."""
+    def on_fit_start(self, data: Any, total_steps: int) -> None:
+        """Called once before the first epoch with the prepared training data and the number
+        of optimiser steps the fit will take (for schedules inside a method)."""
 
     def on_epoch_start(self, epoch: int, data: Any) -> None:
         """Called before each epoch (0-based)."""
@@ -120,3 +135,20 @@ class CoarseHead(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.dropout(torch.tanh(self.dense(features))))
+
+
+def frozen_copy(module: nn.Module) -> nn.Module:
+    """A gradient-free copy in eval mode (momentum encoders, EMA teachers)."""
+    copy_ = copy.deepcopy(module)
+    copy_.requires_grad_(False)
+    return copy_.eval()
+
+
+@torch.no_grad()
+def ema_update(target: nn.Module, source: nn.Module, decay: float) -> None:
+    """target <- decay * target + (1 - decay) * source for parameters; buffers (BatchNorm
+    statistics, input scaling) are copied, as they are not learned by gradient."""
+    for t, s in zip(target.parameters(), source.parameters(), strict=True):
+        t.mul_(decay).add_(s.detach(), alpha=1.0 - decay)
+    for t, s in zip(target.buffers(), source.buffers(), strict=True):
+        t.copy_(s)

@@ -44,9 +44,13 @@ class CoarseSupervised(CoarseClassifierMixin, Method):
     Config = CoarseSupervisedConfig
 
     def __init__(
-        self, encoder: nn.Module, n_coarse: int, config: CoarseSupervisedConfig | None = None
+        self,
+        encoder: nn.Module,
+        n_coarse: int,
+        config: CoarseSupervisedConfig | None = None,
+        n_fine: int | None = None,
     ):
-        super().__init__(encoder, n_coarse, config)
+        super().__init__(encoder, n_coarse, config, n_fine)
         self.head = CoarseHead(encoder.dim, n_coarse, self.config.dropout)
 
     def training_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

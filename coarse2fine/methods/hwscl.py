@@ -17,7 +17,6 @@ Choices against the reference code (each deliberate; measurements in docs/HWSCL_
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import torch
@@ -31,6 +30,8 @@ from coarse2fine.methods.base import (
     Method,
     MethodConfig,
     check_features,
+    ema_update,
+    frozen_copy,
 )
 
 
@@ -99,8 +100,14 @@ class CoarseQueues(nn.Module):
 class HWSCL(CoarseClassifierMixin, Method):
     Config = HWSCLConfig
 
-    def __init__(self, encoder: nn.Module, n_coarse: int, config: HWSCLConfig | None = None):
-        super().__init__(encoder, n_coarse, config)
+    def __init__(
+        self,
+        encoder: nn.Module,
+        n_coarse: int,
+        config: HWSCLConfig | None = None,
+        n_fine: int | None = None,
+    ):
+        super().__init__(encoder, n_coarse, config, n_fine)
         cfg = self.config
         self.shallow_layer = (
             default_shallow_layer(encoder.n_layers)
@@ -118,12 +125,10 @@ class HWSCL(CoarseClassifierMixin, Method):
         self._momentum: list[nn.Module] = []
         self._pending: tuple[torch.Tensor, torch.Tensor] | None = None
 
-    def on_fit_start(self, data) -> None:
+    def on_fit_start(self, data, total_steps: int) -> None:
         if self.config.queue_size > 0:
-            momentum = copy.deepcopy(self.encoder)
-            momentum.requires_grad_(False)
-            momentum.eval()  # deterministic keys: no dropout noise in the queue
-            self._momentum = [momentum]
+            # eval mode: deterministic keys, no dropout noise in the queue
+            self._momentum = [frozen_copy(self.encoder)]
 
     def training_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         cfg = self.config
@@ -156,9 +161,7 @@ class HWSCL(CoarseClassifierMixin, Method):
     def after_step(self, step: int) -> None:
         if not self._momentum:
             return
-        m = self.config.momentum
-        for p_m, p in zip(self._momentum[0].parameters(), self.encoder.parameters(), strict=True):
-            p_m.mul_(m).add_(p.detach(), alpha=1.0 - m)
+        ema_update(self._momentum[0], self.encoder, self.config.momentum)
         if self._pending is not None:
             self.queues.push(*self._pending)
             self._pending = None
