@@ -1,6 +1,9 @@
-"""Clustering metrics, each x100: ACC (Hungarian), ARI, NMI, and coarse accuracy."""
+"""Clustering metrics, each x100: ACC (Hungarian), ARI, NMI, coarse accuracy; and the edit
+distance between an inferred and the true coarse -> fine hierarchy."""
 
 from __future__ import annotations
+
+from collections import Counter
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -46,3 +49,30 @@ def coarse_accuracy(y_true, y_pred) -> float:
     if len(y_true) != len(y_pred) or len(y_true) == 0:
         raise ValueError("coarse_accuracy needs two equally long, non-empty label arrays")
     return 100.0 * float(np.mean(y_true == y_pred))
+
+
+def hierarchy_edit_distance(parents_a, parents_b) -> int:
+    """Graph edit distance between two coarse -> fine trees, coarse nodes fixed by name.
+
+    Each tree is given as the coarse parent of each of its fine nodes; fine nodes are unlabelled
+    (discovered categories have no names to match), so they may be matched freely. With unit
+    costs for inserting or deleting a node or an edge, matching fine nodes under the same coarse
+    class is free, re-hanging a matched fine node costs 2 (delete and insert its edge), and each
+    unmatched fine node costs 2 (the node and its edge). The optimum is therefore
+    2 * (max(K_a, K_b) - sum_c min(a_c, b_c)), with a_c, b_c the children of c in each tree
+    (checked against networkx's exact graph edit distance in the tests).
+    """
+    a = Counter(str(p) for p in parents_a)
+    b = Counter(str(p) for p in parents_b)
+    shared = sum(min(a[c], b[c]) for c in a.keys() & b.keys())
+    return 2 * (max(sum(a.values()), sum(b.values())) - shared)
+
+
+def true_parents(fine, coarse) -> list[str]:
+    """The coarse parent of each true fine class (its majority coarse label)."""
+    fine, coarse = np.asarray(fine), np.asarray(coarse)
+    parents = []
+    for f in np.unique(fine):
+        values, counts = np.unique(coarse[fine == f], return_counts=True)
+        parents.append(str(values[counts.argmax()]))
+    return parents

@@ -11,9 +11,16 @@ from coarse2fine.data import InputError
 
 def test_allocation_proportional_to_size():
     assert allocate_by_size(np.array([100, 100]), 10).tolist() == [5, 5]
-    # one each first, the other 7 split by (size - 1): 1 + 7 * 60/80 = 6.25 and 1 + 7 * 20/80
-    # = 2.75; floors give 6 + 2, the last one goes to the larger remainder (0.75)
-    assert allocate_by_size(np.array([61, 21]), 9).tolist() == [6, 3]
+    # shares 9 * 61/82 = 6.70 and 9 * 21/82 = 2.30: floors 6 + 2, the last one goes to the
+    # larger remainder (0.70)
+    assert allocate_by_size(np.array([61, 21]), 9).tolist() == [7, 2]
+    # sizes 180, 120, 240, 60, 120 hold 3, 2, 4, 1, 2 equal-sized fine classes: recovered
+    assert allocate_by_size(np.array([180, 120, 240, 60, 120]), 12).tolist() == [3, 2, 4, 1, 2]
+
+
+def test_allocation_minimum_of_one_is_taken_from_the_largest_share():
+    # shares 0.1, 0.1, 3.8: both small groups get their one, the large one gives up one
+    assert allocate_by_size(np.array([1, 1, 38]), 4).tolist() == [1, 1, 2]
 
 
 def test_allocation_respects_small_groups():

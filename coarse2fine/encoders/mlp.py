@@ -36,7 +36,7 @@ def parse_mlp_spec(name: str) -> tuple[int, int] | None:
 
 
 class MLPEncoder(nn.Module):
-    """``depth`` blocks Linear -> BatchNorm -> ReLU of ``width`` units, the last without ReLU.
+    """``depth`` blocks Linear -> LayerNorm -> ReLU of ``width`` units, the last without them.
 
     Layer 0 is the standardised input, layer ``n_layers`` the output of the last block; every
     layer from 1 on has ``width`` units, so HWSCL can contrast any two of them.
@@ -44,6 +44,7 @@ class MLPEncoder(nn.Module):
 
     def __init__(self, in_dim: int, width: int = 64, depth: int = 4) -> None:
         super().__init__()
+        self.pretrained = False  # random weights: neighbours are mined in the input space
         if in_dim < 1:
             raise InputError(f"vectors need at least one column, got {in_dim}")
         self.in_dim, self.width = int(in_dim), int(width)
@@ -54,7 +55,7 @@ class MLPEncoder(nn.Module):
         for i in range(depth):
             layers: list[nn.Module] = [nn.Linear(in_dim if i == 0 else width, width)]
             if i < depth - 1:
-                layers += [nn.BatchNorm1d(width), nn.ReLU()]
+                layers += [nn.LayerNorm(width), nn.ReLU()]
             blocks.append(nn.Sequential(*layers))
         self.blocks = nn.ModuleList(blocks)
 

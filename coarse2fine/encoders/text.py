@@ -52,6 +52,7 @@ class TextEncoder(nn.Module):
         self.tokenizer = tokenizer
         self.max_length = int(max_length)
         self.source = source
+        self.pretrained = source != "tiny-random-bert"
         self.n_layers = int(model.config.num_hidden_layers)
         self.dim = int(model.config.hidden_size)
 

@@ -28,7 +28,7 @@ from torch import nn
 
 from coarse2fine.cluster.hierarchy import relation_matrix, same_coarse_neighbours, solve_relation
 from coarse2fine.cluster.kmeans import l2_normalize
-from coarse2fine.cluster.nested import discover
+from coarse2fine.cluster.nested import allocate_by_size, discover
 from coarse2fine.losses.falcon import (
     balance_regulariser,
     coarse_log_probs,
@@ -40,7 +40,7 @@ from coarse2fine.losses.falcon import (
 )
 from coarse2fine.methods.base import Method, MethodConfig, ema_update, frozen_copy
 
-INITS = ("kmeans", "random")
+INITS = ("kmeans", "kmeans_global", "random")
 
 
 @dataclass
@@ -61,7 +61,10 @@ class FALCONConfig(MethodConfig):
     # lambda_m * 2 s / K_C. 0.01 keeps the balance term a tie-breaker, not a prior.
     lambda_m: float = 0.01
     classifier_tau: float = 0.1  # temperature of the cosine classifier
-    init: str = "kmeans"  # "kmeans": classifier from K-Means centres; "random": the paper's
+    # "kmeans": classifier from K-Means inside each coarse class, fine classes shared out in
+    # proportion to class sizes; "kmeans_global": one K-Means over all rows, the M-step picks the
+    # parents (right when fine classes differ much in size); "random": the paper's start
+    init: str = "kmeans"
 
     def __post_init__(self) -> None:
         if self.init not in INITS:
@@ -141,6 +144,18 @@ class FALCON(Method):
         self.coarse_group.copy_(groups)
         self.relation.copy_(torch.from_numpy(self._default_relation()))
 
+    def _relation_by_size(self, coarse: np.ndarray) -> np.ndarray:
+        """A starting M for a random classifier: in each dataset, fine classes shared out over
+        its coarse classes in proportion to their rows (as nested K-Means does)."""
+        relation = np.zeros((self.n_fine, self.n_coarse), dtype=np.float32)
+        groups = self.coarse_group.cpu().numpy()
+        sizes = np.bincount(coarse, minlength=self.n_coarse)
+        for g in np.unique(groups):
+            cols = np.flatnonzero(groups == g)
+            parents = np.repeat(cols, allocate_by_size(sizes[cols], self.n_fine))
+            relation[np.arange(self.n_fine), parents] = 1.0
+        return relation
+
     def _default_relation(self) -> np.ndarray:
         relation = np.zeros((self.n_fine, self.n_coarse), dtype=np.float32)
         groups = self.coarse_group.cpu().numpy()
@@ -155,16 +170,21 @@ class FALCON(Method):
         cfg = self.config
         self._data = data
         device = self.relation.device
-        features = l2_normalize(embed(self, data, device=device, progress=False))
+        output = l2_normalize(embed(self, data, device=device, progress=False))
+        # Neighbours and the K-Means start come from a pre-trained encoder's features, or from
+        # the (standardised) input itself when the encoder starts random (the MLP).
+        features = output
+        if not getattr(self.encoder, "pretrained", True):
+            features = l2_normalize(embed(self, data, device=device, progress=False, call="inputs"))
         neighbours = same_coarse_neighbours(features, data.coarse, cfg.n_neighbours)
         self._neighbours = torch.from_numpy(neighbours)
         self._bank = torch.zeros(len(data), self.n_fine, device=device)
         self._seen = torch.zeros(len(data), dtype=torch.bool, device=device)
-        if cfg.init == "kmeans":
-            # One dataset: K-Means inside each coarse class, so M starts as that nesting;
-            # several: one K-Means over all rows, and each dataset's M-step picks the parents.
-            # Either way the assignments stand in for teacher predictions until rows are seen.
-            single = len(self.coarse_group.unique()) == 1
+        if cfg.init != "random":
+            # "kmeans" with one dataset: K-Means inside each coarse class, so M starts as that
+            # nesting; otherwise one K-Means over all rows, and each dataset's M-step picks the
+            # parents. The assignments stand in for teacher predictions until rows are seen.
+            single = cfg.init == "kmeans" and len(self.coarse_group.unique()) == 1
             start = discover(
                 features,
                 self.n_fine,
@@ -173,14 +193,18 @@ class FALCON(Method):
                 seed=int(torch.initial_seed()) % (2**31),
                 n_init=3,
             )
+            sums = np.zeros((self.n_fine, output.shape[1]), dtype=np.float32)
+            np.add.at(sums, start.labels, output)  # each class's mean output feature
             with torch.no_grad():
-                self.head.weight.copy_(torch.from_numpy(start.centres))
+                self.head.weight.copy_(torch.from_numpy(l2_normalize(sums)))
             self._bank.copy_(F.one_hot(torch.from_numpy(start.labels), self.n_fine).float())
             self._seen.fill_(True)
             if single:
                 self.relation.copy_(torch.from_numpy(relation_matrix(start.parents, self.n_coarse)))
             else:
                 self.m_step()
+        else:
+            self.relation.copy_(torch.from_numpy(self._relation_by_size(data.coarse)))
         self._teacher = [frozen_copy(self.encoder), frozen_copy(self.head)]
         self._soft_steps = round(cfg.soft_fraction * total_steps)
         self._step = 0
@@ -254,6 +278,11 @@ class FALCON(Method):
             parents = solve_relation(cost, self.config.lambda_m)
             relation[torch.arange(self.n_fine), cols[torch.from_numpy(parents)]] = 1.0
         self.relation.copy_(relation)
+
+    def inputs(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The encoder's layer 0 (for the MLP: the standardised input vector)."""
+        (first,) = self.encoder(batch["inputs"], [0])
+        return first
 
     # -- using ----------------------------------------------------------------------------------
     def predict_fine(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
