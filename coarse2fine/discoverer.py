@@ -354,9 +354,10 @@ class Discoverer(BaseEstimator):
     def predict(self, X: Any) -> np.ndarray:
         """Category id (index into ``categories_``) of each row: the fine classifier's choice
         for methods that have one (FALCON), else the nearest category centre."""
-        self._check_fitted("cluster_centers_")
-        if hasattr(self.method_, "predict_fine"):
+        self._check_fitted()
+        if hasattr(self.method_, "predict_fine"):  # trained is enough: no clustering needed
             return self._fine_logits(prepare(self.method_.encoder, _rows(X))).argmax(1)
+        self._check_fitted("cluster_centers_")
         return nearest_centre(self.transform(X), self.cluster_centers_)
 
     def predict_coarse(self, X: Any) -> np.ndarray | None:

@@ -37,7 +37,9 @@ def test_smoke_every_method(name, kind, tiny_data, tiny_vectors):
     else:
         assert history == []
     features = embed(method, prepared, batch_size=16, progress=False)
-    assert features.shape == (len(data), encoder.dim) and np.isfinite(features).all()
+    dims = {encoder.dim, getattr(encoder, "in_dim", encoder.dim)}  # unsupervised MLP: the input
+    assert features.shape[0] == len(data) and features.shape[1] in dims
+    assert np.isfinite(features).all()
 
 
 def test_hwscl_training_step_parts_add_up(tiny_data):
@@ -158,3 +160,12 @@ def test_head_features_are_the_heads_hidden_layer(name, tiny_data):
         assert torch.allclose(method.embed(batch), torch.tanh(method.head.dense(deep)))
     with pytest.raises(ValueError, match="features must be one of pooled, head"):
         METHODS[name].Config.from_dict({"features": "cls"})
+
+
+def test_unsupervised_clusters_the_input_when_the_encoder_is_random(tiny_vectors):
+    encoder = MLPEncoder.for_data(tiny_vectors.vectors, 16, 3)
+    method = METHODS["unsupervised"](encoder, tiny_vectors.n_coarse)
+    features = embed(method, prepare(encoder, tiny_vectors), progress=False, precision="fp32")
+    x = tiny_vectors.vectors
+    want = (x - x.mean(0)) / x.std(0)
+    assert np.allclose(features, want, atol=1e-4)

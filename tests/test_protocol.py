@@ -7,7 +7,7 @@ import pytest
 from coarse2fine.protocol import paper_protocol
 
 
-@pytest.mark.parametrize("method", ["hwscl", "unsupervised"])
+@pytest.mark.parametrize("method", ["hwscl", "unsupervised", "falcon"])
 def test_paper_protocol_record(method, tiny_data):
     record = paper_protocol(
         (tiny_data, tiny_data), method, 0, epochs=1, encoder="tiny-random", batch_size=8
@@ -17,7 +17,16 @@ def test_paper_protocol_record(method, tiny_data):
     assert record["k"] == 6 and record["test_rows"] == 48
     assert set(record["nested"]) == {"ACC", "ARI", "NMI"}
     assert record["peak_memory_mb"] > 0 and record["train_seconds"] >= 0
-    if method == "hwscl":
+    if method == "falcon":  # scored by its classifier; K-Means on its features beside it
+        assert record["discovery"] == "classifier" and set(record["kmeans"]) == {
+            "ACC",
+            "ARI",
+            "NMI",
+        }
+        assert record["edit_distance"] % 2 == 0 and record["edit_distance"] >= 0
+    else:
+        assert record["discovery"] == "kmeans"
+    if method in ("hwscl", "falcon"):
         assert len(record["epoch_seconds"]) == 1
         assert 0.0 <= record["coarse_accuracy"] <= 100.0
         assert set(record["nested_predicted"]) == {"ACC", "ARI", "NMI"}

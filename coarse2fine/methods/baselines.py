@@ -23,10 +23,19 @@ class UnsupervisedConfig(MethodConfig):
 
 
 class Unsupervised(Method):
-    """Pre-trained encoder + K-Means, no training: the floor every trained method must beat."""
+    """Pre-trained encoder + K-Means, no training: the floor every trained method must beat.
+
+    With an encoder that starts random (the MLP for vectors) its features mean nothing, so the
+    (standardised) input itself is clustered: K-Means on the raw vectors.
+    """
 
     Config = UnsupervisedConfig
     trains = False
+
+    def embed(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        layer = self.encoder.n_layers if getattr(self.encoder, "pretrained", True) else 0
+        (features,) = self.encoder(batch["inputs"], [layer])
+        return features
 
 
 @dataclass
