@@ -35,24 +35,36 @@ def load_rows(
     coarse_col: str | None,
     fine_col: str | None,
     coarse_from: str | None,
+    vector_cols: str | None = None,
     need_coarse: bool = True,
 ) -> CoarseDataset:
     """A built-in dataset name (``clinc``, ``hwu64:test``) or a table file."""
     name, _, split = data.partition(":")
     if name in BUILTIN_DATASETS and not Path(data).exists():
         return load_dataset(name, split or "train")
-    if text_col is None:
-        raise InputError("--text-col is required for a data file")
+    if (text_col is None) == (vector_cols is None):
+        raise InputError(
+            "a data file needs exactly one of --text-col COLUMN (texts) or --vector-cols "
+            "COLUMNS (numbers: a comma list and/or patterns such as 'gene_*')"
+        )
     if need_coarse and coarse_col is None and coarse_from is None:
         raise InputError("give the coarse labels: --coarse-col COLUMN or --coarse-from RULE")
     return read_table(
         data,
         text_col=text_col,
+        vector_cols=None if vector_cols is None else _split_columns(vector_cols),
         coarse_col=coarse_col,
         fine_col=fine_col,
         coarse_from=coarse_from,
         coarse_required=need_coarse,
     )
+
+
+def _split_columns(spec: str) -> list[str]:
+    columns = [c.strip() for c in spec.split(",") if c.strip()]
+    if not columns:
+        raise InputError("--vector-cols is empty; give column names or patterns like 'gene_*'")
+    return columns
 
 
 @app.command()
@@ -62,6 +74,10 @@ def discover(
     ],
     out: Annotated[Path, typer.Option("--out", help="output folder (written atomically)")],
     text_col: Annotated[str | None, typer.Option(help="column holding the text")] = None,
+    vector_cols: Annotated[
+        str | None,
+        typer.Option(help="numeric input columns instead of text: 'a,b,c' or patterns 'gene_*'"),
+    ] = None,
     coarse_col: Annotated[str | None, typer.Option(help="column holding the coarse label")] = None,
     coarse_from: Annotated[
         str | None,
@@ -70,14 +86,21 @@ def discover(
     fine_col: Annotated[str | None, typer.Option(help="fine labels, for evaluation only")] = None,
     n_fine: Annotated[int | None, typer.Option(help="number of fine categories in total")] = None,
     method: Annotated[str, typer.Option(help="method name (see coarse2fine.METHODS)")] = "hwscl",
-    epochs: Annotated[int, typer.Option(help="training epochs")] = 1,
+    epochs: Annotated[
+        int | None, typer.Option(help="training epochs [default: the method's, per input kind]")
+    ] = None,
     batch_size: Annotated[int, typer.Option(help="training batch size")] = 64,
     lr: Annotated[
-        float, typer.Option(help="encoder learning rate (the paper used 5e-5 with BERT-base)")
-    ] = 2e-6,
+        float | None,
+        typer.Option(help="encoder learning rate [default: the method's, per input kind]"),
+    ] = None,
     encoder: Annotated[
-        str, typer.Option(help="text model: packaged name or local folder")
-    ] = "all-MiniLM-L6-v2",
+        str,
+        typer.Option(
+            help="'auto' (MiniLM for texts, MLP for vectors), a local text model folder, "
+            "or 'mlp' / 'mlp:WIDTHxDEPTH'"
+        ),
+    ] = "auto",
     clustering: Annotated[
         str, typer.Option(help="'nested' (inside each coarse class) or 'global'")
     ] = "nested",
@@ -99,6 +122,7 @@ def discover(
         rows = load_rows(
             data,
             text_col=text_col,
+            vector_cols=vector_cols,
             coarse_col=coarse_col,
             fine_col=fine_col,
             coarse_from=coarse_from,
@@ -137,7 +161,12 @@ def predict(
     model: Annotated[Path, typer.Argument(help="model folder written by discover (OUT/model)")],
     data: Annotated[str, typer.Argument(help="CSV/TSV/JSONL/Parquet file of new rows")],
     out: Annotated[Path, typer.Option("--out", help="CSV file to write")],
-    text_col: Annotated[str, typer.Option(help="column holding the text")] = "text",
+    text_col: Annotated[
+        str | None, typer.Option(help="column holding the text [default: text]")
+    ] = None,
+    vector_cols: Annotated[
+        str | None, typer.Option(help="numeric input columns, for a model trained on vectors")
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="replace an existing --out file")] = False,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
@@ -147,9 +176,12 @@ def predict(
 
     try:
         est = Discoverer.load(model, progress=not quiet)
+        if text_col is None and vector_cols is None:
+            text_col = "text"
         rows = load_rows(
             data,
             text_col=text_col,
+            vector_cols=vector_cols,
             coarse_col=None,
             fine_col=None,
             coarse_from=None,

@@ -11,7 +11,12 @@ import pandas as pd
 from coarse2fine.data.dataset import CoarseDataset, InputError
 from coarse2fine.discoverer import Discoverer
 from coarse2fine.io import atomic_dir, atomic_write_text
-from coarse2fine.metrics import clustering_scores, coarse_accuracy
+from coarse2fine.metrics import (
+    clustering_scores,
+    coarse_accuracy,
+    hierarchy_edit_distance,
+    true_parents,
+)
 
 N_EXAMPLES = 5
 
@@ -28,7 +33,12 @@ def cluster_table(est: Discoverer, data: CoarseDataset, n_examples: int = N_EXAM
             "category": name,
             "id": k,
             "size": int(len(members)),
-            "examples": [data.texts[i] for i in nearest] if data.is_text else nearest.tolist(),
+            # the rows nearest the centre: their texts, or for vectors their row numbers
+            "examples": (
+                [data.texts[i] for i in nearest]
+                if data.is_text
+                else [int(r) for r in data.row_ids[nearest]]
+            ),
         }
         if data.fine is not None and len(members):
             values, counts = np.unique(data.fine[members], return_counts=True)
@@ -58,6 +68,11 @@ def discovery_metrics(est: Discoverer, data: CoarseDataset) -> dict | None:
     if est.clustering == "global":
         implied = np.asarray(est.cluster_parents_, dtype=object)[est.labels_]
         scores["coarse_accuracy"] = coarse_accuracy(data.coarse, implied)
+    # the inferred coarse -> fine tree against the true one (0: same number of fine categories
+    # under every coarse class; see metrics.hierarchy_edit_distance)
+    scores["hierarchy_edit_distance"] = hierarchy_edit_distance(
+        est.cluster_parents_, true_parents(data.fine, data.coarse)
+    )
     head = est.predict_coarse(data)
     if head is not None:
         scores["coarse_head_accuracy"] = coarse_accuracy(data.coarse, head)
@@ -83,6 +98,8 @@ def summary_text(
             "against the fine labels: "
             + ", ".join(f"{k} {metrics[k]:.2f}" for k in shown if k in metrics)
         )
+        distance = metrics["hierarchy_edit_distance"]
+        lines.append(f"edit distance of the discovered tree to the true one: {distance}")
     lines.append(f"wrote {out}/assignments.csv, clusters.json, model/")
     return "\n".join(lines)
 
@@ -103,7 +120,7 @@ def write_discovery(
         frame = pd.DataFrame(
             {
                 "row": data.row_ids,
-                "text": data.texts if data.is_text else [""] * len(data),
+                **({"text": data.texts} if data.is_text else {}),
                 "coarse": data.coarse,
                 "category": [est.categories_[k] for k in est.labels_],
                 "category_id": est.labels_,
@@ -131,7 +148,7 @@ def write_predictions(
     frame = pd.DataFrame(
         {
             "row": data.row_ids,
-            "text": data.texts,
+            **({"text": data.texts} if data.is_text else {}),
             "category": [est.categories_[k] for k in ids],
             "category_id": ids,
             "coarse": [est.cluster_parents_[k] for k in ids],

@@ -53,6 +53,7 @@ def test_discover_predict_evaluate(tiny_csv, tmp_path):
     assert first["size"] > 0 and 0 < len(first["examples"]) <= 5
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics) >= {"ACC", "ARI", "NMI", "coarse_head_accuracy"}
+    assert metrics["hierarchy_edit_distance"] == 0  # nested: 3 categories under each class
     assert 0.0 <= metrics["coarse_head_accuracy"] <= 100.0
 
     new = tmp_path / "new.csv"
@@ -139,3 +140,51 @@ def test_diverging_training_is_one_line_and_writes_nothing(tiny_csv, tmp_path):
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: training diverged")
     assert not out.exists()
+
+
+@pytest.fixture
+def vector_csv(tmp_path, tiny_vectors):
+    """tiny_vectors as a table: x0..x7, then coarse and fine label columns."""
+    frame = pd.DataFrame(tiny_vectors.vectors, columns=[f"x{i}" for i in range(8)])
+    frame["lineage"], frame["cell_type"] = tiny_vectors.coarse, tiny_vectors.fine
+    path = tmp_path / "cells.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_discover_and_predict_on_vectors_with_falcon(vector_csv, tmp_path):
+    out = tmp_path / "run"
+    args = ["discover", str(vector_csv), "--vector-cols", "x*", "--coarse-col", "lineage"]
+    args += ["--fine-col", "cell_type", "--n-fine", "6", "--method", "falcon", "--epochs", "5"]
+    result = runner.invoke(app, [*args, "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "assignments.csv")
+    assert list(table.columns) == ["row", "coarse", "category", "category_id", "fine"]
+    clusters = json.loads((out / "clusters.json").read_text())
+    examples = clusters["coarse"][0]["categories"][0]["examples"]
+    assert all(isinstance(r, int) and 1 <= r <= 48 for r in examples)  # row numbers
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["hierarchy_edit_distance"] == 0 and metrics["ACC"] >= 90.0
+    pred = tmp_path / "pred.csv"
+    result = runner.invoke(
+        app,
+        ["predict", str(out / "model"), str(vector_csv), "--vector-cols", "x0,x1,x2,x3,x4,x5,x6,x7"]
+        + ["--out", str(pred), "--quiet"],
+    )
+    assert result.exit_code == 0, result.output
+    assert (pd.read_csv(pred)["category"] == table["category"]).mean() >= 0.9
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--vector-cols", "gene_*"], "no column matches 'gene_*'"),
+        (["--vector-cols", "x*", "--text-col", "x0"], "exactly one of --text-col"),
+        (["--vector-cols", "x*", "--encoder", "all-MiniLM-L6-v2"], "reads texts but the rows"),
+    ],
+)
+def test_bad_vector_input_is_one_line(vector_csv, tmp_path, extra, message):
+    args = ["discover", str(vector_csv), "--coarse-col", "lineage", "--n-fine", "6", *extra]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "o"), "--quiet"])
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert not (tmp_path / "o").exists()

@@ -86,6 +86,9 @@ def read_table(
             f"{', '.join(TABLE_SUFFIXES)} (and .npy through read_npy)"
         )
     _check_file(path)
+    if vector_cols is not None and any(_is_pattern(c) for c in vector_cols):
+        labels = {c for c in (coarse_col, fine_col) if c is not None}
+        vector_cols = _expand_columns(vector_cols, _header(path, suffix), labels, where)
     needed = [c for c in (text_col, coarse_col, fine_col, *(vector_cols or [])) if c is not None]
     if suffix in _DELIMITERS:
         frame, row_ids = _read_delimited(path, suffix, needed, text_col, on_bad_rows)
@@ -297,6 +300,49 @@ def _read_jsonl(path: Path, needed: list[str]) -> tuple[pd.DataFrame, np.ndarray
     frame = pd.DataFrame(records, dtype=object)
     _check_columns(where, frame.columns, needed)
     return frame, np.asarray(row_ids, dtype=np.int64)
+
+
+def _is_pattern(column: str) -> bool:
+    return any(ch in column for ch in "*?[")
+
+
+def _header(path: Path, suffix: str) -> list[str]:
+    """The table's column names, read without loading the rows."""
+    try:
+        if suffix in _DELIMITERS:
+            with path.open(encoding="utf-8", newline="") as fh:
+                return next(csv.reader(fh, delimiter=_DELIMITERS[suffix][0]), [])
+        if suffix == ".jsonl":
+            with path.open(encoding="utf-8") as fh:
+                first = next((line for line in fh if line.strip()), "{}")
+            return list(json.loads(first))
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names)
+    except (OSError, ValueError, UnicodeDecodeError) as err:
+        raise InputError(f"{path}: cannot read the column names ({err})") from None
+
+
+def _expand_columns(
+    patterns: Sequence[str], header: Sequence[str], labels: set[str], where: str
+) -> list[str]:
+    """Vector columns given as shell-style patterns ("gene_*", "x?") -> the matching columns,
+    in file order, label columns excluded; a pattern that matches nothing is an error."""
+    from fnmatch import fnmatchcase
+
+    chosen: list[str] = []
+    for pattern in patterns:
+        if not _is_pattern(pattern):
+            chosen.append(pattern)
+            continue
+        hits = [c for c in header if fnmatchcase(c, pattern) and c not in labels]
+        if not hits:
+            raise InputError(
+                f"{where}: no column matches {pattern!r} (columns: {', '.join(header[:20])}"
+                f"{', ...' if len(header) > 20 else ''})"
+            )
+        chosen += [c for c in hits if c not in chosen]
+    return chosen
 
 
 def _read_parquet(path: Path, needed: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
