@@ -99,8 +99,10 @@ class CosineClassifier(nn.Module):
 
 class FALCON(Method):
     Config = FALCONConfig
+    # Text: one epoch, encoder lr 1e-5, classifier lr 1e-3 (on MiniLM, three epochs added 0.3
+    # ACC on CLINC and 0.7 on HWU64 for three times the time: docs/FALCON.md).
     defaults = {
-        "text": {"epochs": 3, "lr": 1e-5, "head_lr": 1e-3},
+        "text": {"epochs": 1, "lr": 1e-5, "head_lr": 1e-3},
         "vectors": {"epochs": 50, "lr": 1e-3},
     }
 
