@@ -18,6 +18,7 @@ from safetensors.torch import load_file, save_file
 from sklearn.base import BaseEstimator
 
 from coarse2fine.cluster import Clustering, discover, l2_normalize, nearest_centre
+from coarse2fine.cluster.estimate_k import estimate_counts
 from coarse2fine.data.dataset import CoarseDataset, InputError
 from coarse2fine.encoders import (
     DEFAULT_TEXT_MODEL,
@@ -111,7 +112,9 @@ class Discoverer(BaseEstimator):
     """Discover fine categories in coarse-labelled rows.
 
     Parameters are only stored here (scikit-learn convention); ``fit`` does the work.
-    method: a name in ``coarse2fine.METHODS``; n_fine: total number of fine categories;
+    method: a name in ``coarse2fine.METHODS``; n_fine: total number of fine categories, or None
+    to estimate it inside each coarse class (HDBSCAN, groups of at least ``min_category_size``
+    rows; the estimate is kept in ``estimated_counts_``);
     encoder: "auto" (all-MiniLM-L6-v2 for texts, "mlp" for vectors), a text model folder or
     cached hub name, "mlp" / "mlp:WIDTHxDEPTH" (vectors), or "tiny-random" (tests);
     clustering: "nested" (categories inside each coarse class) or "global"; method_params:
@@ -136,6 +139,7 @@ class Discoverer(BaseEstimator):
         precision: str = "bf16",
         clustering: str = "nested",
         n_init: int = 10,
+        min_category_size: int = 20,
         seed: int = 0,
         method_params: dict[str, Any] | None = None,
         device: str = "cpu",
@@ -152,6 +156,7 @@ class Discoverer(BaseEstimator):
         self.precision = precision
         self.clustering = clustering
         self.n_init = n_init
+        self.min_category_size = min_category_size
         self.seed = seed
         self.method_params = method_params
         self.device = device
@@ -205,7 +210,15 @@ class Discoverer(BaseEstimator):
         if self.clustering not in ("nested", "global"):
             raise InputError(f"clustering must be 'nested' or 'global', got {self.clustering!r}")
         if self.n_fine is None:
-            raise InputError("the number of fine categories is required: pass n_fine (--n-fine)")
+            if hasattr(self._method_class(), "predict_fine"):
+                raise InputError(
+                    f"method {self.method!r} classifies into a known number of fine categories: "
+                    f"pass n_fine (--n-fine), e.g. the estimate a run without it reports"
+                )
+            if self.min_category_size < 2:
+                raise InputError(f"min_category_size must be >= 2, got {self.min_category_size}")
+            self._train_config(_kind(data))
+            return
         if not 1 <= int(self.n_fine) <= len(data):
             raise InputError(
                 f"n_fine must be between 1 and the number of rows ({len(data)}), got {self.n_fine}"
@@ -265,13 +278,22 @@ class Discoverer(BaseEstimator):
         if hasattr(self.method_, "predict_fine"):
             clusters = self._classify(prepared, features, data.coarse_ids if nested else None)
         else:
+            counts = None
+            if self.n_fine is None:  # estimate K inside each coarse class
+                counts = estimate_counts(
+                    features, data.coarse_ids, min_size=int(self.min_category_size)
+                )
+                self.estimated_counts_ = dict(
+                    zip(self.coarse_classes_, counts.tolist(), strict=True)
+                )
             clusters = discover(
                 features,
-                int(self.n_fine),
+                int(self.n_fine) if counts is None else int(counts.sum()),
                 coarse=data.coarse_ids,
                 nested=nested,
                 seed=self.seed,
                 n_init=self.n_init,
+                counts=counts if nested else None,
             )
         self._set_clusters(clusters, multi=groups is not None)
         self.labels_ = clusters.labels

@@ -10,6 +10,8 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from coarse2fine import Discoverer, InputError
+from coarse2fine.data.synthetic import make_hierarchical_blobs
+from coarse2fine.metrics import cluster_acc
 
 
 def small(**kwargs) -> Discoverer:
@@ -107,7 +109,8 @@ def test_not_fitted():
     [
         ({"n_fine": 0}, "n_fine must be between 1 and the number of rows \\(48\\), got 0"),
         ({"n_fine": 49}, "got 49"),
-        ({"n_fine": None}, "number of fine categories is required"),
+        ({"n_fine": None, "method": "falcon"}, "classifies into a known number"),
+        ({"n_fine": None, "min_category_size": 1}, "min_category_size must be >= 2"),
         ({"method": "nope"}, "unknown method 'nope'"),
         ({"clustering": "flat"}, "clustering must be 'nested' or 'global'"),
         ({"method_params": {"gama2": 1}}, "unknown option"),
@@ -116,3 +119,10 @@ def test_not_fitted():
 def test_bad_parameters_raise_clear_errors(tiny_data, kwargs, message):
     with pytest.raises(ValueError, match=message):
         small(**kwargs).fit(tiny_data)
+
+
+def test_unknown_k_is_estimated_inside_each_coarse_class():
+    data = make_hierarchical_blobs((3, 2, 1), rows_per_fine=40, dim=8, seed=3)
+    est = Discoverer("unsupervised", n_fine=None, min_category_size=10, progress=False).fit(data)
+    assert est.estimated_counts_ == {"c0": 3, "c1": 2, "c2": 1}
+    assert est.n_fine_ == 6 and cluster_acc(data.fine, est.labels_) == 100.0

@@ -67,12 +67,15 @@ def discover(
     seed: int = 0,
     n_init: int = 10,
     backend: str = "auto",
+    counts: np.ndarray | None = None,
 ) -> Clustering:
     """Cluster features into k categories.
 
     nested=True (needs ``coarse``): K-Means inside each coarse class, k split by class size,
     so no category straddles two coarse classes. nested=False: one global K-Means; each
     category's parent is then the majority coarse class of its rows (when coarse is given).
+    ``counts`` (nested only) gives each coarse class's number of categories instead of the
+    split by size (e.g. estimated ones); they must add up to k.
     """
     n = len(features)
     if not 1 <= k <= n:
@@ -86,7 +89,14 @@ def discover(
         )
         return Clustering(labels, centres, parents)
     classes = np.unique(coarse)
-    alloc = allocate_by_size(np.array([(coarse == c).sum() for c in classes]), k)
+    sizes = np.array([(coarse == c).sum() for c in classes])
+    if counts is None:
+        alloc = allocate_by_size(sizes, k)
+    else:
+        alloc = np.asarray(counts, dtype=np.int64)
+        if alloc.shape != sizes.shape or alloc.sum() != k or (alloc < 1).any():
+            raise ValueError(f"counts must give each of the {len(sizes)} classes >= 1, sum {k}")
+        alloc = np.minimum(alloc, sizes)
     labels = np.empty(n, dtype=np.int64)
     centres, parents = [], []
     for c, k_c in zip(classes, alloc, strict=True):
