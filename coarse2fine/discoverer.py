@@ -19,6 +19,7 @@ from sklearn.base import BaseEstimator
 
 from coarse2fine.cluster import Clustering, discover, l2_normalize, nearest_centre
 from coarse2fine.cluster.estimate_k import estimate_counts
+from coarse2fine.cluster.naming import text_names, vector_names
 from coarse2fine.data.dataset import CoarseDataset, InputError
 from coarse2fine.encoders import (
     DEFAULT_TEXT_MODEL,
@@ -52,7 +53,9 @@ def as_dataset(X: Any, y: Any = None, fine: Any = None) -> CoarseDataset:
         raise InputError("coarse labels are required: fit(rows, coarse_labels)")
     fine = None if fine is None else list(fine)
     if _is_matrix(X):
-        return CoarseDataset(coarse=list(y), vectors=_numeric(X), fine=fine)
+        columns = getattr(X, "columns", None)  # a DataFrame's column names name the features
+        names = None if columns is None else [str(c) for c in columns]
+        return CoarseDataset(coarse=list(y), vectors=_numeric(X), fine=fine, feature_names=names)
     texts = list(X)
     if texts and not all(isinstance(t, str) for t in texts):
         raise InputError("X must be a list of texts or a 2-D numeric matrix (rows x features)")
@@ -98,6 +101,7 @@ def combine_datasets(
         fine=np.concatenate([d.fine for d in datasets]) if with_fine else None,
         row_ids=np.concatenate([d.row_ids for d in datasets]),
         name="+".join(names),
+        feature_names=datasets[0].feature_names,
     )
     owner = {f"{n}:{c}": g for g, (n, d) in enumerate(pairs) for c in d.coarse}
     groups = np.array([owner[c] for c in combined.coarse_classes], dtype=np.int64)
@@ -298,7 +302,14 @@ class Discoverer(BaseEstimator):
         self._set_clusters(clusters, multi=groups is not None)
         self.labels_ = clusters.labels
         self.embedding_ = features
+        self.category_names_ = self._names(data, clusters)
         return self
+
+    def _names(self, data: CoarseDataset, clusters: Clustering) -> list[str]:
+        """A short descriptive name per category (cluster/naming.py)."""
+        if data.is_text:
+            return text_names(data.texts, clusters.labels, clusters.parents)
+        return vector_names(data.vectors, clusters.labels, clusters.parents, data.feature_names)
 
     def _classify(self, prepared, features: np.ndarray, coarse: np.ndarray | None) -> Clustering:
         """Categories of methods with a fine classifier (FALCON): each row's most likely fine
@@ -421,6 +432,7 @@ class Discoverer(BaseEstimator):
                 "encoder": spec,
                 "coarse_classes": self.coarse_classes_,
                 "categories": self.categories_,
+                "category_names": getattr(self, "category_names_", None),
                 "cluster_parents": self.cluster_parents_,
             }
             (tmp / _CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
@@ -447,6 +459,8 @@ class Discoverer(BaseEstimator):
             est.cluster_centers_ = tensors.pop("discovery.centres").numpy()
             est.method_.load_state_dict(tensors, strict=True)
             est.categories_ = config["categories"]
+            if config.get("category_names") is not None:
+                est.category_names_ = config["category_names"]
             est.cluster_parents_ = config["cluster_parents"]
         except InputError:
             raise

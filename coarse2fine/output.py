@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -32,6 +33,7 @@ def cluster_table(est: Discoverer, data: CoarseDataset, n_examples: int = N_EXAM
         entry = {
             "category": name,
             "id": k,
+            "name": est.category_names_[k],
             "size": int(len(members)),
             # the rows nearest the centre: their texts, or for vectors their row numbers
             "examples": (
@@ -76,32 +78,49 @@ def discovery_metrics(est: Discoverer, data: CoarseDataset) -> dict | None:
     head = est.predict_coarse(data)
     if head is not None:
         scores["coarse_head_accuracy"] = coarse_accuracy(data.coarse, head)
-    scores = {k: round(float(v), 2) for k, v in scores.items()}
+    scores = {k: v if isinstance(v, int) else round(float(v), 2) for k, v in scores.items()}
     scores.update(rows=len(data), n_fine_true=data.n_fine, n_fine_found=est.n_fine_)
     return scores
 
 
 def summary_text(
-    est: Discoverer, tree: dict, metrics: dict | None, out: Path, seconds: float
+    est: Discoverer, tree: dict, metrics: dict | None, out: Path, seconds: float, width: int = 100
 ) -> str:
-    lines = [
-        f"discovered {est.n_fine_} fine categories in {len(est.coarse_classes_)} coarse classes "
-        f"({est.method}, {seconds:.0f} s)"
-    ]
+    """What ``discover`` prints: a headline, one table per coarse class (category, name, size),
+    the scores when fine labels exist, and where everything was written."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=io.StringIO(), width=width, color_system=None, highlight=False)
+    estimated = " (number estimated)" if getattr(est, "estimated_counts_", None) else ""
+    console.print(
+        f"discovered {est.n_fine_} fine categories in {len(est.coarse_classes_)} coarse classes"
+        f"{estimated} ({est.method}, {seconds:.0f} s)"
+    )
     for node in tree["coarse"]:
-        sizes = ", ".join(str(c["size"]) for c in node["categories"])
-        count = len(node["categories"])
-        lines.append(f"  {node['coarse']} ({node['size']} rows): {count} categories [{sizes}]")
+        table = Table(
+            title=f"{node['coarse']}: {node['size']} rows, {len(node['categories'])} categories",
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+        )
+        table.add_column("category", no_wrap=True)
+        table.add_column("name", overflow="fold")
+        table.add_column("size", justify="right")
+        for cat in node["categories"]:
+            table.add_row(cat["category"], cat["name"], str(cat["size"]))
+        console.print(table)
     if metrics:
         shown = ("ACC", "ARI", "NMI", "coarse_accuracy", "coarse_head_accuracy")
-        lines.append(
+        console.print(
             "against the fine labels: "
             + ", ".join(f"{k} {metrics[k]:.2f}" for k in shown if k in metrics)
         )
         distance = metrics["hierarchy_edit_distance"]
-        lines.append(f"edit distance of the discovered tree to the true one: {distance}")
-    lines.append(f"wrote {out}/assignments.csv, clusters.json, model/")
-    return "\n".join(lines)
+        console.print(f"edit distance of the discovered tree to the true one: {distance}")
+    console.print(f"wrote {out}/assignments.csv, clusters.json, model/")
+    return console.file.getvalue().rstrip()
 
 
 def write_discovery(

@@ -51,6 +51,10 @@ def test_discover_predict_evaluate(tiny_csv, tmp_path):
     assert sum(len(c["categories"]) for c in clusters["coarse"]) == 6
     first = clusters["coarse"][0]["categories"][0]
     assert first["size"] > 0 and 0 < len(first["examples"]) <= 5
+    assert all(c["name"] for node in clusters["coarse"] for c in node["categories"])
+    # the printed summary: one table per coarse class with categories, names and sizes
+    assert "bank: 24 rows, 3 categories" in result.output
+    assert f"bank/1     {first['name']}" in result.output
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics) >= {"ACC", "ARI", "NMI", "coarse_head_accuracy"}
     assert metrics["hierarchy_edit_distance"] == 0  # nested: 3 categories under each class

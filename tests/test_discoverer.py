@@ -46,6 +46,7 @@ def test_save_load_round_trip_is_exact(tiny_data, tmp_path):
     assert np.array_equal(est.predict(new_texts), loaded.predict(new_texts))
     assert np.array_equal(est.transform(tiny_data), loaded.transform(tiny_data))
     assert loaded.categories_ == est.categories_
+    assert loaded.category_names_ == est.category_names_ and len(est.category_names_) == 6
     assert loaded.get_params() == {
         **est.get_params(),
         "method_params": loaded.method_.config.to_dict(),

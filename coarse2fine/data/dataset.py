@@ -36,6 +36,7 @@ class CoarseDataset:
     fine: np.ndarray | None = None
     row_ids: np.ndarray | None = None
     name: str = "data"
+    feature_names: list[str] | None = None  # vector columns' names (used to name categories)
     coarse_classes: list[str] = field(init=False)
     fine_classes: list[str] | None = field(init=False)
 
@@ -66,6 +67,13 @@ class CoarseDataset:
                     f"{', ...' if len(bad) > 10 else ''}); drop or impute them first"
                 )
             object.__setattr__(self, "vectors", vectors)
+            if self.feature_names is not None:
+                names = [str(f) for f in self.feature_names]
+                if len(names) != vectors.shape[1]:
+                    raise InputError(
+                        f"{len(names)} feature names for {vectors.shape[1]} vector columns"
+                    )
+                object.__setattr__(self, "feature_names", names)
         if self.fine is not None:
             fine = _as_label_array(self.fine, "fine")
             if len(fine) != n:
@@ -108,6 +116,7 @@ class CoarseDataset:
             fine=None if self.fine is None else self.fine[index],
             row_ids=self.row_ids[index],
             name=self.name,
+            feature_names=self.feature_names,
         )
 
     def validate_for_training(self, min_rows_per_coarse: int = 2) -> None:

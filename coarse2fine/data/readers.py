@@ -122,6 +122,7 @@ def read_table(
         fine=fine,
         row_ids=row_ids,
         name=name or path.stem,
+        feature_names=None if vectors is None else list(vector_cols),
     )
 
 
