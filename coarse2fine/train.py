@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from coarse2fine.methods.base import Method
 
 POOL_BATCHES = 50
+CURVE_POINTS = 200  # training curve: at most this many averaged points per fit
 
 
 @dataclass
@@ -158,7 +159,8 @@ def fit(
     device: str | torch.device = "cpu",
     progress: bool = True,
 ) -> list[dict[str, float]]:
-    """Train ``method`` on the prepared rows; returns one dict of mean losses per epoch."""
+    """Train ``method`` on the prepared rows; returns one dict of mean losses per epoch, each
+    with its training curve (``curve``: mean losses over windows of steps, for plots)."""
     device = torch.device(device)
     seed_everything(cfg.seed)
     method.to(device)
@@ -172,12 +174,15 @@ def fit(
     scheduler = _linear_schedule(optimizer, math.ceil(cfg.warmup * total), total)
     method.on_fit_start(prepared, total)
     history: list[dict[str, float]] = []
+    window = max(1, total // CURVE_POINTS)
     step = 0
     bar = tqdm(total=total, desc="training", unit="step", disable=not progress, leave=False)
     for epoch in range(cfg.epochs):
         method.train()
         method.on_epoch_start(epoch, prepared)
         sums: dict[str, float] = {}
+        curve: list[dict[str, float]] = []
+        recent: dict[str, float] = {}
         start = time.perf_counter()
         batches = bucketed_batches(prepared.lengths, cfg.batch_size, rng, drop_last=True)
         for index in batches:
@@ -204,10 +209,14 @@ def fit(
             step += 1
             for name, value in parts.items():
                 sums[name] = sums.get(name, 0.0) + float(value.detach())
+                recent[name] = recent.get(name, 0.0) + float(value.detach())
+            if step % window == 0:  # one point of the training curve per window of steps
+                curve.append({"step": step, **{k: v / window for k, v in recent.items()}})
+                recent = {}
             bar.update(1)
             bar.set_postfix(epoch=epoch + 1, loss=f"{float(loss.detach()):.4f}")
         record = {name: total_ / len(batches) for name, total_ in sums.items()}
-        record.update(epoch=epoch + 1, seconds=time.perf_counter() - start)
+        record.update(epoch=epoch + 1, seconds=time.perf_counter() - start, curve=curve)
         history.append(record)
     bar.close()
     method.eval()

@@ -34,6 +34,8 @@ def test_smoke_every_method(name, kind, tiny_data, tiny_vectors):
     history = fit(method, prepared, cfg, progress=False)
     if method.trains:
         assert len(history) == 2 and all(np.isfinite(h["loss"]) for h in history)
+        # the curve: one averaged point per step here (6 steps per epoch, far below 200)
+        assert [p["step"] for p in history[0]["curve"]] == list(range(1, 7))
     else:
         assert history == []
     features = embed(method, prepared, batch_size=16, progress=False)
