@@ -1,4 +1,4 @@
-"""Command-line tool: ``coarse2fine discover | predict | evaluate``.
+"""Command-line tool: ``coarse2fine discover | predict | report | evaluate``.
 
 Bad input exits with status 2 and one line naming the problem; nothing partial is written.
 """
@@ -191,6 +191,24 @@ def predict(
     except (InputError, ValueError, OSError) as err:
         _fail(str(err))
     typer.echo(f"wrote {len(rows)} predictions to {out}")
+
+
+@app.command()
+def report(
+    run: Annotated[Path, typer.Argument(help="output folder written by discover")],
+    coarse: Annotated[
+        str | None, typer.Option(help="coarse class to map by category [default: the largest]")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="HTML file [default: RUN/report.html]")] = None,
+) -> None:
+    """Write a self-contained HTML page: the tree with names, scores, heatmap, maps, curves."""
+    from coarse2fine.report import write_report
+
+    try:
+        path = write_report(run, coarse=coarse, out=out)
+    except (InputError, ValueError, OSError) as err:
+        _fail(str(err))
+    typer.echo(f"wrote {path}")
 
 
 @app.command()

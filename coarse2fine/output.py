@@ -18,6 +18,7 @@ from coarse2fine.metrics import (
     hierarchy_edit_distance,
     true_parents,
 )
+from coarse2fine.report.maps import feature_maps
 
 N_EXAMPLES = 5
 
@@ -92,7 +93,9 @@ def summary_text(
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=io.StringIO(), width=width, color_system=None, highlight=False)
+    console = Console(
+        file=io.StringIO(), width=width, color_system=None, highlight=False, soft_wrap=True
+    )
     estimated = " (number estimated)" if getattr(est, "estimated_counts_", None) else ""
     console.print(
         f"discovered {est.n_fine_} fine categories in {len(est.coarse_classes_)} coarse classes"
@@ -119,7 +122,8 @@ def summary_text(
         )
         distance = metrics["hierarchy_edit_distance"]
         console.print(f"edit distance of the discovered tree to the true one: {distance}")
-    console.print(f"wrote {out}/assignments.csv, clusters.json, model/")
+    console.print(f"wrote {out}/assignments.csv, clusters.json, map.csv, model/")
+    console.print(f"read it as a page: coarse2fine report {out}")
     return console.file.getvalue().rstrip()
 
 
@@ -135,6 +139,7 @@ def write_discovery(
     out = Path(out)
     tree = cluster_table(est, data)
     metrics = discovery_metrics(est, data)
+    maps = feature_maps(est.embedding_, data.coarse_ids, seed=est.seed)  # for the report
     with atomic_dir(out, overwrite=overwrite) as tmp:
         frame = pd.DataFrame(
             {
@@ -153,6 +158,7 @@ def write_discovery(
             (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         run = {"params": est.get_params(), "history": est.history_, "seconds": round(seconds, 1)}
         (tmp / "run.json").write_text(json.dumps(run, indent=2) + "\n")
+        maps.to_csv(tmp / "map.csv", index=False, float_format="%.4g")
         est.save(tmp / "model")
     return summary_text(est, tree, metrics, out, seconds)
 

@@ -1,0 +1,243 @@
+"""``coarse2fine report RUN_DIR``: one self-contained HTML page about a discovery run.
+
+Sections (each an element with an id, which the tests look for): the run at a glance, the
+scores (when fine labels were given), the coarse -> fine tree with names, sizes and example
+rows, a confusion heatmap of categories against fine labels, the 2-D maps (all rows by coarse
+class; one coarse class by discovered category) and the training curves. Plots are PNG images
+embedded as base64, so the page is one file that opens anywhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from coarse2fine.data.dataset import InputError
+from coarse2fine.io import atomic_write_text
+
+REPORT = "report.html"
+EXAMPLES_SHOWN = 3
+
+
+def _png(fig) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f'<img alt="" src="data:image/png;base64,{data}">'
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _read_run(run: Path) -> dict:
+    needed = ["assignments.csv", "clusters.json", "run.json"]
+    missing = [name for name in needed if not (run / name).is_file()]
+    if missing:
+        raise InputError(
+            f"{run} is not a discover output folder (missing {', '.join(missing)}); "
+            f"run coarse2fine discover ... --out {run} first"
+        )
+    parts = {
+        "assignments": pd.read_csv(run / "assignments.csv", dtype={"category": str}),
+        "clusters": json.loads((run / "clusters.json").read_text(encoding="utf-8")),
+        "run": json.loads((run / "run.json").read_text(encoding="utf-8")),
+        "metrics": None,
+        "map": None,
+    }
+    if (run / "metrics.json").is_file():
+        parts["metrics"] = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
+    if (run / "map.csv").is_file():
+        parts["map"] = pd.read_csv(run / "map.csv")
+    return parts
+
+
+def _confusion(assignments: pd.DataFrame) -> str:
+    """Categories (rows) against true fine labels (columns), columns ordered by the Hungarian
+    match so that a good discovery shows a bright diagonal."""
+    from scipy.optimize import linear_sum_assignment
+
+    from coarse2fine.metrics import contingency
+
+    table = contingency(assignments["fine"].astype(str), assignments["category"].astype(str))
+    rows, cols = linear_sum_assignment(table, maximize=True)
+    matched = cols[np.argsort(rows)]
+    order = list(matched) + [c for c in range(table.shape[1]) if c not in set(matched)]
+    table = table[:, order]
+    plt = _pyplot()
+    size = min(12.0, 3.0 + 0.05 * max(table.shape))
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(np.log1p(table), cmap="viridis", aspect="auto", interpolation="nearest")
+    ax.set_xlabel("true fine label (matched order)")
+    ax.set_ylabel("discovered category")
+    ax.set_title("rows per (category, fine label), log scale")
+    return _png(fig)
+
+
+def _scatter(ax, xy: np.ndarray, groups: np.ndarray, names: list[str], max_legend: int = 20):
+    plt = _pyplot()
+    palette = "tab10" if len(names) <= 10 else "tab20"
+    colours = plt.get_cmap(palette)
+    for i, name in enumerate(names):
+        mask = groups == name
+        ax.scatter(xy[mask, 0], xy[mask, 1], s=4, color=colours(i % colours.N), label=name)
+    if len(names) <= max_legend:
+        ax.legend(markerscale=3, fontsize=7, loc="best", frameon=False)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _maps(assignments: pd.DataFrame, points: pd.DataFrame, coarse: str, names: dict) -> str:
+    plt = _pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 6))
+    shown = points[["x", "y"]].notna().all(1).to_numpy()
+    groups = assignments["coarse"].astype(str).to_numpy()
+    _scatter(left, points[["x", "y"]].to_numpy()[shown], groups[shown], sorted(set(groups)))
+    left.set_title(f"all rows ({shown.sum()} sampled), by coarse class")
+    inside = (groups == coarse) & points[["cx", "cy"]].notna().all(1).to_numpy()
+    cats = assignments["category"].astype(str).to_numpy()
+    labelled = np.array([f"{c}: {names.get(c, '')}"[:40] for c in cats], dtype=object)
+    _scatter(
+        right,
+        points[["cx", "cy"]].to_numpy()[inside],
+        labelled[inside],
+        sorted(set(labelled[inside])),
+    )
+    right.set_title(f"inside {coarse!r}, by discovered category")
+    return _png(fig)
+
+
+def _curves(history: list[dict]) -> str | None:
+    points = [p for epoch in history for p in epoch.get("curve", [])]
+    if not points:
+        return None
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4))
+    steps = [p["step"] for p in points]
+    for name in [k for k in points[0] if k != "step"]:
+        marker = "o" if len(points) < 20 else None  # a short run: show its few points
+        values = [p.get(name, np.nan) for p in points]
+        ax.plot(steps, values, label=name, linewidth=1, marker=marker)
+    ax.set_xlabel("optimiser step")
+    ax.set_ylabel("loss (mean over the window)")
+    ax.legend(fontsize=8, frameon=False)
+    ax.set_title("training curves")
+    return _png(fig)
+
+
+def _tree(clusters: dict) -> str:
+    blocks = []
+    for node in clusters["coarse"]:
+        rows = []
+        for cat in node["categories"]:
+            examples = "<br>".join(html.escape(str(e)) for e in cat["examples"][:EXAMPLES_SHOWN])
+            extra = ""
+            if "majority_fine_label" in cat:
+                extra = (
+                    f"<td>{html.escape(cat['majority_fine_label'])}</td>"
+                    f"<td>{cat['purity']:.0f} %</td>"
+                )
+            elif "purity" not in cat and any("purity" in c for c in node["categories"]):
+                extra = "<td></td><td></td>"
+            rows.append(
+                f"<tr><td>{html.escape(cat['category'])}</td>"
+                f"<td><b>{html.escape(cat.get('name', ''))}</b></td>"
+                f"<td class=n>{cat['size']}</td><td class=ex>{examples}</td>{extra}</tr>"
+            )
+        has_fine = any("majority_fine_label" in c for c in node["categories"])
+        head = "<th>category</th><th>name</th><th>size</th><th>rows nearest the centre</th>"
+        if has_fine:
+            head += "<th>majority fine label</th><th>purity</th>"
+        blocks.append(
+            f"<details open><summary>{html.escape(node['coarse'])}: {node['size']} rows, "
+            f"{len(node['categories'])} categories</summary><table><tr>{head}</tr>"
+            + "".join(rows)
+            + "</table></details>"
+        )
+    return "\n".join(blocks)
+
+
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222}
+h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
+table{border-collapse:collapse;margin:.4em 0 1em}td,th{border:1px solid #ddd;padding:.25em .5em;
+vertical-align:top;font-size:.9em}th{background:#f4f4f4}td.n{text-align:right}
+td.ex{color:#555;max-width:480px}summary{font-weight:600;cursor:pointer;margin:.3em 0}
+img{max-width:100%}.muted{color:#777}
+"""
+
+
+def _section(ident: str, title: str, body: str) -> str:
+    heading = f"<h2>{html.escape(title)}</h2>" if title else ""
+    return f"<section id={ident}>{heading}{body}</section>"
+
+
+def write_report(run: str | Path, coarse: str | None = None, out: str | Path | None = None) -> Path:
+    """Write ``report.html`` (or ``out``) for the discover output folder ``run``."""
+    run = Path(run)
+    parts = _read_run(run)
+    assignments, clusters = parts["assignments"], parts["clusters"]
+    sizes = assignments["coarse"].astype(str).value_counts()
+    if coarse is None:
+        coarse = str(sizes.index[0])  # the largest coarse class
+    elif coarse not in sizes.index:
+        raise InputError(
+            f"no coarse class {coarse!r} in {run}; choose one of {', '.join(sizes.index[:20])}"
+        )
+    names = {
+        cat["category"]: cat.get("name", "")
+        for node in clusters["coarse"]
+        for cat in node["categories"]
+    }
+    params = parts["run"].get("params", {})
+    method = html.escape(clusters["method"])
+    sections = [
+        f"<h1>coarse2fine: {clusters['n_fine']} categories in {len(clusters['coarse'])} coarse "
+        "classes</h1>",
+        _section(
+            "summary",
+            "",
+            f"<p>{len(assignments)} rows; method <b>{method}</b>; "
+            f"{parts['run'].get('seconds', 0):.0f} s. Settings: <span class=muted>"
+            f"{html.escape(json.dumps(params))}</span></p>",
+        ),
+    ]
+    if parts["metrics"]:
+        cells = "".join(
+            f"<tr><th>{html.escape(k)}</th><td>{v}</td></tr>" for k, v in parts["metrics"].items()
+        )
+        sections.append(
+            _section("metrics", "Scores against the fine labels", f"<table>{cells}</table>")
+        )
+    sections.append(_section("tree", "The discovered tree", _tree(clusters)))
+    if "fine" in assignments.columns:
+        sections.append(
+            _section("confusion", "Categories against fine labels", _confusion(assignments))
+        )
+    if parts["map"] is not None:
+        body = _maps(assignments, parts["map"], coarse, names)
+        sections.append(_section("maps", "Maps of the features", body))
+    curves = _curves(parts["run"].get("history", []))
+    if curves:
+        sections.append(_section("training", "Training", curves))
+    page = (
+        "<!doctype html><html><head><meta charset=utf-8><title>coarse2fine report</title>"
+        f"<style>{STYLE}</style></head><body>{''.join(sections)}</body></html>\n"
+    )
+    target = run / REPORT if out is None else Path(out)
+    atomic_write_text(target, page)
+    return target
