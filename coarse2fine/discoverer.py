@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 
 from coarse2fine.cluster import Clustering, discover, l2_normalize, nearest_centre
 from coarse2fine.cluster.estimate_k import estimate_counts
@@ -39,45 +39,76 @@ _WEIGHTS = "model.safetensors"
 _RUNTIME_PARAMS = ("device", "progress")
 
 
-def _is_matrix(X: Any) -> bool:
-    return hasattr(X, "shape") and len(getattr(X, "shape", ())) == 2
+def _is_text(X: Any) -> bool:
+    """A string, or a 1-D sequence of strings (a list, a pandas Series, an object array)."""
+    if isinstance(X, str):
+        return True
+    if hasattr(X, "shape") and len(X.shape) != 1:
+        return False
+    try:
+        items = list(X)
+    except TypeError:
+        return False
+    return bool(items) and all(isinstance(t, str) for t in items)
 
 
-def as_dataset(X: Any, y: Any = None, fine: Any = None) -> CoarseDataset:
-    """Accept a CoarseDataset, or texts / a numeric matrix plus coarse labels (fine optional)."""
+def _numeric(X: Any, est: BaseEstimator | None = None, *, fitting: bool = False) -> np.ndarray:
+    """A 2-D numeric matrix through scikit-learn's own validation (dense, real, 2-D, and for a
+    fitted estimator the same number of columns as at fit); NaN and inf are left for
+    CoarseDataset, which names the offending rows."""
+    from sklearn.utils.validation import check_array, validate_data
+
+    options = {"dtype": np.float32, "ensure_all_finite": False}
+    if fitting:
+        options["ensure_min_samples"] = 2  # one row cannot be split into finer categories
+    if est is None:
+        return check_array(X, **options)
+    return validate_data(est, X, reset=fitting, **options)
+
+
+def _feature_names(X: Any) -> list[str] | None:
+    columns = getattr(X, "columns", None)  # a DataFrame's column names name the features
+    return None if columns is None else [str(c) for c in columns]
+
+
+def as_dataset(
+    X: Any, y: Any = None, fine: Any = None, est: BaseEstimator | None = None
+) -> CoarseDataset:
+    """Accept a CoarseDataset, or texts / a numeric matrix plus coarse labels (fine optional).
+    With ``est`` given, a matrix is validated as scikit-learn does and sets n_features_in_."""
     if isinstance(X, CoarseDataset):
         if y is not None:
             raise InputError("give coarse labels either inside the CoarseDataset or as y, not both")
         return X
-    if y is None:
-        raise InputError("coarse labels are required: fit(rows, coarse_labels)")
+    if y is None:  # worded so that scikit-learn's checks recognise the refusal
+        raise InputError(
+            "coarse labels are required: Discoverer requires y to be passed, but the target y "
+            "is None; call fit(rows, coarse_labels)"
+        )
     fine = None if fine is None else list(fine)
-    if _is_matrix(X):
-        columns = getattr(X, "columns", None)  # a DataFrame's column names name the features
-        names = None if columns is None else [str(c) for c in columns]
-        return CoarseDataset(coarse=list(y), vectors=_numeric(X), fine=fine, feature_names=names)
-    texts = list(X)
-    if texts and not all(isinstance(t, str) for t in texts):
-        raise InputError("X must be a list of texts or a 2-D numeric matrix (rows x features)")
-    return CoarseDataset(coarse=list(y), texts=texts, fine=fine)
+    if _is_text(X):
+        return CoarseDataset(coarse=list(y), texts=list(X), fine=fine)
+    if isinstance(X, list | tuple) and not X:
+        raise InputError("no rows: X is empty")
+    vectors = _numeric(X, est, fitting=True)
+    labels = np.asarray(y)
+    return CoarseDataset(
+        coarse=list(labels.ravel() if labels.ndim > 1 else labels),
+        vectors=vectors,
+        fine=fine,
+        feature_names=_feature_names(X),
+    )
 
 
-def _numeric(X: Any) -> np.ndarray:
-    try:
-        return np.asarray(X, dtype=np.float32)
-    except (TypeError, ValueError):
-        raise InputError("a 2-D X must be numeric (rows x features)") from None
-
-
-def _rows(X: Any) -> CoarseDataset:
+def _rows(X: Any, est: BaseEstimator | None = None) -> CoarseDataset:
     """Rows to embed or predict: coarse labels are not needed, so a placeholder is used."""
     if isinstance(X, CoarseDataset):
         return X
-    if _is_matrix(X):
-        vectors = _numeric(X)
-        return CoarseDataset(coarse=["?"] * len(vectors), vectors=vectors)
-    texts = [X] if isinstance(X, str) else list(X)
-    return CoarseDataset(coarse=["?"] * len(texts), texts=texts)
+    if _is_text(X):
+        texts = [X] if isinstance(X, str) else list(X)
+        return CoarseDataset(coarse=["?"] * len(texts), texts=texts)
+    vectors = _numeric(X, est)
+    return CoarseDataset(coarse=["?"] * len(vectors), vectors=vectors)
 
 
 def combine_datasets(
@@ -112,7 +143,7 @@ def _kind(data: CoarseDataset) -> str:
     return "text" if data.is_text else "vectors"
 
 
-class Discoverer(BaseEstimator):
+class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
     """Discover fine categories in coarse-labelled rows.
 
     Parameters are only stored here (scikit-learn convention); ``fit`` does the work.
@@ -165,6 +196,11 @@ class Discoverer(BaseEstimator):
         self.method_params = method_params
         self.device = device
         self.progress = progress
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True  # y: the coarse labels
+        return tags
 
     # -- building ------------------------------------------------------------------------------
     def _method_class(self) -> type[Method]:
@@ -237,7 +273,7 @@ class Discoverer(BaseEstimator):
     # -- fitting -------------------------------------------------------------------------------
     def fit_representation(self, X: Any, y: Any = None) -> Discoverer:
         """Train the method on coarse labels only; no clustering (used by the paper protocol)."""
-        self._train(as_dataset(X, y))
+        self._train(as_dataset(X, y, est=self))
         return self
 
     def _train(self, data: CoarseDataset, groups: np.ndarray | None = None):
@@ -274,7 +310,7 @@ class Discoverer(BaseEstimator):
                 raise InputError("with a list of datasets, the labels live inside each dataset")
             data, groups, self.dataset_names_ = combine_datasets(list(X))
         else:
-            data = as_dataset(X, y, fine)
+            data = as_dataset(X, y, fine, est=self)
         self._check_params(data)
         prepared = self._train(data, groups)
         features = self._embed(prepared)
@@ -382,14 +418,14 @@ class Discoverer(BaseEstimator):
     def transform(self, X: Any) -> np.ndarray:
         """Discovery features (unit length) of any rows; coarse labels are not needed."""
         self._check_fitted()
-        return self._embed(prepare(self.method_.encoder, _rows(X)))
+        return self._embed(prepare(self.method_.encoder, _rows(X, self)))
 
     def predict(self, X: Any) -> np.ndarray:
         """Category id (index into ``categories_``) of each row: the fine classifier's choice
         for methods that have one (FALCON), else the nearest category centre."""
         self._check_fitted()
         if hasattr(self.method_, "predict_fine"):  # trained is enough: no clustering needed
-            return self._fine_logits(prepare(self.method_.encoder, _rows(X))).argmax(1)
+            return self._fine_logits(prepare(self.method_.encoder, _rows(X, self))).argmax(1)
         self._check_fitted("cluster_centers_")
         return nearest_centre(self.transform(X), self.cluster_centers_)
 
@@ -400,7 +436,7 @@ class Discoverer(BaseEstimator):
             return None
         logits = embed(
             self.method_,
-            prepare(self.method_.encoder, _rows(X)),
+            prepare(self.method_.encoder, _rows(X, self)),
             precision=self.precision,
             device=self.device,
             progress=self.progress,
