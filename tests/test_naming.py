@@ -49,3 +49,10 @@ def test_vector_names_are_the_most_raised_features():
     assert names == ["C+", "A+"]
     # alone under its coarse class, a category is compared with every other row
     assert vector_names(x, labels, [0, 1], None, n_terms=1) == ["x2+", "x0+"]
+
+
+def test_plural_and_singular_are_one_word():
+    texts = ["set alarms", "set an alarm", "alarm for six", "remove alarms", "remove the alarm"]
+    names = text_names(texts, np.array([0, 0, 0, 1, 1]), [0, 0], n_terms=3)
+    first = names[0].split(" / ")
+    assert sum(t in ("alarm", "alarms") for t in first) <= 1

@@ -41,15 +41,22 @@ def _c_tf_idf(documents: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return tf * idf, vectorizer.get_feature_names_out()
 
 
+def _stems(term: str) -> set[str]:
+    """A term's words without a plural s, so "alarm" and "alarms" count as one word."""
+    return {
+        w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
+        for w in term.split()
+    }
+
+
 def _pick_terms(weights: np.ndarray, terms: np.ndarray, n_terms: int) -> list[str]:
-    """The best terms, skipping one already covered by a chosen bigram or unigram."""
+    """The best terms, skipping one whose words (up to a plural s) a chosen term already has."""
     chosen: list[str] = []
     for i in np.argsort(-weights, kind="stable"):
         if weights[i] <= 0 or len(chosen) == n_terms:
             break
         term = str(terms[i])
-        words = set(term.split())
-        if any(words & set(c.split()) for c in chosen):
+        if any(_stems(term) & _stems(c) for c in chosen):
             continue
         chosen.append(term)
     return chosen
