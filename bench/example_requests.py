@@ -76,7 +76,7 @@ def main() -> None:
         "```",
         "",
         f"({t2:.0f} s.) `runs/requests-15/assignments.csv` holds every row with its category;",
-        "`coarse2fine predict runs/requests-15/model new.csv --text-col request --out new_cats.csv`",
+        "`coarse2fine predict runs/requests-15/model new.csv --text-col request --out out.csv`",
         "assigns new rows.",
     ]
     replace_section("requests_example", "\n".join(body), path=EXAMPLES_MD)
