@@ -84,7 +84,13 @@ def discover(
         typer.Option(help="derive coarse labels from the fine label: 'prefix:SEP' or a JSON map"),
     ] = None,
     fine_col: Annotated[str | None, typer.Option(help="fine labels, for evaluation only")] = None,
-    n_fine: Annotated[int | None, typer.Option(help="number of fine categories in total")] = None,
+    n_fine: Annotated[
+        int | None,
+        typer.Option(help="number of fine categories in total [default: estimated per class]"),
+    ] = None,
+    min_category_size: Annotated[
+        int, typer.Option(help="with --n-fine unknown: fewest rows that make a category")
+    ] = 20,
     method: Annotated[str, typer.Option(help="method name (see coarse2fine.METHODS)")] = "hwscl",
     epochs: Annotated[
         int | None, typer.Option(help="training epochs [default: the method's, per input kind]")
@@ -141,6 +147,7 @@ def discover(
             batch_size=batch_size,
             lr=lr,
             clustering=clustering,
+            min_category_size=min_category_size,
             seed=seed,
             method_params=_parse_options(option),
             progress=not quiet,

@@ -51,6 +51,8 @@ def cluster_table(est: Discoverer, data: CoarseDataset, n_examples: int = N_EXAM
     return {
         "method": est.method,
         "n_fine": est.n_fine_,
+        # how many categories were estimated per coarse class (None: the count was given)
+        "estimated_counts": getattr(est, "estimated_counts_", None),
         "coarse": [
             {"coarse": c, "size": int(sum(e["size"] for e in cats)), "categories": cats}
             for c, cats in tree.items()

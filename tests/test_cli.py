@@ -192,3 +192,14 @@ def test_bad_vector_input_is_one_line(vector_csv, tmp_path, extra, message):
     result = runner.invoke(app, [*args, "--out", str(tmp_path / "o"), "--quiet"])
     assert result.exit_code == 2 and message in result.output, result.output
     assert not (tmp_path / "o").exists()
+
+
+def test_discover_without_n_fine_estimates_and_says_so(tiny_csv, tmp_path):
+    out = tmp_path / "run"
+    result = runner.invoke(app, discover_args(tiny_csv, out, "--min-category-size", "4"))
+    assert result.exit_code == 0, result.output
+    assert "(number estimated)" in result.output.splitlines()[0]
+    clusters = json.loads((out / "clusters.json").read_text())
+    counts = clusters["estimated_counts"]
+    assert set(counts) == {"bank", "travel"} and all(c >= 1 for c in counts.values())
+    assert clusters["n_fine"] == sum(counts.values())

@@ -12,6 +12,7 @@ from sklearn.exceptions import NotFittedError
 from coarse2fine import Discoverer, InputError
 from coarse2fine.data.synthetic import make_hierarchical_blobs
 from coarse2fine.metrics import cluster_acc
+from coarse2fine.output import cluster_table
 
 
 def small(**kwargs) -> Discoverer:
@@ -127,3 +128,4 @@ def test_unknown_k_is_estimated_inside_each_coarse_class():
     est = Discoverer("unsupervised", n_fine=None, min_category_size=10, progress=False).fit(data)
     assert est.estimated_counts_ == {"c0": 3, "c1": 2, "c2": 1}
     assert est.n_fine_ == 6 and cluster_acc(data.fine, est.labels_) == 100.0
+    assert cluster_table(est, data)["estimated_counts"] == {"c0": 3, "c1": 2, "c2": 1}
