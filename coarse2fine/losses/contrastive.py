@@ -88,3 +88,96 @@ def weighted_self_contrastive_loss(
             has_negative |= present
         loss = torch.where(has_negative, loss, 0.0)
         return loss.mean()
+
+
+def nt_xent(a: torch.Tensor, b: torch.Tensor, tau: float = 0.5) -> torch.Tensor:
+    """NT-Xent (SimCLR): row i of ``a`` and row i of ``b`` are a positive pair; the other 2N - 2
+    rows of both views are its negatives; averaged over both directions. Cosine similarity."""
+    _check_temperature(tau)
+    n = a.shape[0]
+    z = F.normalize(torch.cat([a, b]).float(), dim=1)
+    sim = z @ z.t() / tau
+    sim = sim.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))
+    target = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(z.device)
+    return F.cross_entropy(sim, target)
+
+
+def info_nce(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    negatives: torch.Tensor,
+    tau: float = 0.2,
+    keep: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """MoCo's InfoNCE: each query against its key (positive) and a bank of negatives (Q x d).
+
+    ``keep`` (B x Q, bool) drops negatives per query (HCSC's instance selection): a dropped
+    negative contributes nothing to the loss or its gradient. Inputs are L2-normalised here."""
+    _check_temperature(tau)
+    q = F.normalize(query.float(), dim=1)
+    positive = (q * F.normalize(key.float(), dim=1)).sum(1, keepdim=True)
+    negative = q @ F.normalize(negatives.float(), dim=1).t()
+    if keep is not None:
+        negative = negative.masked_fill(~keep, float("-inf"))
+    logits = torch.cat([positive, negative], dim=1) / tau
+    return F.cross_entropy(logits, torch.zeros(len(q), dtype=torch.long, device=q.device))
+
+
+def proto_nce(
+    query: torch.Tensor,
+    prototypes: torch.Tensor,
+    concentration: torch.Tensor,
+    positive: torch.Tensor,
+    keep: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """ProtoNCE (PCL / HCSC): each query against its own prototype ``positive[i]`` and the
+    other prototypes, each scaled by its concentration phi_c (the prototype's temperature).
+    ``keep`` (B x K, bool) drops negative prototypes per query; the positive is always kept."""
+    q = F.normalize(query.float(), dim=1)
+    logits = q @ F.normalize(prototypes.float(), dim=1).t() / concentration.float().view(1, -1)
+    if keep is not None:
+        own = F.one_hot(positive, prototypes.shape[0]).bool()
+        logits = logits.masked_fill(~(keep | own), float("-inf"))
+    return F.cross_entropy(logits, positive)
+
+
+def binary_entropy_bonus(probs: torch.Tensor) -> torch.Tensor:
+    """Contrastive Disentangling's L_ent: minus the mean normalised binary entropy of each
+    feature head's batch-mean activation. It lies in [-1, 0]: -1 when every head fires for half
+    of the batch, 0 when every head is always on or always off (collapse)."""
+    p = probs.float().mean(0).clamp(1e-6, 1 - 1e-6)
+    entropy = -(p * torch.log(p) + (1 - p) * torch.log(1 - p)) / math.log(2.0)
+    return -entropy.mean()
+
+
+def instance_keep_probability(
+    negatives: torch.Tensor,
+    prototypes: torch.Tensor,
+    concentration: torch.Tensor,
+    assigned: torch.Tensor,
+) -> torch.Tensor:
+    """HCSC's instance selection (ICSC): the chance that each negative is kept for each query.
+
+    A negative z_j is a false negative for query i to the degree that z_j belongs to the query's
+    own prototype: p_keep[i, j] = 1 - softmax_k(z_j . c_k / phi_k)[assigned[i]]  (B x Q)."""
+    z = F.normalize(negatives.float(), dim=1)
+    c = F.normalize(prototypes.float(), dim=1)
+    membership = torch.softmax(z @ c.t() / concentration.float().view(1, -1), dim=1)  # Q x K
+    return 1.0 - membership[:, assigned].t()
+
+
+def prototype_keep_probability(
+    prototypes: torch.Tensor,
+    parents: torch.Tensor,
+    parent_concentration: torch.Tensor,
+    assigned: torch.Tensor,
+    parent_of: torch.Tensor,
+) -> torch.Tensor:
+    """HCSC's prototype selection (PCSC): the chance that each prototype of one level is kept as
+    a negative for each query. A prototype c_j sharing the parent of the query's own prototype is
+    likely a false negative: p_keep[i, j] = 1 - softmax_m(c_j . p_m / phi_m)[parent_of[assigned[i]]]
+    over the level above (B x K)."""
+    c = F.normalize(prototypes.float(), dim=1)
+    p = F.normalize(parents.float(), dim=1)
+    membership = torch.softmax(c @ p.t() / parent_concentration.float().view(1, -1), dim=1)
+    return 1.0 - membership[:, parent_of[assigned]].t()

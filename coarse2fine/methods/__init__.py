@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from coarse2fine.methods.base import Method, MethodConfig
 from coarse2fine.methods.baselines import CoarseSupervised, Unsupervised
+from coarse2fine.methods.cd import ContrastiveDisentangling
 from coarse2fine.methods.falcon import FALCON
+from coarse2fine.methods.hcsc import HCSC, HCSCCE
 from coarse2fine.methods.hwscl import HWSCL
+from coarse2fine.methods.instance import DeleteOneWord, SimCSE
 
 METHODS: dict[str, type[Method]] = {
     "hwscl": HWSCL,
     "unsupervised": Unsupervised,
     "coarse_supervised": CoarseSupervised,
     "falcon": FALCON,
+    "hcsc": HCSC,
+    "hcsc_ce": HCSCCE,
+    "cd": ContrastiveDisentangling,
+    "simcse": SimCSE,
+    "delete_one_word": DeleteOneWord,
 }
 
 __all__ = ["METHODS", "Method", "MethodConfig"]

@@ -152,3 +152,8 @@ def ema_update(target: nn.Module, source: nn.Module, decay: float) -> None:
         t.mul_(decay).add_(s.detach(), alpha=1.0 - decay)
     for t, s in zip(target.buffers(), source.buffers(), strict=True):
         t.copy_(s)
+
+
+def projection_mlp(dim: int, out: int) -> nn.Sequential:
+    """Linear -> ReLU -> Linear: the projector / predictor heads of contrastive methods."""
+    return nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Linear(dim, out))

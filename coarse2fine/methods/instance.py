@@ -1,0 +1,75 @@
+"""Instance-contrastive baselines of the HWSCL comparison (its Table 2): SimCSE and Delete One
+Word. Two views of each row (dropout noise, or one word deleted; for vectors, masking and
+noise), NT-Xent over the batch, and optionally coarse cross-entropy ("+ CE")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from coarse2fine.augment import ViewMaker
+from coarse2fine.losses.contrastive import nt_xent
+from coarse2fine.methods.base import CoarseHead, Method, MethodConfig
+
+
+def default_view(encoder: nn.Module, text_view: str) -> str:
+    return text_view if hasattr(encoder, "tokenizer") else "mask+noise"
+
+
+@dataclass
+class InstanceContrastConfig(MethodConfig):
+    view: str | None = None  # None: the method's text view, "mask+noise" for vectors
+    tau: float = 0.05  # SimCSE's temperature
+    ce_weight: float = 0.0  # > 0: add coarse cross-entropy ("+ CE" rows)
+    dropout: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.tau <= 0:
+            raise ValueError(f"tau must be positive, got {self.tau}")
+        if self.ce_weight < 0:
+            raise ValueError(f"ce_weight must be >= 0, got {self.ce_weight}")
+
+
+class InstanceContrast(Method):
+    """NT-Xent between two views of every row of the batch (+ coarse CE when asked)."""
+
+    Config = InstanceContrastConfig
+    text_view: ClassVar[str] = "dropout"
+
+    def __init__(self, encoder, n_coarse, config=None, n_fine=None):
+        super().__init__(encoder, n_coarse, config, n_fine)
+        self.head = CoarseHead(encoder.dim, n_coarse, self.config.dropout)
+        self._views: ViewMaker | None = None
+
+    def on_fit_start(self, data, total_steps: int) -> None:
+        kind = self.config.view or default_view(self.encoder, self.text_view)
+        self._views = ViewMaker(self.encoder, data.inputs, kind, seed=int(torch.initial_seed()))
+
+    def training_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        top = self.encoder.n_layers
+        (first,) = self.encoder(batch["inputs"], [top])
+        (second,) = self.encoder(self._views.view(batch), [top])
+        contrast = nt_xent(first, second, self.config.tau)
+        parts = {"contrast": contrast}
+        loss = contrast
+        if self.config.ce_weight > 0:
+            ce = F.cross_entropy(self.head(first).float(), batch["coarse"])
+            parts["ce"] = ce
+            loss = loss + self.config.ce_weight * ce
+        return {"loss": loss, **parts}
+
+
+class SimCSE(InstanceContrast):
+    """SimCSE (Gao et al., 2021): the same text twice, the dropout noise making the views."""
+
+    text_view = "dropout"
+
+
+class DeleteOneWord(InstanceContrast):
+    """Delete One Word (Wu et al., 2020): the second view misses one word."""
+
+    text_view = "delete_word"
