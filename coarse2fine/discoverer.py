@@ -339,6 +339,17 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         self.labels_ = clusters.labels
         self.embedding_ = features
         self.category_names_ = self._names(data, clusters)
+        if hasattr(self.method_, "finer_groups"):  # HCSC's finest prototypes, CD's heads
+            groups = embed(
+                self.method_,
+                prepared,
+                batch_size=256,
+                precision=self.precision,
+                device=self.device,
+                progress=self.progress,
+                call="finer_groups",
+            )
+            self.finer_labels_ = groups[:, 0].astype(np.int64)
         return self
 
     def _names(self, data: CoarseDataset, clusters: Clustering) -> list[str]:

@@ -24,7 +24,9 @@ N_EXAMPLES = 5
 
 
 def cluster_table(est: Discoverer, data: CoarseDataset, n_examples: int = N_EXAMPLES) -> dict:
-    """Per coarse class: its discovered categories with sizes and the rows nearest each centre."""
+    """The discovered tree: per coarse class its categories (name, size, the rows nearest the
+    centre, every row's number), and under each category the method's finer nodes when it
+    builds some (HCSC's finest prototypes, CD's feature heads), with their rows."""
     labels, features = est.labels_, est.embedding_
     tree: dict[str, list[dict]] = {c: [] for c in est.coarse_classes_}
     for k, (name, parent) in enumerate(zip(est.categories_, est.cluster_parents_, strict=True)):
@@ -43,6 +45,18 @@ def cluster_table(est: Discoverer, data: CoarseDataset, n_examples: int = N_EXAM
                 else [int(r) for r in data.row_ids[nearest]]
             ),
         }
+        entry["rows"] = [int(r) for r in data.row_ids[members]]
+        finer = getattr(est, "finer_labels_", None)
+        if finer is not None:  # the method's own finer nodes (prototypes, heads) under it
+            groups, counts = np.unique(finer[members], return_counts=True)
+            entry["children"] = [
+                {
+                    "group": int(g),
+                    "size": int(n),
+                    "rows": [int(r) for r in data.row_ids[members[finer[members] == g]]],
+                }
+                for g, n in sorted(zip(groups, counts, strict=True), key=lambda t: -t[1])
+            ]
         if data.fine is not None and len(members):
             values, counts = np.unique(data.fine[members], return_counts=True)
             entry["majority_fine_label"] = str(values[counts.argmax()])

@@ -203,3 +203,22 @@ def test_discover_without_n_fine_estimates_and_says_so(tiny_csv, tmp_path):
     counts = clusters["estimated_counts"]
     assert set(counts) == {"bank", "travel"} and all(c >= 1 for c in counts.values())
     assert clusters["n_fine"] == sum(counts.values())
+
+
+@pytest.mark.parametrize("method", ["hcsc_ce", "cd"])
+def test_clusters_json_is_a_tree_down_to_the_methods_finer_nodes(tiny_csv, tmp_path, method):
+    out = tmp_path / "run"
+    extra = ["--n-fine", "6", "--method", method, "--batch-size", "8"]
+    if method == "hcsc_ce":
+        extra += ["-o", "levels=8,4", "-o", "min_cluster=1"]
+    result = runner.invoke(app, discover_args(tiny_csv, out, *extra))
+    assert result.exit_code == 0, result.output
+    clusters = json.loads((out / "clusters.json").read_text())
+    rows_seen = []
+    for node in clusters["coarse"]:
+        for category in node["categories"]:
+            children = category["children"]
+            assert sum(c["size"] for c in children) == category["size"]
+            assert sorted(r for c in children for r in c["rows"]) == sorted(category["rows"])
+            rows_seen += category["rows"]
+    assert sorted(rows_seen) == list(range(1, 49))  # every row sits under exactly one node

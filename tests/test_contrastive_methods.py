@@ -1,0 +1,187 @@
+"""Views, the contrastive losses by hand, HCSC's selection and hierarchy, CD's heads."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from coarse2fine.augment import (
+    ViewMaker,
+    continuation_mask,
+    delete_one_word,
+    gaussian_noise,
+    mask_features,
+)
+from coarse2fine.encoders import MLPEncoder, TextEncoder
+from coarse2fine.losses.contrastive import (
+    binary_entropy_bonus,
+    info_nce,
+    instance_keep_probability,
+    nt_xent,
+    proto_nce,
+    prototype_keep_probability,
+)
+from coarse2fine.methods.hcsc import HCSC, HCSCCE, HCSCCEConfig, HCSCConfig, concentration
+from coarse2fine.train import make_batch, prepare
+
+# -- views ----------------------------------------------------------------------------------------
+
+
+def test_delete_one_word_removes_a_whole_word_and_keeps_the_ends():
+    continuation = np.zeros(10, dtype=bool)
+    continuation[7] = True  # token 7 continues the word before it ("##ing")
+    ids = [1, 5, 6, 7, 8, 2]  # [CLS] w5 w6+##7 w8 [SEP]
+    seen = set()
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        out = delete_one_word(ids, continuation, rng)
+        assert out[0] == 1 and out[-1] == 2
+        seen.add(tuple(out))
+    assert seen == {(1, 6, 7, 8, 2), (1, 5, 8, 2), (1, 5, 6, 7, 2)}
+    assert delete_one_word([1, 5, 7, 2], continuation, rng) == [1, 5, 7, 2]  # a single word
+
+
+def test_continuation_mask_marks_wordpiece_suffixes():
+    encoder = TextEncoder.tiny_random()
+    mask = continuation_mask(encoder.tokenizer)
+    vocab = encoder.tokenizer.get_vocab()
+    assert mask[vocab["##ing"]] and not mask[vocab["play"]]
+
+
+def test_vector_views():
+    x = torch.ones(1000, 4)
+    masked = mask_features(x, 0.25, torch.Generator().manual_seed(0))
+    assert set(masked.unique().tolist()) == {0.0, 1.0}
+    assert 0.2 < (masked == 0).float().mean().item() < 0.3
+    noisy = gaussian_noise(torch.zeros(20000, 2), torch.tensor([1.0, 3.0]))
+    assert noisy.std(0).tolist() == pytest.approx([1.0, 3.0], rel=0.05)
+
+
+def test_view_maker_refuses_a_view_of_the_other_input_kind(tiny_vectors):
+    encoder = MLPEncoder.for_data(tiny_vectors.vectors)
+    with pytest.raises(ValueError, match="view 'delete_word' does not apply to vectors"):
+        ViewMaker(encoder, prepare(encoder, tiny_vectors).inputs, "delete_word")
+
+
+def test_word_deletion_view_is_one_word_shorter(tiny_data):
+    encoder = TextEncoder.tiny_random()
+    prepared = prepare(encoder, tiny_data)
+    batch = make_batch(encoder, prepared, np.arange(4), torch.device("cpu"))
+    view = ViewMaker(encoder, prepared.inputs, "delete_word").view(batch)
+    assert (view["attention_mask"].sum(1) < batch["inputs"]["attention_mask"].sum(1)).all()
+
+
+# -- losses by hand -------------------------------------------------------------------------------
+
+
+def test_nt_xent_by_hand():
+    a = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    b = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    # row 0 of a: positive b0 (cos 1), negatives a1 (0) and b1 (0), tau 1
+    want = -math.log(math.e / (math.e + 2.0))
+    assert float(nt_xent(a, b, tau=1.0)) == pytest.approx(want)
+
+
+def test_info_nce_dropped_negative_leaves_the_loss():
+    q = torch.tensor([[1.0, 0.0]])
+    k = torch.tensor([[1.0, 0.0]])
+    negatives = torch.tensor([[0.0, 1.0], [1.0, 0.0]])  # the second one equals the positive
+    full = float(info_nce(q, k, negatives, tau=1.0))
+    assert full == pytest.approx(-math.log(math.e / (math.e + 1 + math.e)))
+    keep = torch.tensor([[True, False]])
+    dropped = float(info_nce(q, k, negatives, tau=1.0, keep=keep))
+    assert dropped == pytest.approx(-math.log(math.e / (math.e + 1)))
+    # and with only the first negative in the bank, the same value: the dropped one is gone
+    assert dropped == pytest.approx(float(info_nce(q, k, negatives[:1], tau=1.0)))
+
+
+def test_proto_nce_uses_each_prototypes_concentration():
+    q = torch.tensor([[1.0, 0.0]])
+    protos = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    phi = torch.tensor([0.5, 2.0])
+    want = -math.log(math.exp(2.0) / (math.exp(2.0) + math.exp(0.0)))
+    assert float(proto_nce(q, protos, phi, torch.tensor([0]))) == pytest.approx(want)
+    keep = torch.tensor([[False, False]])  # dropping every negative leaves only the positive
+    assert float(proto_nce(q, protos, phi, torch.tensor([0]), keep)) == pytest.approx(0.0)
+
+
+def test_selection_probabilities_on_a_two_level_example():
+    """Four level-1 prototypes on the axes of the plane, two parents (x and y axis)."""
+    protos = torch.tensor([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [-0.6, 0.8]])
+    phi = torch.ones(4)
+    negatives = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    assigned = torch.tensor([0])  # the query sits with prototype 0
+    p = instance_keep_probability(negatives, protos, phi, assigned)
+    sims = negatives @ F.normalize(protos, dim=1).t()
+    want = 1.0 - torch.softmax(sims, dim=1)[:, 0]
+    assert p.shape == (1, 2) and torch.allclose(p[0], want)
+    assert p[0, 0] < p[0, 1]  # the negative that looks like the query's prototype is dropped more
+
+    parents = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    parent_phi = torch.tensor([0.5, 0.5])
+    parent_of = torch.tensor([0, 0, 1, 1])
+    q = prototype_keep_probability(protos, parents, parent_phi, assigned, parent_of)
+    member = torch.softmax(F.normalize(protos, dim=1) @ parents.t() / 0.5, dim=1)[:, 0]
+    assert torch.allclose(q[0], 1.0 - member)
+    assert q[0, 1] < q[0, 3]  # a sibling under the same parent is kept less often
+
+
+def test_entropy_term_bounds():
+    assert float(binary_entropy_bonus(torch.full((4, 3), 0.5))) == pytest.approx(-1.0)
+    assert float(binary_entropy_bonus(torch.ones(4, 3))) == pytest.approx(0.0, abs=1e-4)
+
+
+# -- HCSC -----------------------------------------------------------------------------------------
+
+
+def test_concentration_formula():
+    feats = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]], dtype=np.float32)
+    centres = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
+    labels = np.array([0, 0, 1])
+    phi = concentration(feats, labels, centres, tau=0.2)
+    raw0 = math.sqrt(2.0) / (2 * math.log(12))  # one row at distance sqrt 2, one at 0
+    assert phi.mean() == pytest.approx(0.2)
+    assert np.isfinite(phi).all() and raw0 > 0
+
+
+def test_hierarchy_levels_parents_and_dropped_clusters(tiny_vectors):
+    encoder = MLPEncoder.for_data(tiny_vectors.vectors, 16, 3)
+    method = HCSC(encoder, 2, HCSCConfig(levels="6,2", min_cluster=3), n_fine=6)
+    levels = method.build_hierarchy(tiny_vectors.vectors, tiny_vectors.coarse_ids)
+    assert len(levels) == 2
+    fine, top = levels
+    assert len(fine["centres"]) <= 6 and len(top["centres"]) == 2
+    assert (torch.bincount(fine["rows"]) >= 3).all()  # no cluster under min_cluster rows
+    # a row's top-level prototype is its fine prototype's parent
+    assert torch.equal(top["rows"], fine["parent"][fine["rows"]])
+
+
+def test_hcsc_ce_puts_the_coarse_classes_on_top(tiny_vectors):
+    encoder = MLPEncoder.for_data(tiny_vectors.vectors, 16, 3)
+    assert HCSCCE(encoder, 2, n_fine=6).config.ce_weight == 1.0
+    method = HCSCCE(encoder, 2, HCSCCEConfig(min_cluster=1), n_fine=6)
+    assert method.config.coarse_top
+    levels = method.build_hierarchy(tiny_vectors.vectors, tiny_vectors.coarse_ids)
+    assert [len(level["centres"]) for level in levels] == [12, 6, 2]  # 2 K_F, K_F, coarse
+    top = levels[-1]
+    assert torch.equal(top["rows"], torch.as_tensor(tiny_vectors.coarse_ids))
+
+
+def test_bad_levels_are_refused():
+    with pytest.raises(ValueError, match="levels must look like"):
+        HCSCConfig(levels="many")
+
+
+def test_hcsc_switches_to_selective_losses_after_warm_up(tiny_vectors):
+    from coarse2fine.train import TrainConfig, fit
+
+    encoder = MLPEncoder.for_data(tiny_vectors.vectors, 16, 3)
+    cfg = HCSCConfig(levels="4,2", min_cluster=1, warmup=0.5, queue_size=16)
+    method = HCSC(encoder, 2, cfg, n_fine=6)
+    history = fit(method, prepare(encoder, tiny_vectors), TrainConfig(epochs=2, batch_size=8))
+    assert "proto" not in history[0]["curve"][0]  # the first steps: instance loss only
+    assert "proto" in history[1]["curve"][-1] and np.isfinite(history[1]["proto"])
