@@ -29,6 +29,11 @@ ROWS = [
     "hwscl-1ep-lr2e-6",
     "falcon",
     "falcon-3ep",
+    "simcse",
+    "delete_one_word",
+    "hcsc",
+    "hcsc_ce",
+    "cd",
 ]
 SEEDS = [0, 1, 2]
 
@@ -63,6 +68,11 @@ ROW_SETTINGS: dict[str, dict] = {
         "method": "falcon",
         "train": {"epochs": 3, "lr": 1e-5, "head_lr": 1e-3},
         "method_params": {},
+    },
+    # contrastive methods, untuned on MiniLM: one epoch at lr 1e-5 (their package default)
+    **{
+        name: {"method": name, "train": {"epochs": 1, "lr": 1e-5}, "method_params": {}}
+        for name in ("simcse", "delete_one_word", "hcsc", "hcsc_ce", "cd")
     },
 }
 

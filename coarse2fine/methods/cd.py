@@ -38,6 +38,9 @@ class CDConfig(MethodConfig):
 
 
 class ContrastiveDisentangling(Method):
+    # Not tuned on MiniLM yet: one epoch at FALCON's encoder lr (2e-6 would leave the encoder
+    # where it started, i.e. the unsupervised row)
+    defaults = {"text": {"epochs": 1, "lr": 1e-5}, "vectors": {"epochs": 50, "lr": 1e-3}}
     Config = CDConfig
 
     def __init__(self, encoder, n_coarse, config=None, n_fine=None):

@@ -111,6 +111,9 @@ def concentration(features: np.ndarray, labels: np.ndarray, centres: np.ndarray,
 
 
 class HCSC(Method):
+    # Not tuned on MiniLM yet: one epoch at FALCON's encoder lr (2e-6 would leave the encoder
+    # where it started, i.e. the unsupervised row)
+    defaults = {"text": {"epochs": 1, "lr": 1e-5}, "vectors": {"epochs": 50, "lr": 1e-3}}
     Config = HCSCConfig
 
     def __init__(self, encoder, n_coarse, config=None, n_fine=None):

@@ -35,6 +35,9 @@ class InstanceContrastConfig(MethodConfig):
 
 
 class InstanceContrast(Method):
+    # Not tuned on MiniLM yet: one epoch at FALCON's encoder lr (2e-6 would leave the encoder
+    # where it started, i.e. the unsupervised row)
+    defaults = {"text": {"epochs": 1, "lr": 1e-5}, "vectors": {"epochs": 50, "lr": 1e-3}}
     """NT-Xent between two views of every row of the batch (+ coarse CE when asked)."""
 
     Config = InstanceContrastConfig
