@@ -178,12 +178,12 @@ def fit(
     step = 0
     bar = tqdm(total=total, desc="training", unit="step", disable=not progress, leave=False)
     for epoch in range(cfg.epochs):
+        start = time.perf_counter()  # an epoch's time includes its hook (HCSC's prototypes)
         method.train()
         method.on_epoch_start(epoch, prepared)
         sums: dict[str, float] = {}
         curve: list[dict[str, float]] = []
         recent: dict[str, float] = {}
-        start = time.perf_counter()
         batches = bucketed_batches(prepared.lengths, cfg.batch_size, rng, drop_last=True)
         for index in batches:
             batch = make_batch(method.encoder, prepared, index, device)
