@@ -340,15 +340,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         self.embedding_ = features
         self.category_names_ = self._names(data, clusters)
         if hasattr(self.method_, "finer_groups"):  # HCSC's finest prototypes, CD's heads
-            groups = embed(
-                self.method_,
-                prepared,
-                batch_size=256,
-                precision=self.precision,
-                device=self.device,
-                progress=self.progress,
-                call="finer_groups",
-            )
+            groups = self._collect(prepared, "finer_groups")
             self.finer_labels_ = groups[:, 0].astype(np.int64)
         return self
 
@@ -373,15 +365,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         return Clustering(labels, centres, self.method_.parents(0))
 
     def _fine_logits(self, prepared) -> np.ndarray:
-        return embed(
-            self.method_,
-            prepared,
-            batch_size=256,
-            precision=self.precision,
-            device=self.device,
-            progress=self.progress,
-            call="predict_fine",
-        )
+        return self._collect(prepared, "predict_fine")
 
     def _set_clusters(self, clusters: Clustering, multi: bool = False) -> None:
         """Category names: "coarse/i" under their parent; "F<i>" when several datasets (and so
@@ -408,16 +392,20 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
             tree.setdefault(self.coarse_classes_[p], []).append(k)
         return tree
 
-    def _embed(self, prepared) -> np.ndarray:
-        features = embed(
+    def _collect(self, prepared, call: str = "embed") -> np.ndarray:
+        """The method's per-row output ``call`` (embed, predict_fine, ...) for every row."""
+        return embed(
             self.method_,
             prepared,
             batch_size=256,
             precision=self.precision,
             device=self.device,
             progress=self.progress,
+            call=call,
         )
-        return l2_normalize(features)
+
+    def _embed(self, prepared) -> np.ndarray:
+        return l2_normalize(self._collect(prepared))
 
     def _check_fitted(self, attr: str = "method_") -> None:
         if not hasattr(self, attr):
@@ -445,14 +433,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         self._check_fitted()
         if not hasattr(self.method_, "predict_coarse"):
             return None
-        logits = embed(
-            self.method_,
-            prepare(self.method_.encoder, _rows(X, self)),
-            precision=self.precision,
-            device=self.device,
-            progress=self.progress,
-            call="predict_coarse",
-        )
+        logits = self._collect(prepare(self.method_.encoder, _rows(X, self)), "predict_coarse")
         return np.asarray(self.coarse_classes_, dtype=object)[logits.argmax(1)]
 
     def fit_predict(self, X: Any, y: Any = None, **kwargs) -> np.ndarray:

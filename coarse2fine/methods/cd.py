@@ -17,7 +17,7 @@ import torch
 from coarse2fine.augment import ViewMaker
 from coarse2fine.losses.contrastive import binary_entropy_bonus, nt_xent
 from coarse2fine.methods.base import Method, MethodConfig, projection_mlp
-from coarse2fine.methods.instance import default_view
+from coarse2fine.methods.instance import CONTRASTIVE_DEFAULTS, default_view
 
 
 @dataclass
@@ -38,9 +38,7 @@ class CDConfig(MethodConfig):
 
 
 class ContrastiveDisentangling(Method):
-    # Not tuned on MiniLM yet: one epoch at FALCON's encoder lr (2e-6 would leave the encoder
-    # where it started, i.e. the unsupervised row)
-    defaults = {"text": {"epochs": 1, "lr": 1e-5}, "vectors": {"epochs": 50, "lr": 1e-3}}
+    defaults = CONTRASTIVE_DEFAULTS
     Config = CDConfig
 
     def __init__(self, encoder, n_coarse, config=None, n_fine=None):

@@ -51,7 +51,7 @@ from coarse2fine.methods.base import (
     frozen_copy,
     projection_mlp,
 )
-from coarse2fine.methods.instance import default_view
+from coarse2fine.methods.instance import CONTRASTIVE_DEFAULTS, default_view
 
 
 @dataclass
@@ -111,9 +111,7 @@ def concentration(features: np.ndarray, labels: np.ndarray, centres: np.ndarray,
 
 
 class HCSC(Method):
-    # Not tuned on MiniLM yet: one epoch at FALCON's encoder lr (2e-6 would leave the encoder
-    # where it started, i.e. the unsupervised row)
-    defaults = {"text": {"epochs": 1, "lr": 1e-5}, "vectors": {"epochs": 50, "lr": 1e-3}}
+    defaults = CONTRASTIVE_DEFAULTS
     Config = HCSCConfig
 
     def __init__(self, encoder, n_coarse, config=None, n_fine=None):

@@ -15,6 +15,11 @@ from coarse2fine.augment import ViewMaker
 from coarse2fine.losses.contrastive import nt_xent
 from coarse2fine.methods.base import CoarseHead, Method, MethodConfig
 
+# Training defaults of the contrastive methods, not tuned on MiniLM yet: one epoch at FALCON's
+# encoder lr (at the HWSCL default 2e-6 the encoder would stay where it started: the unsupervised
+# row)
+CONTRASTIVE_DEFAULTS = {"text": {"epochs": 1, "lr": 1e-5}, "vectors": {"epochs": 50, "lr": 1e-3}}
+
 
 def default_view(encoder: nn.Module, text_view: str) -> str:
     return text_view if hasattr(encoder, "tokenizer") else "mask+noise"
@@ -35,9 +40,7 @@ class InstanceContrastConfig(MethodConfig):
 
 
 class InstanceContrast(Method):
-    # Not tuned on MiniLM yet: one epoch at FALCON's encoder lr (2e-6 would leave the encoder
-    # where it started, i.e. the unsupervised row)
-    defaults = {"text": {"epochs": 1, "lr": 1e-5}, "vectors": {"epochs": 50, "lr": 1e-3}}
+    defaults = CONTRASTIVE_DEFAULTS
     """NT-Xent between two views of every row of the batch (+ coarse CE when asked)."""
 
     Config = InstanceContrastConfig
