@@ -278,3 +278,8 @@ class HCSCCE(HCSC):
     """HCSC + coarse cross-entropy, the coarse classes as the hierarchy's top level."""
 
     Config = HCSCCEConfig
+
+    def predict_coarse(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Coarse logits of the head trained by the coarse cross-entropy."""
+        (deep,) = self.encoder(batch["inputs"], [self.encoder.n_layers])
+        return self.head(deep)
