@@ -8,7 +8,7 @@ from coarse2fine.methods.cd import ContrastiveDisentangling
 from coarse2fine.methods.falcon import FALCON
 from coarse2fine.methods.hcsc import HCSC, HCSCCE
 from coarse2fine.methods.hwscl import HWSCL
-from coarse2fine.methods.instance import DeleteOneWord, SimCSE
+from coarse2fine.methods.instance import DeleteOneWord, DeleteOneWordCE, SimCSE, SimCSECE
 
 METHODS: dict[str, type[Method]] = {
     "hwscl": HWSCL,
@@ -20,6 +20,8 @@ METHODS: dict[str, type[Method]] = {
     "cd": ContrastiveDisentangling,
     "simcse": SimCSE,
     "delete_one_word": DeleteOneWord,
+    "simcse_ce": SimCSECE,
+    "delete_one_word_ce": DeleteOneWordCE,
 }
 
 __all__ = ["METHODS", "Method", "MethodConfig"]

@@ -79,3 +79,26 @@ class DeleteOneWord(InstanceContrast):
     """Delete One Word (Wu et al., 2020): the second view misses one word."""
 
     text_view = "delete_word"
+
+
+@dataclass
+class InstanceContrastCEConfig(InstanceContrastConfig):
+    ce_weight: float = 1.0
+
+
+class _WithCoarseHead:
+    """ "+ CE" variants: the coarse head is trained, so it can predict coarse classes."""
+
+    Config = InstanceContrastCEConfig
+
+    def predict_coarse(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        (deep,) = self.encoder(batch["inputs"], [self.encoder.n_layers])
+        return self.head(deep)
+
+
+class SimCSECE(_WithCoarseHead, SimCSE):
+    """SimCSE + coarse cross-entropy (HWSCL Table 2, "SimCSE + CE")."""
+
+
+class DeleteOneWordCE(_WithCoarseHead, DeleteOneWord):
+    """Delete One Word + coarse cross-entropy."""
