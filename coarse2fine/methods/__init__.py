@@ -9,6 +9,12 @@ from coarse2fine.methods.falcon import FALCON
 from coarse2fine.methods.hcsc import HCSC, HCSCCE
 from coarse2fine.methods.hwscl import HWSCL
 from coarse2fine.methods.instance import DeleteOneWord, DeleteOneWordCE, SimCSE, SimCSECE
+from coarse2fine.methods.pseudo_label import (
+    DeepAligned,
+    DeepAlignedCE,
+    DeepCluster,
+    DeepClusterCE,
+)
 
 METHODS: dict[str, type[Method]] = {
     "hwscl": HWSCL,
@@ -22,6 +28,10 @@ METHODS: dict[str, type[Method]] = {
     "delete_one_word": DeleteOneWord,
     "simcse_ce": SimCSECE,
     "delete_one_word_ce": DeleteOneWordCE,
+    "deepcluster": DeepCluster,
+    "deepcluster_ce": DeepClusterCE,
+    "deepaligned": DeepAligned,
+    "deepaligned_ce": DeepAlignedCE,
 }
 
 __all__ = ["METHODS", "Method", "MethodConfig"]
