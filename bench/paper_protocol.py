@@ -34,6 +34,12 @@ ROWS = [
     "hcsc",
     "hcsc_ce",
     "cd",
+    "simcse_ce",
+    "delete_one_word_ce",
+    "deepcluster",
+    "deepcluster_ce",
+    "deepaligned",
+    "deepaligned_ce",
 ]
 SEEDS = [0, 1, 2]
 
@@ -69,10 +75,11 @@ ROW_SETTINGS: dict[str, dict] = {
         "train": {"epochs": 3, "lr": 1e-5, "head_lr": 1e-3},
         "method_params": {},
     },
-    # contrastive methods, untuned on MiniLM: one epoch at lr 1e-5 (their package default)
+    # contrastive and pseudo-label methods, untuned on MiniLM: one epoch at lr 1e-5 (their
+    # package default)
     **{
         name: {"method": name, "train": {"epochs": 1, "lr": 1e-5}, "method_params": {}}
-        for name in ("simcse", "delete_one_word", "hcsc", "hcsc_ce", "cd")
+        for name in ROWS[8:]
     },
 }
 
