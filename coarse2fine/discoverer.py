@@ -241,20 +241,18 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         model = DEFAULT_TEXT_MODEL if name == "auto" else name
         return TextEncoder.from_pretrained(model, max_length=self.max_length)
 
-    def _build(self, n_coarse: int, encoder: TextEncoder | MLPEncoder) -> Method:
+    def _build(
+        self, n_coarse: int, encoder: TextEncoder | MLPEncoder, n_fine: int | None = None
+    ) -> Method:
         cls = self._method_class()
-        n_fine = None if self.n_fine is None else int(self.n_fine)
+        if n_fine is None and self.n_fine is not None:
+            n_fine = int(self.n_fine)
         return cls(encoder, n_coarse, cls.Config.from_dict(self.method_params), n_fine=n_fine)
 
     def _check_params(self, data: CoarseDataset) -> None:
         if self.clustering not in ("nested", "global"):
             raise InputError(f"clustering must be 'nested' or 'global', got {self.clustering!r}")
         if self.n_fine is None:
-            if hasattr(self._method_class(), "predict_fine"):
-                raise InputError(
-                    f"method {self.method!r} classifies into a known number of fine categories: "
-                    f"pass n_fine (--n-fine), e.g. the estimate a run without it reports"
-                )
             if self.min_category_size < 2:
                 raise InputError(f"min_category_size must be >= 2, got {self.min_category_size}")
             self._train_config(_kind(data))
@@ -276,12 +274,32 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         self._train(as_dataset(X, y, est=self))
         return self
 
-    def _train(self, data: CoarseDataset, groups: np.ndarray | None = None):
-        """Build and train the method; returns the rows prepared for the encoder (reused)."""
+    def _train(self, data: CoarseDataset, groups: np.ndarray | None = None, estimate: bool = False):
+        """Build and train the method; returns the rows prepared for the encoder (reused) and,
+        with ``estimate``, the estimated number of categories per coarse class.
+
+        K is estimated on the features BEFORE training (the pre-trained encoder's, or the
+        standardised input for an MLP): they do not depend on the training seed, and methods
+        that need K up front (FALCON, the pseudo-label baselines) can be built with it."""
         data.validate_for_training()
         seed_everything(self.seed)
         self.coarse_classes_ = list(data.coarse_classes)
-        self.method_ = self._build(len(self.coarse_classes_), self._make_encoder(data))
+        encoder = self._make_encoder(data)
+        prepared = prepare(encoder, data)
+        counts = None
+        if estimate:
+            untrained = METHODS["unsupervised"](encoder, len(self.coarse_classes_))
+            before = embed(
+                untrained,
+                prepared,
+                precision=self.precision,
+                device=self.device,
+                progress=self.progress,
+            )
+            counts = estimate_counts(before, data.coarse_ids, min_size=int(self.min_category_size))
+            self.estimated_counts_ = dict(zip(self.coarse_classes_, counts.tolist(), strict=True))
+        n_fine = None if counts is None else int(counts.sum())
+        self.method_ = self._build(len(self.coarse_classes_), encoder, n_fine)
         if groups is not None:
             if not hasattr(self.method_, "set_coarse_groups"):
                 raise InputError(
@@ -290,11 +308,10 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
                 )
             self.method_.set_coarse_groups(groups)
         self.train_config_ = self._train_config(_kind(data))
-        prepared = prepare(self.method_.encoder, data)
         self.history_ = fit(
             self.method_, prepared, self.train_config_, device=self.device, progress=self.progress
         )
-        return prepared
+        return prepared, counts
 
     def fit(self, X: Any, y: Any = None, *, fine: Any = None) -> Discoverer:
         """Learn the representation, then discover ``n_fine`` categories among the rows.
@@ -312,20 +329,12 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         else:
             data = as_dataset(X, y, fine, est=self)
         self._check_params(data)
-        prepared = self._train(data, groups)
+        prepared, counts = self._train(data, groups, estimate=self.n_fine is None)
         features = self._embed(prepared)
         nested = self.clustering == "nested"
         if hasattr(self.method_, "predict_fine"):
             clusters = self._classify(prepared, features, data.coarse_ids if nested else None)
         else:
-            counts = None
-            if self.n_fine is None:  # estimate K inside each coarse class
-                counts = estimate_counts(
-                    features, data.coarse_ids, min_size=int(self.min_category_size)
-                )
-                self.estimated_counts_ = dict(
-                    zip(self.coarse_classes_, counts.tolist(), strict=True)
-                )
             clusters = discover(
                 features,
                 int(self.n_fine) if counts is None else int(counts.sum()),

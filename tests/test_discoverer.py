@@ -111,7 +111,6 @@ def test_not_fitted():
     [
         ({"n_fine": 0}, "n_fine must be between 1 and the number of rows \\(48\\), got 0"),
         ({"n_fine": 49}, "got 49"),
-        ({"n_fine": None, "method": "falcon"}, "classifies into a known number"),
         ({"n_fine": None, "min_category_size": 1}, "min_category_size must be >= 2"),
         ({"method": "nope"}, "unknown method 'nope'"),
         ({"clustering": "flat"}, "clustering must be 'nested' or 'global'"),
@@ -129,3 +128,11 @@ def test_unknown_k_is_estimated_inside_each_coarse_class():
     assert est.estimated_counts_ == {"c0": 3, "c1": 2, "c2": 1}
     assert est.n_fine_ == 6 and cluster_acc(data.fine, est.labels_) == 100.0
     assert cluster_table(est, data)["estimated_counts"] == {"c0": 3, "c1": 2, "c2": 1}
+
+
+def test_falcon_without_k_is_built_with_the_estimate():
+    """K is estimated before training, so methods that need it up front can run without it."""
+    data = make_hierarchical_blobs((3, 2, 1), rows_per_fine=40, dim=8, seed=3)
+    est = Discoverer("falcon", n_fine=None, min_category_size=10, progress=False).fit(data)
+    assert est.estimated_counts_ == {"c0": 3, "c1": 2, "c2": 1}
+    assert est.method_.n_fine == 6 and cluster_acc(data.fine, est.labels_) >= 95.0
