@@ -1,6 +1,7 @@
 """How many fine categories hide in each coarse class, when nobody knows.
 
-HDBSCAN (scikit-learn) runs inside each coarse class on the unit-length discovery features; the
+HDBSCAN (scikit-learn) runs inside each coarse class on unit-length features (Discoverer passes
+the encoder's features before training, which do not depend on the training seed); the
 number of dense groups it finds (noise rows ignored, at least one per class) is that class's
 estimate. Density-based rather than a K-Means model-selection criterion because the criteria we
 measured (silhouette per class over K = 2..40) keep rising with K on sentence features, where
