@@ -26,7 +26,7 @@ DATASETS = ["clinc", "hwu64"]
 ROWS = {"unsupervised": {"method": "unsupervised"}, "hwscl": {"method": "hwscl"}}
 SEEDS = [0, 1, 2]
 MIN_SIZE = 20
-VERSION = 2  # 2: K estimated before training, as Discoverer now does
+VERSION = 3  # 2: K estimated before training, as Discoverer does; 3: total shared by size
 
 
 def settings(row: str) -> dict:
@@ -112,7 +112,8 @@ def report(command: str) -> None:
         "",
         "Train split of each dataset (the analyst's data, coarse labels known). K is estimated on",
         "the untrained encoder's features (HDBSCAN inside each coarse class, groups of >=",
-        f"{MIN_SIZE} rows; the same for every row and seed); then the features of the untrained",
+        f"{MIN_SIZE} rows; their total shared over the coarse classes by size; the same for every",
+        "row and seed); then the features of the untrained",
         "encoder",
         "(`unsupervised`) or of `discover`'s default (HWSCL, 1 epoch, lr 2e-6) are clustered",
         "inside each coarse class with the estimated counts, or with the true K split by size.",
