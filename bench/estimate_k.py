@@ -26,7 +26,7 @@ DATASETS = ["clinc", "hwu64"]
 ROWS = {"unsupervised": {"method": "unsupervised"}, "hwscl": {"method": "hwscl"}}
 SEEDS = [0, 1, 2]
 MIN_SIZE = 20
-VERSION = 3  # 2: K estimated before training, as Discoverer does; 3: total shared by size
+VERSION = 4  # 2: K estimated before training, as Discoverer does; 3: total shared by size
 
 
 def settings(row: str) -> dict:
@@ -53,6 +53,7 @@ def run_one(dataset: str, row: str, seed: int, out: Path) -> None:
     counted = time.perf_counter()
     counts = estimate_counts(before, coarse, min_size=MIN_SIZE)
     estimate_seconds = time.perf_counter() - counted
+    density = estimate_counts(before, coarse, min_size=MIN_SIZE, split="density")
     est = Discoverer(wanted["method"], n_fine=data.n_fine, seed=seed, progress=False)
     features = est.fit_representation(data).transform(data)
     true = np.array([len(set(data.fine[coarse == c])) for c in range(data.n_coarse)])
@@ -67,6 +68,9 @@ def run_one(dataset: str, row: str, seed: int, out: Path) -> None:
         "k_true": int(true.sum()),
         "k_estimated": int(counts.sum()),
         "per_class_l1": int(np.abs(counts - true).sum()),
+        # the per-class HDBSCAN counts before the total is shared by size
+        "density_counts": density.tolist(),
+        "per_class_l1_density": int(np.abs(density - true).sum()),
         "estimated": clustering_scores(data.fine, with_estimate.labels),
         "true_k": clustering_scores(data.fine, with_truth.labels),
         "estimate_seconds": round(estimate_seconds, 1),
@@ -82,16 +86,17 @@ def run_one(dataset: str, row: str, seed: int, out: Path) -> None:
 def report(command: str) -> None:
     machines = set()
     table = [
-        "| dataset | features | seeds | K true | K estimated | error | per-class L1 | ACC, est. K "
+        "| dataset | features | seeds | K true | K estimated | error | per-class L1 "
+        "| per-class L1, density counts | density counts per class | ACC, est. K "
         "| ACC, true K | ARI, est. K | NMI, est. K | estimate s | peak MB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for dataset in DATASETS:
         for row in ROWS:
             recs = [load_record(cell_path(dataset, row, s), settings(row)) for s in SEEDS]
             recs = [r for r in recs if r is not None]
             if not recs:
-                table.append(f"| {dataset} | {row} | 0 |" + " — |" * 10)
+                table.append(f"| {dataset} | {row} | 0 |" + " — |" * 12)
                 continue
             machines |= {r["machine"] for r in recs}
             k_true = recs[0]["k_true"]
@@ -100,6 +105,8 @@ def report(command: str) -> None:
             table.append(
                 f"| {dataset} | {row} | {len(recs)} | {k_true} | {mean_std(k_est)} "
                 f"| {mean_std(error)} % | {mean_std([r['per_class_l1'] for r in recs])} "
+                f"| {mean_std([r['per_class_l1_density'] for r in recs])} "
+                f"| {min(recs[0]['density_counts'])}-{max(recs[0]['density_counts'])} "
                 f"| {mean_std([r['estimated']['ACC'] for r in recs])} "
                 f"| {mean_std([r['true_k']['ACC'] for r in recs])} "
                 f"| {mean_std([r['estimated']['ARI'] for r in recs])} "

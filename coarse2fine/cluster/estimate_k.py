@@ -4,13 +4,14 @@ HDBSCAN (scikit-learn) runs inside each coarse class on unit-length features (Di
 the encoder's features before training, which do not depend on the training seed); the
 number of dense groups it finds (noise rows ignored, at least one per class) is that class's
 estimate. Density-based rather than a K-Means model-selection criterion because the criteria we
-measured (silhouette per class over K = 2..40) keep rising with K on sentence features, where
-near-paraphrases form tight micro-clusters: on HWU64 silhouette chose 202 categories for 64.
+tried (silhouette per class over K = 2..40) kept rising with K on sentence features, where
+near-paraphrases form tight micro-clusters, and chose about three times too many categories on
+HWU64 (a development probe, not kept as a script).
 ``min_size`` is the smallest group worth calling a category (20 rows; docs/BENCHMARKS.md has the
 estimates it gives on CLINC and HWU64).
 
-Per class, the density counts are noisy (on CLINC, whose 10 domains hold 15 intents each, they
-ranged from 8 to 22), but their errors cancel in the total (156 for 150). ``split="size"`` (the
+Per class, the density counts are noisy, but their errors largely cancel in the total (the
+estimate_k table of docs/BENCHMARKS.md shows both on CLINC and HWU64). ``split="size"`` (the
 default) therefore keeps only the total and shares it over the coarse classes in proportion to
 their rows, as nested discovery does with a given K; ``split="density"`` keeps the per-class
 counts.
