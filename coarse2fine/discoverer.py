@@ -37,6 +37,8 @@ FORMAT_VERSION = 1
 _CONFIG = "coarse2fine.json"
 _WEIGHTS = "model.safetensors"
 _RUNTIME_PARAMS = ("device", "progress")
+# fitted attributes that only some fits set
+_OPTIONAL_FITTED = ("estimated_counts_", "finer_labels_", "hierarchies_", "dataset_names_")
 
 
 def _is_text(X: Any) -> bool:
@@ -322,6 +324,8 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         "dataset:coarse".
         """
         groups = None
+        for attr in _OPTIONAL_FITTED:  # a refit must not keep what an earlier fit learned
+            self.__dict__.pop(attr, None)
         if isinstance(X, list | tuple) and X and all(isinstance(d, CoarseDataset) for d in X):
             if y is not None or fine is not None:
                 raise InputError("with a list of datasets, the labels live inside each dataset")

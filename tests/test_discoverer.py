@@ -136,3 +136,11 @@ def test_falcon_without_k_is_built_with_the_estimate():
     est = Discoverer("falcon", n_fine=None, min_category_size=10, progress=False).fit(data)
     assert est.estimated_counts_ == {"c0": 3, "c1": 2, "c2": 1}
     assert est.method_.n_fine == 6 and cluster_acc(data.fine, est.labels_) >= 95.0
+
+
+def test_a_refit_with_k_given_forgets_the_earlier_estimate():
+    data = make_hierarchical_blobs((3, 2, 1), rows_per_fine=40, dim=8, seed=3)
+    est = Discoverer("unsupervised", n_fine=None, min_category_size=10, progress=False).fit(data)
+    assert hasattr(est, "estimated_counts_")
+    est.set_params(n_fine=6).fit(data)
+    assert not hasattr(est, "estimated_counts_")
