@@ -28,6 +28,7 @@ def cluster_table(est: Discoverer, data: CoarseDataset, n_examples: int = N_EXAM
     centre, every row's number), and under each category the method's finer nodes when it
     builds some (HCSC's finest prototypes, CD's feature heads), with their rows."""
     labels, features = est.labels_, est.embedding_
+    finer = getattr(est, "finer_labels_", None)  # the method's own finer nodes, if it has some
     tree: dict[str, list[dict]] = {c: [] for c in est.coarse_classes_}
     for k, (name, parent) in enumerate(zip(est.categories_, est.cluster_parents_, strict=True)):
         members = np.flatnonzero(labels == k)
@@ -44,10 +45,9 @@ def cluster_table(est: Discoverer, data: CoarseDataset, n_examples: int = N_EXAM
                 if data.is_text
                 else [int(r) for r in data.row_ids[nearest]]
             ),
+            "rows": [int(r) for r in data.row_ids[members]],
         }
-        entry["rows"] = [int(r) for r in data.row_ids[members]]
-        finer = getattr(est, "finer_labels_", None)
-        if finer is not None:  # the method's own finer nodes (prototypes, heads) under it
+        if finer is not None:
             groups, counts = np.unique(finer[members], return_counts=True)
             entry["children"] = [
                 {
