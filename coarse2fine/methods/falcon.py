@@ -121,10 +121,9 @@ class FALCON(Method):
                 f"n_fine={n_fine} cannot give each of the {n_coarse} coarse classes a fine class"
             )
         self.head = CosineClassifier(encoder.dim, n_fine, self.config.classifier_tau)
-        start = relation_matrix(np.arange(n_fine) % n_coarse, n_coarse)
-        self.register_buffer("relation", torch.from_numpy(start))
         # which dataset each coarse class belongs to (multi-dataset training; one group by default)
         self.register_buffer("coarse_group", torch.zeros(n_coarse, dtype=torch.long))
+        self.register_buffer("relation", torch.from_numpy(self._default_relation()))
         self._teacher: list[nn.Module] = []  # training state, kept out of state_dict
         self._data = None
         self._neighbours: torch.Tensor | None = None

@@ -142,6 +142,7 @@ def _curves(history: list[dict]) -> str | None:
 def _tree(clusters: dict) -> str:
     blocks = []
     for node in clusters["coarse"]:
+        has_fine = any("majority_fine_label" in c for c in node["categories"])
         rows = []
         for cat in node["categories"]:
             examples = "<br>".join(html.escape(str(e)) for e in cat["examples"][:EXAMPLES_SHOWN])
@@ -151,14 +152,13 @@ def _tree(clusters: dict) -> str:
                     f"<td>{html.escape(cat['majority_fine_label'])}</td>"
                     f"<td>{cat['purity']:.0f} %</td>"
                 )
-            elif "purity" not in cat and any("purity" in c for c in node["categories"]):
+            elif has_fine:  # an empty category in a table with fine-label columns
                 extra = "<td></td><td></td>"
             rows.append(
                 f"<tr><td>{html.escape(cat['category'])}</td>"
                 f"<td><b>{html.escape(cat.get('name', ''))}</b></td>"
                 f"<td class=n>{cat['size']}</td><td class=ex>{examples}</td>{extra}</tr>"
             )
-        has_fine = any("majority_fine_label" in c for c in node["categories"])
         head = "<th>category</th><th>name</th><th>size</th><th>rows nearest the centre</th>"
         if has_fine:
             head += "<th>majority fine label</th><th>purity</th>"
