@@ -18,6 +18,7 @@ from coarse2fine.augment import (
 )
 from coarse2fine.encoders import MLPEncoder, TextEncoder
 from coarse2fine.losses.contrastive import (
+    angular_normalize,
     binary_entropy_bonus,
     info_nce,
     instance_keep_probability,
@@ -25,6 +26,7 @@ from coarse2fine.losses.contrastive import (
     proto_nce,
     prototype_keep_probability,
 )
+from coarse2fine.methods.ancor import Ancor, AncorCE
 from coarse2fine.methods.hcsc import HCSC, HCSCCE, HCSCCEConfig, HCSCConfig, concentration
 from coarse2fine.train import make_batch, prepare
 
@@ -97,6 +99,59 @@ def test_info_nce_dropped_negative_leaves_the_loss():
     assert dropped == pytest.approx(-math.log(math.e / (math.e + 1)))
     # and with only the first negative in the bank, the same value: the dropped one is gone
     assert dropped == pytest.approx(float(info_nce(q, k, negatives[:1], tau=1.0)))
+
+
+def test_info_nce_with_a_bank_per_query_by_hand():
+    q = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    k = q.clone()
+    # query 0's bank: one orthogonal key and one unfilled slot; query 1's: its own opposite
+    bank = torch.tensor([[[0.0, 1.0], [5.0, 5.0]], [[0.0, -1.0], [1.0, 0.0]]])
+    valid = torch.tensor([[True, False], [True, True]])
+    row0 = -math.log(math.e / (math.e + 1.0))
+    row1 = -math.log(math.e / (math.e + math.exp(-1.0) + 1.0))
+    got = float(info_nce(q, k, bank, tau=1.0, keep=valid))
+    assert got == pytest.approx((row0 + row1) / 2)
+    empty = torch.zeros(2, 2, dtype=torch.bool)  # no negative at all: nothing to learn
+    assert float(info_nce(q, k, bank, tau=1.0, keep=empty)) == pytest.approx(0.0)
+
+
+def test_angular_normalize_by_hand():
+    weights = torch.tensor([[2.0, 0.0], [0.0, 3.0]])  # class 0 along x, class 1 along y
+    z = torch.tensor([[1.0, 1.0], [1.0, 1.0]])
+    out = angular_normalize(z, weights, torch.tensor([0, 1]))
+    s = 1 / math.sqrt(2)
+    # (s - 1, s) and (s, s - 1), each normalised
+    a = torch.tensor([s - 1, s])
+    b = torch.tensor([s, s - 1])
+    assert torch.allclose(out, torch.stack([a / a.norm(), b / b.norm()]), atol=1e-6)
+    # the frame magnifies the spread inside a class: two rows 60 degrees apart, at +-30 degrees
+    # from w_0, end up 150 degrees apart
+    c, sn = math.cos(math.pi / 6), math.sin(math.pi / 6)
+    pair = angular_normalize(torch.tensor([[c, sn], [c, -sn]]), weights, torch.tensor([0, 0]))
+    assert float(pair[0] @ pair[1]) == pytest.approx(math.cos(5 * math.pi / 6), abs=1e-6)
+
+
+def test_ancor_contrasts_only_against_its_own_coarse_queue(tiny_data):
+    torch.manual_seed(0)
+    encoder = TextEncoder.tiny_random()
+    method = Ancor(encoder, tiny_data.n_coarse, Ancor.Config.from_dict({"queue_size": 4}))
+    prepared = prepare(encoder, tiny_data)
+    method.on_fit_start(prepared, total_steps=2)
+    batch = make_batch(encoder, prepared, np.arange(6), torch.device("cpu"))
+    first = method.training_step(batch)
+    assert float(first["contrast"]) == pytest.approx(0.0)  # empty queues: no negatives yet
+    method.after_step(0)
+    coarse = batch["coarse"]
+    for c in coarse.unique().tolist():
+        assert int(method.queues.count[c]) == min(4, int((coarse == c).sum()))
+    second = method.training_step(batch)
+    assert float(second["contrast"]) > 0
+    assert set(second) == {"loss", "classify", "contrast"}
+    plus_ce = AncorCE(encoder, tiny_data.n_coarse)
+    plus_ce.on_fit_start(prepared, total_steps=1)
+    parts = plus_ce.training_step(batch)
+    want = parts["classify"] + parts["contrast"] + parts["ce"]
+    assert float(parts["loss"]) == pytest.approx(float(want))
 
 
 def test_proto_nce_uses_each_prototypes_concentration():

@@ -8,7 +8,8 @@ import torch
 
 from coarse2fine.encoders import MLPEncoder, TextEncoder
 from coarse2fine.methods import METHODS
-from coarse2fine.methods.hwscl import HWSCL, CoarseQueues, HWSCLConfig, default_shallow_layer
+from coarse2fine.methods.base import CoarseQueues
+from coarse2fine.methods.hwscl import HWSCL, HWSCLConfig, default_shallow_layer
 from coarse2fine.train import (
     TrainConfig,
     bucketed_batches,

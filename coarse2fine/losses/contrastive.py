@@ -109,18 +109,33 @@ def info_nce(
     tau: float = 0.2,
     keep: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """MoCo's InfoNCE: each query against its key (positive) and a bank of negatives (Q x d).
+    """MoCo's InfoNCE: each query against its key (positive) and a bank of negatives: one bank
+    shared by the batch (Q x d), or one per query (B x Q x d, e.g. the queue of its coarse class).
 
-    ``keep`` (B x Q, bool) drops negatives per query (HCSC's instance selection): a dropped
-    negative contributes nothing to the loss or its gradient. Inputs are L2-normalised here."""
+    ``keep`` (B x Q, bool) drops negatives per query (HCSC's instance selection, or unfilled queue
+    slots): a dropped negative contributes nothing to the loss or its gradient; a query with no
+    negative left scores 0. Inputs are L2-normalised here."""
     _check_temperature(tau)
     q = F.normalize(query.float(), dim=1)
     positive = (q * F.normalize(key.float(), dim=1)).sum(1, keepdim=True)
-    negative = q @ F.normalize(negatives.float(), dim=1).t()
+    bank = F.normalize(negatives.float(), dim=-1)
+    negative = torch.einsum("bd,bqd->bq", q, bank) if bank.dim() == 3 else q @ bank.t()
     if keep is not None:
         negative = negative.masked_fill(~keep, float("-inf"))
     logits = torch.cat([positive, negative], dim=1) / tau
     return F.cross_entropy(logits, torch.zeros(len(q), dtype=torch.long, device=q.device))
+
+
+def angular_normalize(
+    embedding: torch.Tensor, class_weights: torch.Tensor, labels: torch.Tensor
+) -> torch.Tensor:
+    """ANCOR's angular normalisation: on the unit sphere, the direction from the row's own
+    coarse-class weight vector to the row, normalize(normalize(z) - normalize(w_y)). Rows of one
+    coarse class then differ by where they sit AROUND their class weight, which is what the
+    contrast acts on, not by how close they are to it (which the coarse classifier decides)."""
+    z = F.normalize(embedding.float(), dim=1)
+    w = F.normalize(class_weights.float(), dim=1)[labels]
+    return F.normalize(z - w, dim=1)
 
 
 def proto_nce(

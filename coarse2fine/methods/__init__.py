@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from coarse2fine.methods.ancor import Ancor, AncorCE
 from coarse2fine.methods.base import Method, MethodConfig
 from coarse2fine.methods.baselines import CoarseSupervised, Unsupervised
 from coarse2fine.methods.cd import ContrastiveDisentangling
@@ -32,6 +33,8 @@ METHODS: dict[str, type[Method]] = {
     "deepcluster_ce": DeepClusterCE,
     "deepaligned": DeepAligned,
     "deepaligned_ce": DeepAlignedCE,
+    "ancor": Ancor,
+    "ancor_ce": AncorCE,
 }
 
 __all__ = ["METHODS", "Method", "MethodConfig"]

@@ -157,3 +157,29 @@ def ema_update(target: nn.Module, source: nn.Module, decay: float) -> None:
 def projection_mlp(dim: int, out: int) -> nn.Sequential:
     """Linear -> ReLU -> Linear: the projector / predictor heads of contrastive methods."""
     return nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Linear(dim, out))
+
+
+class CoarseQueues(nn.Module):
+    """One FIFO ring buffer of features per coarse class (buffers, so they move with .to())."""
+
+    def __init__(self, n_coarse: int, size: int, dim: int):
+        super().__init__()
+        self.size = size
+        self.register_buffer("features", torch.zeros(n_coarse, size, dim), persistent=False)
+        self.register_buffer("count", torch.zeros(n_coarse, dtype=torch.long), persistent=False)
+        self.register_buffer("pointer", torch.zeros(n_coarse, dtype=torch.long), persistent=False)
+
+    def lookup(self, coarse: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Queue of each row's own coarse class, and which of its slots hold a feature."""
+        slots = torch.arange(self.size, device=coarse.device)
+        valid = slots.view(1, -1) < self.count[coarse].view(-1, 1)
+        return self.features[coarse], valid
+
+    @torch.no_grad()
+    def push(self, keys: torch.Tensor, coarse: torch.Tensor) -> None:
+        for c in coarse.unique().tolist():
+            new = keys[coarse == c][-self.size :]
+            slots = (self.pointer[c] + torch.arange(len(new), device=keys.device)) % self.size
+            self.features[c, slots] = new.to(self.features.dtype)
+            self.pointer[c] = (self.pointer[c] + len(new)) % self.size
+            self.count[c] = torch.clamp(self.count[c] + len(new), max=self.size)

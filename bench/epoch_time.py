@@ -1,0 +1,150 @@
+"""Training time per epoch, side by side in one run (HWSCL paper's Figure 4; issue 5's HCSC cost).
+
+One process trains one epoch of each method on CLINC train (coarse labels only) with the same
+encoder, batch size, sequence cap and precision, and records the epoch's seconds (for HCSC the
+prototype rebuild is inside the epoch; the one-off embedding of the key bank before the first
+epoch is listed apart as set-up). Ratios are to SimCSE. Writes bench/results/epoch_time/clinc.json,
+docs/images/epoch_time.png and the table in docs/BENCHMARKS.md; a rerun with the file present only
+redraws (``--force`` measures again).
+
+    python bench/epoch_time.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+
+from common import ROOT, machine, replace_section
+
+RESULT = ROOT / "bench" / "results" / "epoch_time" / "clinc.json"
+FIGURE = ROOT / "docs" / "images" / "epoch_time.png"
+TRAIN = {"epochs": 1, "batch_size": 64, "lr": 1e-5, "precision": "bf16", "max_length": 64}
+# (label, method, options); SimCSE first: every ratio is to it
+RUNS = [
+    ("SimCSE", "simcse", {}),
+    ("HWSCL", "hwscl", {}),
+    ("HWSCL w/o momentum", "hwscl", {"queue_size": 0}),
+    ("Delete One Word", "delete_one_word", {}),
+    ("HCSC", "hcsc", {}),
+    ("HCSC + CE", "hcsc_ce", {}),
+    ("Ancor", "ancor", {}),
+]
+COMMAND = "python bench/epoch_time.py"
+
+
+def measure() -> dict:
+    from coarse2fine import Discoverer
+    from coarse2fine.data import load_dataset
+
+    train = load_dataset("clinc", "train")
+    runs = []
+    for label, method, options in RUNS:
+        est = Discoverer(
+            method=method, n_fine=150, seed=0, method_params=options, progress=False, **TRAIN
+        )
+        start = time.perf_counter()
+        est.fit_representation(train)
+        total = time.perf_counter() - start
+        epoch = est.history_[0]["seconds"]
+        runs.append(
+            {
+                "label": label,
+                "method": method,
+                "options": options,
+                "epoch_seconds": epoch,
+                "fit_seconds": total,
+            }
+        )
+        print(f"{label}: epoch {epoch:.1f} s (fit {total:.1f} s)", file=sys.stderr, flush=True)
+    return {
+        "settings": {"train": TRAIN, "runs": [[label, m, o] for label, m, o in RUNS]},
+        "rows": len(train),
+        "runs": runs,
+        "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "machine": machine(),
+        "wall_seconds": sum(r["fit_seconds"] for r in runs),
+    }
+
+
+def plot(record: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = record["runs"]
+    base = runs[0]["epoch_seconds"]
+    fig, ax = plt.subplots(figsize=(7, 3.2), dpi=120)
+    labels = [r["label"] for r in runs][::-1]
+    seconds = [r["epoch_seconds"] for r in runs][::-1]
+    colours = ["#c0392b" if r.startswith("HWSCL") else "#7f8c8d" for r in labels]
+    bars = ax.barh(labels, seconds, color=colours)
+    for bar, s in zip(bars, seconds, strict=True):
+        ax.text(s, bar.get_y() + bar.get_height() / 2, f" {s:.0f} s ({s / base:.2f}x)", va="center")
+    ax.set_xlabel("seconds per epoch (CLINC train, batch 64, 2-core CPU)")
+    ax.set_xlim(0, max(seconds) * 1.3)
+    ax.set_title("Training time per epoch (ratio to SimCSE)")
+    fig.tight_layout()
+    FIGURE.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(FIGURE)
+    plt.close(fig)
+
+
+def report(record: dict) -> None:
+    runs = record["runs"]
+    base = runs[0]["epoch_seconds"]
+    lines = [
+        "## Training time per epoch, side by side (HWSCL paper Figure 4)",
+        "",
+        f"One epoch of each method on CLINC train ({record['rows']} rows, coarse labels only),",
+        "one after the other in ONE process: MiniLM, batch 64, max length 64, bf16 autocast,",
+        "dynamic padding. Epoch time includes per-epoch hooks (HCSC's prototype rebuild);",
+        "set-up is the rest of the fit (tokenising; HCSC also embeds every row once for its key",
+        "bank). Ratios are epoch time over SimCSE's.",
+        "",
+        f"Command: `{COMMAND}`  ",
+        f"Machine: {record['machine']}  ",
+        f"Wall time {record['wall_seconds'] / 60:.1f} min; peak memory of the process "
+        f"{record['peak_memory_mb']:.0f} MB",
+        "",
+        "![epoch time](images/epoch_time.png)",
+        "",
+        "| method | options | epoch s | ratio to SimCSE | set-up s |",
+        "|---|---|---|---|---|",
+    ]
+    for r in runs:
+        setup = r["fit_seconds"] - r["epoch_seconds"]
+        lines.append(
+            f"| {r['label']} | `{json.dumps(r['options'])}` "
+            f"| {r['epoch_seconds']:.1f} | {r['epoch_seconds'] / base:.2f} | {setup:.1f} |"
+        )
+    replace_section("epoch_time", "\n".join(lines))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--force", action="store_true", help="measure again")
+    args = parser.parse_args()
+    record = None
+    if RESULT.is_file() and not args.force:
+        record = json.loads(RESULT.read_text())
+        if record.get("settings") != {
+            "train": TRAIN,
+            "runs": [[label, m, o] for label, m, o in RUNS],
+        }:
+            record = None
+    if record is None:
+        from coarse2fine.io import write_json
+
+        record = measure()
+        write_json(RESULT, record)
+    plot(record)
+    report(record)
+
+
+if __name__ == "__main__":
+    main()

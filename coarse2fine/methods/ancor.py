@@ -1,0 +1,133 @@
+"""Ancor: fine-grained angular contrastive learning with coarse labels (Bukchin et al., CVPR 2021),
+a baseline of the HWSCL comparison (its Table 2; METHODS.md section 5).
+
+MoCo v2 with two additions that use the coarse labels:
+- a linear coarse classifier on the projected embedding z, trained by cross-entropy, beside
+- the contrast on ANGULARLY NORMALISED embeddings: each query and key is replaced by the
+  direction from its coarse class's classifier weight w_y to it on the unit sphere,
+  normalize(normalize(z) - normalize(w_y)) (``losses.contrastive.angular_normalize``). The
+  classifier pulls a class's rows toward w_y; the contrast then only acts on how rows spread
+  AROUND their class's weight, so the two losses no longer pull against each other;
+- negatives come from a queue per coarse class (the momentum keys of the query's own class),
+  since the fine distinctions to learn lie inside a class.
+
+The query is the row itself (dropout noise), the key a second view through the momentum encoder
+and projector ("delete_word" for text as in our HCSC, "mask+noise" for vectors). Key-side
+normalisation uses the same (detached) classifier weights. MoCo v2 defaults: tau 0.2, EMA 0.999,
+a 128-d projector. The queue is 512 keys per coarse class (MoCo's 65536 shared queue does not
+fit datasets of 10-20k rows; 512 x 10 CLINC domains is about a third of an epoch).
+
+``ancor_ce`` ("+ CE" in the HWSCL paper's table) adds the coarse cross-entropy on the encoder's
+pooled feature that every "+ CE" row uses (``CoarseHead``), beside Ancor's own classifier.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from coarse2fine.augment import ViewMaker
+from coarse2fine.losses.contrastive import angular_normalize, info_nce
+from coarse2fine.methods.base import (
+    CoarseHead,
+    CoarseQueues,
+    Method,
+    MethodConfig,
+    ema_update,
+    frozen_copy,
+    projection_mlp,
+)
+from coarse2fine.methods.instance import CONTRASTIVE_DEFAULTS, default_view
+
+
+@dataclass
+class AncorConfig(MethodConfig):
+    tau: float = 0.2
+    queue_size: int = 512  # keys per coarse class
+    momentum: float = 0.999
+    projection_dim: int = 128
+    view: str | None = None  # key view; None: "delete_word" for text, "mask+noise" for vectors
+    ce_weight: float = 0.0  # ancor_ce: 1, coarse CE on the pooled feature
+    dropout: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.tau <= 0:
+            raise ValueError(f"tau must be positive, got {self.tau}")
+        if self.queue_size < 1:
+            raise ValueError(f"queue_size must be >= 1, got {self.queue_size}")
+        if not 0.0 <= self.momentum < 1.0:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
+        if self.ce_weight < 0:
+            raise ValueError(f"ce_weight must be >= 0, got {self.ce_weight}")
+
+
+@dataclass
+class AncorCEConfig(AncorConfig):
+    ce_weight: float = 1.0
+
+
+class Ancor(Method):
+    defaults = CONTRASTIVE_DEFAULTS
+    Config = AncorConfig
+
+    def __init__(self, encoder, n_coarse, config=None, n_fine=None):
+        super().__init__(encoder, n_coarse, config, n_fine)
+        cfg = self.config
+        self.projector = projection_mlp(encoder.dim, cfg.projection_dim)
+        self.classifier = nn.Linear(cfg.projection_dim, n_coarse)  # on z, as in Ancor
+        self.head = CoarseHead(encoder.dim, n_coarse, cfg.dropout)  # the "+ CE" head
+        self.queues = CoarseQueues(n_coarse, cfg.queue_size, cfg.projection_dim)
+        self._momentum: list[nn.Module] = []  # training state, kept out of state_dict
+        self._views: ViewMaker | None = None
+        self._pending: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def on_fit_start(self, data, total_steps: int) -> None:
+        kind = self.config.view or default_view(self.encoder, "delete_word")
+        self._views = ViewMaker(self.encoder, data.inputs, kind, seed=int(torch.initial_seed()))
+        self._momentum = [frozen_copy(self.encoder), frozen_copy(self.projector)]
+
+    def training_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        cfg = self.config
+        coarse = batch["coarse"]
+        (deep,) = self.encoder(batch["inputs"], [self.encoder.n_layers])
+        z = self.projector(deep.float())
+        classify = F.cross_entropy(self.classifier(z), coarse)
+        weights = self.classifier.weight
+        query = angular_normalize(z, weights, coarse)
+        with torch.no_grad():
+            encoder, projector = self._momentum
+            (key_deep,) = encoder(self._views.view(batch), [encoder.n_layers])
+            key = angular_normalize(projector(key_deep.float()), weights.detach(), coarse)
+            self._pending = (key, coarse)
+        negatives, valid = self.queues.lookup(coarse)
+        contrast = info_nce(query, key, negatives, cfg.tau, valid)
+        loss = classify + contrast
+        parts = {"classify": classify, "contrast": contrast}
+        if cfg.ce_weight > 0:
+            ce = F.cross_entropy(self.head(deep).float(), coarse)
+            loss = loss + cfg.ce_weight * ce
+            parts["ce"] = ce
+        return {"loss": loss, **parts}
+
+    @torch.no_grad()
+    def after_step(self, step: int) -> None:
+        encoder, projector = self._momentum
+        ema_update(encoder, self.encoder, self.config.momentum)
+        ema_update(projector, self.projector, self.config.momentum)
+        if self._pending is not None:
+            self.queues.push(*self._pending)
+            self._pending = None
+
+    def predict_coarse(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Coarse logits of Ancor's own classifier on the projected embedding."""
+        (deep,) = self.encoder(batch["inputs"], [self.encoder.n_layers])
+        return self.classifier(self.projector(deep.float()))
+
+
+class AncorCE(Ancor):
+    """Ancor + coarse cross-entropy on the pooled feature (the HWSCL table's "+ CE" row)."""
+
+    Config = AncorCEConfig
