@@ -40,6 +40,8 @@ UNTUNED = [
     "deepcluster_ce",
     "deepaligned",
     "deepaligned_ce",
+    "ancor",
+    "ancor_ce",
     "hcsc",
     "hcsc_ce",
     "cd",

@@ -226,6 +226,44 @@ def test_hcsc_ce_puts_the_coarse_classes_on_top(tiny_vectors):
     assert torch.equal(top["rows"], torch.as_tensor(tiny_vectors.coarse_ids))
 
 
+def test_hcsc_ce_coarse_level_in_the_losses(tiny_vectors):
+    """One finest prototype: every queued key belongs to the query's own prototype, so HCSC's
+    draw drops them all; the coarse level keeps those of the other coarse class regardless."""
+    torch.manual_seed(0)
+    encoder = MLPEncoder.for_data(tiny_vectors.vectors, 16, 3)
+    config = HCSCCEConfig(queue_size=4, projection_dim=2, coarse_loss="keep_other")
+    method = HCSCCE(encoder, 2, config, n_fine=2)
+    d = 2
+    method._levels = [
+        {
+            "centres": torch.tensor([[1.0, 0.0]]),
+            "phi": torch.tensor([0.2]),
+            "rows": torch.zeros(3, dtype=torch.long),
+            "parent": torch.zeros(1, dtype=torch.long),
+        },
+        {"centres": torch.eye(d), "phi": torch.tensor([0.2, 0.2]), "rows": torch.tensor([0, 0, 1])},
+    ]
+    negatives = torch.tensor([[1.0, 0.2], [0.9, -0.1], [0.5, 0.5], [0.0, 1.0]])
+    method.queue_coarse[:] = torch.tensor([0, 1, 1, 0])
+    query = torch.tensor([[1.0, 0.1], [0.8, 0.3], [0.2, 1.0]])
+    key = torch.tensor([[1.0, 0.0], [1.0, 0.1], [0.0, 1.0]])
+    batch = {"index": torch.arange(3), "coarse": torch.tensor([0, 0, 1])}
+    instance, proto = method._selective_losses(query, key, negatives, batch)
+    other_class = torch.tensor([[False, True, True, False]] * 2 + [[True, False, False, True]])
+    want = info_nce(query, key, negatives, method.config.tau, other_class)
+    assert float(instance) == pytest.approx(float(want), rel=1e-6)
+    assert float(proto) == pytest.approx(0.0, abs=1e-6)  # one prototype: nothing to contrast
+    # the default leaves the coarse level out of the losses: every draw fails, nothing is kept
+    method.config.coarse_loss = "none"
+    instance, _ = method._selective_losses(query, key, negatives, batch)
+    assert float(instance) == pytest.approx(0.0, abs=1e-6)
+    # "contrast": the coarse level is a ProtoNCE level too (two levels averaged)
+    method.config.coarse_loss = "contrast"
+    _, proto = method._selective_losses(query, key, negatives, batch)
+    coarse_only = proto_nce(query, torch.eye(d), torch.tensor([0.2, 0.2]), batch["coarse"])
+    assert float(proto) == pytest.approx(float(coarse_only) / 2, rel=1e-5)
+
+
 def test_bad_levels_are_refused():
     with pytest.raises(ValueError, match="levels must look like"):
         HCSCConfig(levels="many")

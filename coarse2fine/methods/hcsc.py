@@ -17,8 +17,16 @@ levels averaged; total L_inst + L_proto, after a warm-up with the plain instance
 ``hcsc_ce`` (the fine-grained-from-coarse variant, our design): adds coarse cross-entropy on the
 encoder's pooled feature, and makes the coarse classes the TOP level of the hierarchy (prototype:
 the normalised mean key of the class's rows; parent of each prototype below: the coarse class
-holding most of its rows), so prototype selection spares siblings under the same coarse class
-and pushes apart prototypes of different coarse classes.
+holding most of its rows): the tree the method outputs is coarse -> categories -> prototypes,
+every prototype under one coarse class. How the coarse level acts on training is
+``coarse_loss``, chosen by measurement (HWU64, seed 0, one epoch at lr 1e-5; docs/HCSC.md):
+- "none" (default, 66.1 ACC): the coarse cross-entropy is the coarse level's only loss; the
+  selective losses run over the K-Means levels as in HCSC;
+- "keep_other" (62.3): a queued negative of another coarse class is always kept, the Bernoulli
+  draw deciding only inside the query's own class;
+- "contrast" (62.5): the coarse level is also a ProtoNCE level and selects the prototypes below
+  it by their coarse parent, which drops the query's sibling prototypes (the other fine
+  categories of its own class, the ones to pull apart) as negatives.
 
 Views: the query is the row itself (dropout noise), the key a second view ("delete_word" for
 text, "mask+noise" for vectors; ``view`` to change). Prototype counts: ``levels`` "a,b,..."
@@ -66,6 +74,7 @@ class HCSCConfig(MethodConfig):
     view: str | None = None  # key view; None: "delete_word" for text, "mask+noise" for vectors
     ce_weight: float = 0.0  # hcsc_ce: 1
     coarse_top: bool = False  # hcsc_ce: the coarse classes are the top level
+    coarse_loss: str = "none"  # with coarse_top: "none", "keep_other" or "contrast"
     dropout: float = 0.1
 
     def __post_init__(self) -> None:
@@ -79,6 +88,10 @@ class HCSCConfig(MethodConfig):
             raise ValueError(f"warmup must be in [0, 1], got {self.warmup}")
         if self.levels != "auto":
             parse_levels(self.levels)
+        if self.coarse_loss not in ("none", "keep_other", "contrast"):
+            raise ValueError(
+                f"coarse_loss must be 'none', 'keep_other' or 'contrast', got {self.coarse_loss!r}"
+            )
 
 
 @dataclass
@@ -122,6 +135,9 @@ class HCSC(Method):
         self.register_buffer(
             "queue", torch.zeros(cfg.queue_size, cfg.projection_dim), persistent=False
         )
+        self.register_buffer(  # each queued key's coarse class
+            "queue_coarse", torch.full((cfg.queue_size,), -1, dtype=torch.long), persistent=False
+        )
         self._filled = 0
         self._pointer = 0
         self._momentum: list[nn.Module] = []
@@ -129,7 +145,7 @@ class HCSC(Method):
         self._data = None
         self._bank: torch.Tensor | None = None
         self._levels: list[dict[str, torch.Tensor]] = []
-        self._pending: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._pending: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
         self._step = 0
         self._warmup_steps = 0
 
@@ -212,7 +228,7 @@ class HCSC(Method):
             encoder, projector = self._momentum
             (key_deep,) = encoder(self._views.view(batch), [encoder.n_layers])
             key = F.normalize(projector(key_deep.float()), dim=1)
-            self._pending = (index, key)
+            self._pending = (index, key, batch["coarse"])
         negatives = self.queue[: self._filled] if self._filled else key.new_zeros(1, key.shape[1])
         parts: dict[str, torch.Tensor] = {}
         if self._step < self._warmup_steps or not self._levels or not self._filled:
@@ -220,7 +236,7 @@ class HCSC(Method):
             loss = instance
             parts["instance"] = instance
         else:
-            instance, proto = self._selective_losses(query, key, negatives, index)
+            instance, proto = self._selective_losses(query, key, negatives, batch)
             loss = instance + proto
             parts.update(instance=instance, proto=proto)
         if cfg.ce_weight > 0:
@@ -229,16 +245,27 @@ class HCSC(Method):
             parts["ce"] = ce
         return {"loss": loss, **parts}
 
-    def _selective_losses(self, query, key, negatives, index):
+    def _selective_losses(self, query, key, negatives, batch):
+        cfg = self.config
+        index = batch["index"]
+        levels = self._levels
+        certain = None  # negatives known to be true ones: queued keys of another coarse class
+        if cfg.coarse_top and cfg.coarse_loss != "contrast":
+            levels = levels[:-1]  # the coarse level's loss is the cross-entropy
+        if cfg.coarse_top and cfg.coarse_loss == "keep_other":
+            queued = self.queue_coarse[: len(negatives)]
+            certain = queued.view(1, -1) != batch["coarse"].view(-1, 1)
         instance_terms, proto_terms = [], []
-        for depth, level in enumerate(self._levels):
+        for depth, level in enumerate(levels):
             assigned = level["rows"][index]
             p_keep = instance_keep_probability(negatives, level["centres"], level["phi"], assigned)
             keep = torch.bernoulli(p_keep).bool()
-            instance_terms.append(info_nce(query, key, negatives, self.config.tau, keep))
+            if certain is not None:
+                keep |= certain
+            instance_terms.append(info_nce(query, key, negatives, cfg.tau, keep))
             proto_keep = None
-            if depth + 1 < len(self._levels):
-                upper = self._levels[depth + 1]
+            if depth + 1 < len(levels):
+                upper = levels[depth + 1]
                 probability = prototype_keep_probability(
                     level["centres"], upper["centres"], upper["phi"], assigned, level["parent"]
                 )
@@ -254,11 +281,12 @@ class HCSC(Method):
         ema_update(encoder, self.encoder, self.config.momentum)
         ema_update(projector, self.projector, self.config.momentum)
         if self._pending is not None:
-            index, key = self._pending
+            index, key, coarse = self._pending
             self._bank[index] = key.to(self._bank.dtype)
             n = len(key)
             slots = (self._pointer + torch.arange(n, device=key.device)) % len(self.queue)
             self.queue[slots] = key.to(self.queue.dtype)
+            self.queue_coarse[slots] = coarse
             self._pointer = int((self._pointer + n) % len(self.queue))
             self._filled = min(len(self.queue), self._filled + n)
             self._pending = None
