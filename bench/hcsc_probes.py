@@ -1,0 +1,113 @@
+"""How HCSC + CE should use the coarse level: one-epoch probes on HWU64 (seed 0).
+
+Each probe trains one epoch on HWU64 train (coarse labels only) and scores the test split under
+the paper protocol (global K-Means, K = 64). One JSON file per probe under
+bench/results/hcsc_probes/; a rerun skips finished probes. Findings in docs/HCSC.md.
+
+    python bench/hcsc_probes.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+from common import ROOT, load_record, machine, replace_section, run_cell, run_protocol_cell
+
+RESULTS = ROOT / "bench" / "results" / "hcsc_probes"
+DATASET, SEED = "hwu64", 0
+BASE = {"epochs": 1, "batch_size": 64, "lr": 1e-5, "precision": "bf16", "max_length": 64}
+
+# (label, method, training overrides, method options)
+PROBES = [
+    ("coarse-supervised, lr 1e-5", "coarse_supervised", {}, {}),
+    ("coarse-supervised, lr 2e-6", "coarse_supervised", {"lr": 2e-6}, {}),
+    ("HCSC", "hcsc", {}, {}),
+    ("HCSC + CE (default: coarse_loss none)", "hcsc_ce", {}, {}),
+    ("HCSC + CE, coarse_loss keep_other", "hcsc_ce", {}, {"coarse_loss": "keep_other"}),
+    ("HCSC + CE, coarse_loss contrast", "hcsc_ce", {}, {"coarse_loss": "contrast"}),
+    (
+        "HCSC + CE, coarse_loss contrast, ce_weight 0.1",
+        "hcsc_ce",
+        {},
+        {"coarse_loss": "contrast", "ce_weight": 0.1},
+    ),
+    (
+        "HCSC + coarse level, contrast, no CE",
+        "hcsc_ce",
+        {},
+        {"coarse_loss": "contrast", "ce_weight": 0.0},
+    ),
+    (
+        "HCSC + CE, coarse_loss contrast, lr 2e-6",
+        "hcsc_ce",
+        {"lr": 2e-6},
+        {"coarse_loss": "contrast"},
+    ),
+    ("HCSC + CE, lr 2e-6", "hcsc_ce", {"lr": 2e-6}, {}),
+]
+
+
+def settings(label: str) -> dict:
+    _, method, train, options = next(p for p in PROBES if p[0] == label)
+    return {"method": method, "train": {**BASE, **train}, "method_params": options}
+
+
+def path(label: str) -> Path:
+    return RESULTS / (re.sub(r"[^A-Za-z0-9.-]+", "_", label).strip("_") + ".json")
+
+
+def report() -> None:
+    lines = [
+        "## HCSC + CE: how the coarse level enters training (HWU64, seed 0)",
+        "",
+        "One epoch on HWU64 train with coarse labels only, test split clustered by global",
+        "K-Means (K = 64). `coarse_loss`: none = the coarse cross-entropy is the coarse level's",
+        "only loss; keep_other = queued negatives of another coarse class always kept;",
+        "contrast = the coarse level is a ProtoNCE level and selects the prototypes below it.",
+        "Findings in docs/HCSC.md.",
+        "",
+        "Command: `python bench/hcsc_probes.py`  ",
+        f"Machine: {machine()}",
+        "",
+        "| probe | method | training | options | ACC | ARI | NMI | train s | peak MB |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for label, method, train, options in PROBES:
+        rec = load_record(path(label), settings(label))
+        lr = f"`{json.dumps(train)}`" if train else "lr 1e-5"
+        if rec is None:
+            lines.append(
+                f"| {label} | {method} | {lr} | `{json.dumps(options)}` | not run yet |||||"
+            )
+            continue
+        lines.append(
+            f"| {label} | {method} | {lr} | `{json.dumps(options)}` | {rec['ACC']:.2f} "
+            f"| {rec['ARI']:.2f} | {rec['NMI']:.2f} | {rec['train_seconds']:.0f} "
+            f"| {rec['peak_memory_mb']:.0f} |"
+        )
+    replace_section("hcsc_probes", "\n".join(lines))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--one", nargs=3, metavar=("DATASET", "LABEL", "SEED"))
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--report-only", action="store_true")
+    args = parser.parse_args()
+    if args.one:
+        dataset, label, seed = args.one
+        run_protocol_cell(dataset, label, int(seed), settings(label), args.out)
+        return
+    if not args.report_only:
+        for label, *_ in PROBES:
+            if load_record(path(label), settings(label)) is None:
+                run_cell(Path(__file__), [DATASET, label, str(SEED)], path(label))
+                report()
+    report()
+
+
+if __name__ == "__main__":
+    main()
