@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -98,3 +99,38 @@ def run_protocol_cell(dataset: str, row: str, seed: int, wanted: dict, out: Path
         flush=True,
     )
     return record
+
+
+def slug_path(folder: Path, label: str) -> Path:
+    """A probe's result file, named after its label."""
+    return folder / (re.sub(r"[^A-Za-z0-9.-]+", "_", label).strip("_") + ".json")
+
+
+def probe_main(
+    script: str,
+    description: str,
+    labels: list[str],
+    dataset: str,
+    seed: int,
+    settings: Any,
+    path: Any,
+    report: Any,
+) -> None:
+    """Command line of a probe script: run each unfinished probe (one process each, a table
+    refresh after each), or ``--one`` probe inside this process, or only ``--report-only``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--one", nargs=3, metavar=("DATASET", "LABEL", "SEED"))
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--first", type=int, help="run only the first N probes of the list")
+    args = parser.parse_args()
+    if args.one:
+        name, label, one_seed = args.one
+        run_protocol_cell(name, label, int(one_seed), settings(label), args.out)
+        return
+    if not args.report_only:
+        for label in labels[: args.first]:
+            if load_record(path(label), settings(label)) is None:
+                run_cell(Path(script), [dataset, label, str(seed)], path(label))
+                report()
+    report()

@@ -9,12 +9,10 @@ per probe under bench/results/hwscl_minilm/; a rerun skips finished probes.
 
 from __future__ import annotations
 
-import argparse
 import json
-import re
 from pathlib import Path
 
-from common import ROOT, load_record, machine, replace_section, run_cell, run_protocol_cell
+from common import ROOT, load_record, machine, probe_main, replace_section, slug_path
 
 RESULTS = ROOT / "bench" / "results" / "hwscl_minilm"
 DATASET, SEED = "clinc", 0
@@ -52,7 +50,7 @@ def settings(label: str) -> dict:
 
 
 def path(label: str) -> Path:
-    return RESULTS / (re.sub(r"[^A-Za-z0-9.-]+", "_", label).strip("_") + ".json")
+    return slug_path(RESULTS, label)
 
 
 def report() -> None:
@@ -89,22 +87,9 @@ def report() -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--one", nargs=3, metavar=("DATASET", "LABEL", "SEED"))
-    parser.add_argument("--out", type=Path)
-    parser.add_argument("--report-only", action="store_true")
-    parser.add_argument("--first", type=int, help="run only the first N probes of the list")
-    args = parser.parse_args()
-    if args.one:
-        dataset, label, seed = args.one
-        run_protocol_cell(dataset, label, int(seed), settings(label), args.out)
-        return
-    if not args.report_only:
-        for label, *_ in PROBES[: args.first]:
-            if load_record(path(label), settings(label)) is None:
-                run_cell(Path(__file__), [DATASET, label, str(SEED)], path(label))
-                report()
-    report()
+    labels = [label for label, *_ in PROBES]
+    description = __doc__.splitlines()[0]
+    probe_main(__file__, description, labels, DATASET, SEED, settings, path, report)
 
 
 if __name__ == "__main__":

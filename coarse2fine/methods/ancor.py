@@ -35,7 +35,7 @@ from coarse2fine.methods.base import (
     CoarseHead,
     CoarseQueues,
     Method,
-    MethodConfig,
+    MomentumContrastConfig,
     ema_update,
     frozen_copy,
     projection_mlp,
@@ -44,24 +44,8 @@ from coarse2fine.methods.instance import CONTRASTIVE_DEFAULTS, default_view
 
 
 @dataclass
-class AncorConfig(MethodConfig):
-    tau: float = 0.2
+class AncorConfig(MomentumContrastConfig):
     queue_size: int = 512  # keys per coarse class
-    momentum: float = 0.999
-    projection_dim: int = 128
-    view: str | None = None  # key view; None: "delete_word" for text, "mask+noise" for vectors
-    ce_weight: float = 0.0  # ancor_ce: 1, coarse CE on the pooled feature
-    dropout: float = 0.1
-
-    def __post_init__(self) -> None:
-        if self.tau <= 0:
-            raise ValueError(f"tau must be positive, got {self.tau}")
-        if self.queue_size < 1:
-            raise ValueError(f"queue_size must be >= 1, got {self.queue_size}")
-        if not 0.0 <= self.momentum < 1.0:
-            raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
-        if self.ce_weight < 0:
-            raise ValueError(f"ce_weight must be >= 0, got {self.ce_weight}")
 
 
 @dataclass

@@ -36,6 +36,29 @@ class MethodConfig:
         return asdict(self)
 
 
+@dataclass
+class MomentumContrastConfig(MethodConfig):
+    """Options of the MoCo-style methods (HCSC, Ancor), with MoCo v2's defaults."""
+
+    tau: float = 0.2
+    queue_size: int = 4096
+    momentum: float = 0.999
+    projection_dim: int = 128
+    view: str | None = None  # key view; None: "delete_word" for text, "mask+noise" for vectors
+    ce_weight: float = 0.0  # "+ CE" variants: coarse cross-entropy on the pooled feature
+    dropout: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.tau <= 0:
+            raise ValueError(f"tau must be positive, got {self.tau}")
+        if self.queue_size < 1:
+            raise ValueError(f"queue_size must be >= 1, got {self.queue_size}")
+        if not 0.0 <= self.momentum < 1.0:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
+        if self.ce_weight < 0:
+            raise ValueError(f"ce_weight must be >= 0, got {self.ce_weight}")
+
+
 def _typed(name: str, value: Any, hint: Any) -> Any:
     """``value`` as the option's declared type (an int is accepted for a float), else a clear
     ValueError: options often arrive from the command line as JSON."""

@@ -54,7 +54,7 @@ from coarse2fine.losses.contrastive import (
 from coarse2fine.methods.base import (
     CoarseHead,
     Method,
-    MethodConfig,
+    MomentumContrastConfig,
     ema_update,
     frozen_copy,
     projection_mlp,
@@ -63,27 +63,15 @@ from coarse2fine.methods.instance import CONTRASTIVE_DEFAULTS, default_view
 
 
 @dataclass
-class HCSCConfig(MethodConfig):
-    tau: float = 0.2
-    queue_size: int = 4096
-    momentum: float = 0.999
-    projection_dim: int = 128
+class HCSCConfig(MomentumContrastConfig):
     levels: str = "auto"  # prototypes per level, finest first: "300,100", or "auto"
     min_cluster: int = 10  # finest-level clusters with fewer rows are dropped
     warmup: float = 0.1  # share of steps with the instance loss only (the paper: 20 of 200)
-    view: str | None = None  # key view; None: "delete_word" for text, "mask+noise" for vectors
-    ce_weight: float = 0.0  # hcsc_ce: 1
     coarse_top: bool = False  # hcsc_ce: the coarse classes are the top level
     coarse_loss: str = "none"  # with coarse_top: "none", "keep_other" or "contrast"
-    dropout: float = 0.1
 
     def __post_init__(self) -> None:
-        if self.tau <= 0:
-            raise ValueError(f"tau must be positive, got {self.tau}")
-        if self.queue_size < 1:
-            raise ValueError(f"queue_size must be >= 1, got {self.queue_size}")
-        if not 0.0 <= self.momentum < 1.0:
-            raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
+        super().__post_init__()
         if not 0.0 <= self.warmup <= 1.0:
             raise ValueError(f"warmup must be in [0, 1], got {self.warmup}")
         if self.levels != "auto":
