@@ -24,7 +24,7 @@ every prototype under one coarse class. How the coarse level acts on training is
   selective losses run over the K-Means levels as in HCSC;
 - "keep_other" (62.3): a queued negative of another coarse class is always kept, the Bernoulli
   draw deciding only inside the query's own class;
-- "contrast" (62.5): the coarse level is also a ProtoNCE level and selects the prototypes below
+- "contrast" (63.7): the coarse level is also a ProtoNCE level and selects the prototypes below
   it by their coarse parent, which drops the query's sibling prototypes (the other fine
   categories of its own class, the ones to pull apart) as negatives.
 
