@@ -137,16 +137,35 @@ def test_ancor_contrasts_only_against_its_own_coarse_queue(tiny_data):
     method = Ancor(encoder, tiny_data.n_coarse, Ancor.Config.from_dict({"queue_size": 4}))
     prepared = prepare(encoder, tiny_data)
     method.on_fit_start(prepared, total_steps=2)
-    batch = make_batch(encoder, prepared, np.arange(6), torch.device("cpu"))
-    first = method.training_step(batch)
-    assert float(first["contrast"]) == pytest.approx(0.0)  # empty queues: no negatives yet
-    method.after_step(0)
+    coarse_ids = np.asarray(tiny_data.coarse_ids)
+    rows = np.concatenate([np.flatnonzero(coarse_ids == c)[:3] for c in (0, 1)])
+    batch = make_batch(encoder, prepared, rows, torch.device("cpu"))
     coarse = batch["coarse"]
-    for c in coarse.unique().tolist():
-        assert int(method.queues.count[c]) == min(4, int((coarse == c).sum()))
+    assert set(coarse.tolist()) == {0, 1}
+    method.eval()  # no dropout: the same batch gives the same query twice
+    first = method.training_step(batch)
+    assert float(first["contrast"].detach()) == pytest.approx(0.0)  # empty queues at first
+    method.after_step(0)
+    assert method.queues.count.tolist()[:2] == [3, 3]
     second = method.training_step(batch)
-    assert float(second["contrast"]) > 0
+    # by hand: each row against its key and the angularly normalised keys of ITS class's queue
+    with torch.no_grad():
+        (deep,) = encoder(batch["inputs"], [encoder.n_layers])
+        weights = method.classifier.weight
+        query = angular_normalize(method.projector(deep.float()), weights, coarse)
+        key = angular_normalize(method._pending[0], weights, coarse)
+        bank = method.queues.features[coarse][:, :3]
+        bank = angular_normalize(
+            bank.reshape(-1, bank.shape[-1]), weights, coarse.repeat_interleave(3)
+        ).view(len(coarse), 3, -1)
+        want = info_nce(query, key, bank, method.config.tau)
+    # (a lookup that mixed in the other class's queue would change the value)
+    assert float(second["contrast"].detach()) == pytest.approx(float(want), rel=1e-5)
     assert set(second) == {"loss", "classify", "contrast"}
+    # the contrast does not train the classifier weights (they are detached, as in Ancor)
+    method.zero_grad()
+    second["contrast"].backward()
+    assert method.classifier.weight.grad is None or not method.classifier.weight.grad.any()
     plus_ce = AncorCE(encoder, tiny_data.n_coarse)
     plus_ce.on_fit_start(prepared, total_steps=1)
     parts = plus_ce.training_step(batch)

@@ -12,10 +12,14 @@ MoCo v2 with two additions that use the coarse labels:
   since the fine distinctions to learn lie inside a class.
 
 The query is the row itself (dropout noise), the key a second view through the momentum encoder
-and projector ("delete_word" for text as in our HCSC, "mask+noise" for vectors). Key-side
-normalisation uses the same (detached) classifier weights. MoCo v2 defaults: tau 0.2, EMA 0.999,
-a 128-d projector. The queue is 512 keys per coarse class (MoCo's 65536 shared queue does not
-fit datasets of 10-20k rows; 512 x 10 CLINC domains is about a third of an epoch).
+and projector ("delete_word" for text as in our HCSC, "mask+noise" for vectors). As in the
+reference code, the classifier weights used for the normalisation are detached (the contrast
+does not move them), and the queue stores keys as projected, normalised at lookup with the
+current weights, so queued keys never carry a stale class direction. MoCo v2 defaults: tau 0.2,
+EMA 0.999, a 128-d projector. The queue is 512 keys per coarse class (MoCo's 65536 shared queue
+does not fit datasets of 10-20k rows; 512 x 10 CLINC domains is about a third of an epoch). A
+class with fewer rows than that (HWU64's smallest domains have 157) will, from its second epoch
+on, hold a query's own earlier key among its negatives; the default single epoch never does.
 
 ``ancor_ce`` ("+ CE" in the HWSCL paper's table) adds the coarse cross-entropy on the encoder's
 pooled feature that every "+ CE" row uses (``CoarseHead``), beside Ancor's own classifier.
@@ -79,14 +83,19 @@ class Ancor(Method):
         (deep,) = self.encoder(batch["inputs"], [self.encoder.n_layers])
         z = self.projector(deep.float())
         classify = F.cross_entropy(self.classifier(z), coarse)
-        weights = self.classifier.weight
+        weights = self.classifier.weight.detach()
         query = angular_normalize(z, weights, coarse)
         with torch.no_grad():
             encoder, projector = self._momentum
             (key_deep,) = encoder(self._views.view(batch), [encoder.n_layers])
-            key = angular_normalize(projector(key_deep.float()), weights.detach(), coarse)
-            self._pending = (key, coarse)
-        negatives, valid = self.queues.lookup(coarse)
+            raw_key = projector(key_deep.float())
+            self._pending = (raw_key, coarse)
+            key = angular_normalize(raw_key, weights, coarse)
+            queued, valid = self.queues.lookup(coarse)  # (B, Q, d): each row's own class
+            b, q, d = queued.shape
+            negatives = angular_normalize(
+                queued.reshape(b * q, d), weights, coarse.repeat_interleave(q)
+            ).view(b, q, d)
         contrast = info_nce(query, key, negatives, cfg.tau, valid)
         loss = classify + contrast
         parts = {"classify": classify, "contrast": contrast}
@@ -115,3 +124,8 @@ class AncorCE(Ancor):
     """Ancor + coarse cross-entropy on the pooled feature (the HWSCL table's "+ CE" row)."""
 
     Config = AncorCEConfig
+
+    def predict_coarse(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Coarse logits of the "+ CE" head on the pooled feature, as every "+ CE" row reports."""
+        (deep,) = self.encoder(batch["inputs"], [self.encoder.n_layers])
+        return self.head(deep)
