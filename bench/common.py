@@ -125,6 +125,8 @@ def probe_main(
     parser.add_argument("--first", type=int, help="run only the first N probes of the list")
     args = parser.parse_args()
     if args.one:
+        if args.out is None:
+            parser.error("--one needs --out FILE")
         name, label, one_seed = args.one
         run_protocol_cell(name, label, int(one_seed), settings(label), args.out)
         return

@@ -286,6 +286,10 @@ def test_hcsc_ce_coarse_level_in_the_losses(tiny_vectors):
 def test_bad_levels_are_refused():
     with pytest.raises(ValueError, match="levels must look like"):
         HCSCConfig(levels="many")
+    with pytest.raises(ValueError, match="coarse_loss='contrast' needs the coarse level on top"):
+        HCSCConfig(coarse_loss="contrast")
+    with pytest.raises(ValueError, match="coarse_loss must be"):
+        HCSCCEConfig(coarse_loss="sometimes")
 
 
 def test_hcsc_switches_to_selective_losses_after_warm_up(tiny_vectors):

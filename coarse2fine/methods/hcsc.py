@@ -80,6 +80,11 @@ class HCSCConfig(MomentumContrastConfig):
             raise ValueError(
                 f"coarse_loss must be 'none', 'keep_other' or 'contrast', got {self.coarse_loss!r}"
             )
+        if self.coarse_loss != "none" and not self.coarse_top:
+            raise ValueError(
+                f"coarse_loss={self.coarse_loss!r} needs the coarse level on top: use hcsc_ce, "
+                "or set coarse_top=true"
+            )
 
 
 @dataclass
