@@ -108,8 +108,8 @@ def slug_path(folder: Path, label: str) -> Path:
 
 def probe_main(
     script: str,
-    description: str,
-    labels: list[str],
+    doc: str,
+    probes: list[tuple],
     dataset: str,
     seed: int,
     settings: Any,
@@ -118,7 +118,8 @@ def probe_main(
 ) -> None:
     """Command line of a probe script: run each unfinished probe (one process each, a table
     refresh after each), or ``--one`` probe inside this process, or only ``--report-only``."""
-    parser = argparse.ArgumentParser(description=description)
+    labels = [probe[0] for probe in probes]  # (label, method, training, options)
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--one", nargs=3, metavar=("DATASET", "LABEL", "SEED"))
     parser.add_argument("--out", type=Path)
     parser.add_argument("--report-only", action="store_true")

@@ -86,11 +86,5 @@ def report() -> None:
     replace_section("hwscl_minilm", "\n".join(lines))
 
 
-def main() -> None:
-    labels = [label for label, *_ in PROBES]
-    description = __doc__.splitlines()[0]
-    probe_main(__file__, description, labels, DATASET, SEED, settings, path, report)
-
-
 if __name__ == "__main__":
-    main()
+    probe_main(__file__, __doc__, PROBES, DATASET, SEED, settings, path, report)
