@@ -34,6 +34,8 @@ RUNS = [
     ("Ancor", "ancor", {}),
 ]
 COMMAND = "python bench/epoch_time.py"
+# what a stored result must have been measured under to be reused
+SETTINGS = {"train": TRAIN, "runs": [[label, m, o] for label, m, o in RUNS]}
 
 
 def measure() -> dict:
@@ -61,7 +63,7 @@ def measure() -> dict:
         )
         print(f"{label}: epoch {epoch:.1f} s (fit {total:.1f} s)", file=sys.stderr, flush=True)
     return {
-        "settings": {"train": TRAIN, "runs": [[label, m, o] for label, m, o in RUNS]},
+        "settings": SETTINGS,
         "rows": len(train),
         "runs": runs,
         "optimizer_step_seconds": optimizer_step_seconds(),
@@ -165,23 +167,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--force", action="store_true", help="measure again")
     args = parser.parse_args()
-    record = None
-    if RESULT.is_file() and not args.force:
-        record = json.loads(RESULT.read_text())
-        if record.get("settings") != {
-            "train": TRAIN,
-            "runs": [[label, m, o] for label, m, o in RUNS],
-        }:
-            record = None
-    if record is None:
+    record = json.loads(RESULT.read_text()) if RESULT.is_file() and not args.force else {}
+    if record.get("settings") != SETTINGS:
         from coarse2fine.io import write_json
 
         record = measure()
-        write_json(RESULT, record)
-    if "optimizer_step_seconds" not in record:  # added later: measured on its own
-        from coarse2fine.io import write_json
-
-        record["optimizer_step_seconds"] = optimizer_step_seconds()
         write_json(RESULT, record)
     plot(record)
     report(record)

@@ -15,12 +15,15 @@ cell is read from there instead of being trained again).
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
 from common import ROOT, load_record, machine, mean_std, replace_section, run_cell
 from paper_protocol import cell_path as protocol_cell
 from paper_protocol import settings as protocol_settings
+
+from coarse2fine.methods.hwscl import HWSCLConfig, default_shallow_layer
 
 RESULTS = ROOT / "bench" / "results" / "hwscl_study"
 IMAGES = ROOT / "docs" / "images"
@@ -37,8 +40,11 @@ ABLATIONS = {
 }
 ABLATION_DATASET = "clinc"
 # Figures 6 and 7: MiniLM has 6 layers (default L = 4); beta = alpha_diff / alpha_same
+MINILM_LAYERS = 6
 LAYERS = [1, 2, 3, 4, 5]
 BETAS = [1.0, 1.2, 1.4, 2.0, 3.0]
+DEFAULT_LAYER = default_shallow_layer(MINILM_LAYERS)
+DEFAULT_BETA = HWSCLConfig().alpha_diff / HWSCLConfig().alpha_same
 SENSITIVITY_DATASET = "hwu64"
 
 
@@ -52,27 +58,20 @@ def slug(options: dict) -> str:
 
 
 def cell(dataset: str, options: dict, seed: int) -> Path:
+    if not options:  # the unchanged default is the paper-protocol row itself
+        return protocol_cell(dataset, BASE_ROW, seed)
     return RESULTS / dataset / f"{slug(options)}-seed{seed}.json"
 
 
 def record(dataset: str, options: dict, seed: int) -> dict | None:
-    wanted = variant_settings(options)
-    if not options:  # the unchanged default is the paper-protocol row itself
-        return load_record(protocol_cell(dataset, BASE_ROW, seed), wanted)
-    return load_record(cell(dataset, options, seed), wanted)
+    return load_record(cell(dataset, options, seed), variant_settings(options))
 
 
 def ensure(dataset: str, options: dict, seeds: list[int]) -> None:
-    import json
-
     for seed in seeds:
         if record(dataset, options, seed) is None:
-            path = (
-                protocol_cell(dataset, BASE_ROW, seed)
-                if not options
-                else cell(dataset, options, seed)
-            )
-            run_cell(Path(__file__), [dataset, json.dumps(options), str(seed)], path)
+            args = [dataset, json.dumps(options), str(seed)]
+            run_cell(Path(__file__), args, cell(dataset, options, seed))
 
 
 def header(title: str, command: str, text: list[str], records: list[dict]) -> list[str]:
@@ -161,9 +160,9 @@ def ablations(seeds: list[int]) -> None:
 def sensitivity(seeds: list[int]) -> None:
     sweeps = {
         "shallow_layer": [
-            ({"shallow_layer": layer} if layer != 4 else {}, layer) for layer in LAYERS
+            ({"shallow_layer": layer} if layer != DEFAULT_LAYER else {}, layer) for layer in LAYERS
         ],
-        "beta": [({"alpha_diff": beta} if beta != 1.4 else {}, beta) for beta in BETAS],
+        "beta": [({"alpha_diff": beta} if beta != DEFAULT_BETA else {}, beta) for beta in BETAS],
     }
     for points in sweeps.values():
         for options, _ in points:
@@ -284,8 +283,6 @@ def false_negatives(seeds: list[int]) -> None:
 
 
 def main() -> None:
-    import json
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "artefact",
