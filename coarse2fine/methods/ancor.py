@@ -40,8 +40,7 @@ from coarse2fine.methods.base import (
     CoarseQueues,
     Method,
     MomentumContrastConfig,
-    ema_update,
-    frozen_copy,
+    MomentumKeysMixin,
     projection_mlp,
 )
 from coarse2fine.methods.instance import CONTRASTIVE_DEFAULTS, default_view
@@ -57,7 +56,7 @@ class AncorCEConfig(AncorConfig):
     ce_weight: float = 1.0
 
 
-class Ancor(Method):
+class Ancor(MomentumKeysMixin, Method):
     defaults = CONTRASTIVE_DEFAULTS
     Config = AncorConfig
 
@@ -75,7 +74,7 @@ class Ancor(Method):
     def on_fit_start(self, data, total_steps: int) -> None:
         kind = self.config.view or default_view(self.encoder, "delete_word")
         self._views = ViewMaker(self.encoder, data.inputs, kind, seed=int(torch.initial_seed()))
-        self._momentum = [frozen_copy(self.encoder), frozen_copy(self.projector)]
+        self.start_momentum()
 
     def training_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         cfg = self.config
@@ -86,9 +85,7 @@ class Ancor(Method):
         weights = self.classifier.weight.detach()
         query = angular_normalize(z, weights, coarse)
         with torch.no_grad():
-            encoder, projector = self._momentum
-            (key_deep,) = encoder(self._views.view(batch), [encoder.n_layers])
-            raw_key = projector(key_deep.float())
+            raw_key = self.momentum_keys(self._views.view(batch))
             self._pending = (raw_key, coarse)
             key = angular_normalize(raw_key, weights, coarse)
             queued, valid = self.queues.lookup(coarse)  # (B, Q, d): each row's own class
@@ -107,9 +104,7 @@ class Ancor(Method):
 
     @torch.no_grad()
     def after_step(self, step: int) -> None:
-        encoder, projector = self._momentum
-        ema_update(encoder, self.encoder, self.config.momentum)
-        ema_update(projector, self.projector, self.config.momentum)
+        self.update_momentum()
         if self._pending is not None:
             self.queues.push(*self._pending)
             self._pending = None

@@ -177,6 +177,29 @@ def ema_update(target: nn.Module, source: nn.Module, decay: float) -> None:
         t.copy_(s)
 
 
+class MomentumKeysMixin:
+    """MoCo's key side, for methods with an ``encoder``, a ``projector`` and ``config.momentum``:
+    their momentum copies (held in the plain list ``_momentum``, so they stay out of the saved
+    state), the keys those give, and the EMA that moves them after each step."""
+
+    _momentum: list[nn.Module]
+
+    def start_momentum(self) -> None:
+        self._momentum = [frozen_copy(self.encoder), frozen_copy(self.projector)]
+
+    @torch.no_grad()
+    def momentum_keys(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        encoder, projector = self._momentum
+        (deep,) = encoder(inputs, [encoder.n_layers])
+        return projector(deep.float())
+
+    @torch.no_grad()
+    def update_momentum(self) -> None:
+        encoder, projector = self._momentum
+        ema_update(encoder, self.encoder, self.config.momentum)
+        ema_update(projector, self.projector, self.config.momentum)
+
+
 def projection_mlp(dim: int, out: int) -> nn.Sequential:
     """Linear -> ReLU -> Linear: the projector / predictor heads of contrastive methods."""
     return nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Linear(dim, out))

@@ -55,8 +55,7 @@ from coarse2fine.methods.base import (
     CoarseHead,
     Method,
     MomentumContrastConfig,
-    ema_update,
-    frozen_copy,
+    MomentumKeysMixin,
     projection_mlp,
 )
 from coarse2fine.methods.instance import CONTRASTIVE_DEFAULTS, default_view
@@ -116,7 +115,7 @@ def concentration(features: np.ndarray, labels: np.ndarray, centres: np.ndarray,
     return (tau * phi / phi.mean()).astype(np.float32)
 
 
-class HCSC(Method):
+class HCSC(MomentumKeysMixin, Method):
     defaults = CONTRASTIVE_DEFAULTS
     Config = HCSCConfig
 
@@ -155,7 +154,7 @@ class HCSC(Method):
         self._data = data
         kind = cfg.view or default_view(self.encoder, "delete_word")
         self._views = ViewMaker(self.encoder, data.inputs, kind, seed=int(torch.initial_seed()))
-        self._momentum = [frozen_copy(self.encoder), frozen_copy(self.projector)]
+        self.start_momentum()
         device = self.queue.device
         keys = embed(self, data, device=device, progress=False, call="keys")
         self._bank = F.normalize(torch.from_numpy(keys).to(device), dim=1)
@@ -164,9 +163,7 @@ class HCSC(Method):
 
     def keys(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Momentum features (the key encoder and projector) of the batch's rows."""
-        encoder, projector = self._momentum
-        (deep,) = encoder(batch["inputs"], [encoder.n_layers])
-        return projector(deep.float())
+        return self.momentum_keys(batch["inputs"])
 
     def on_epoch_start(self, epoch: int, data) -> None:
         self._levels = self.build_hierarchy(self._bank.cpu().numpy(), data.coarse)
@@ -217,11 +214,8 @@ class HCSC(Method):
         index = batch["index"]
         (deep,) = self.encoder(batch["inputs"], [self.encoder.n_layers])
         query = self.projector(deep.float())
-        with torch.no_grad():
-            encoder, projector = self._momentum
-            (key_deep,) = encoder(self._views.view(batch), [encoder.n_layers])
-            key = F.normalize(projector(key_deep.float()), dim=1)
-            self._pending = (index, key, batch["coarse"])
+        key = F.normalize(self.momentum_keys(self._views.view(batch)), dim=1)
+        self._pending = (index, key, batch["coarse"])
         negatives = self.queue[: self._filled] if self._filled else key.new_zeros(1, key.shape[1])
         parts: dict[str, torch.Tensor] = {}
         if self._step < self._warmup_steps or not self._levels or not self._filled:
@@ -270,9 +264,7 @@ class HCSC(Method):
 
     @torch.no_grad()
     def after_step(self, step: int) -> None:
-        encoder, projector = self._momentum
-        ema_update(encoder, self.encoder, self.config.momentum)
-        ema_update(projector, self.projector, self.config.momentum)
+        self.update_momentum()
         if self._pending is not None:
             index, key, coarse = self._pending
             self._bank[index] = key.to(self._bank.dtype)
