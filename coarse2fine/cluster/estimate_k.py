@@ -64,6 +64,6 @@ def estimate_counts(
         counts.append(max(1, len(set(labels.tolist()) - {-1})))
     counts = np.asarray(counts, dtype=np.int64)
     if split == "size":
-        sizes = np.array([(coarse == c).sum() for c in np.unique(coarse)])
+        sizes = np.unique(coarse, return_counts=True)[1]  # rows per class, same order
         counts = allocate_by_size(sizes, int(counts.sum()))
     return counts
