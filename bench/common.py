@@ -20,6 +20,21 @@ BENCHMARKS_MD = ROOT / "docs" / "BENCHMARKS.md"
 sys.path.insert(0, str(ROOT))
 from coarse2fine.io import atomic_write_text, write_json  # noqa: E402
 
+# Methods whose losses changed numerically after cells were measured with them. A benchmark adds
+# the revision to such a method's settings, so stale cells no longer match and are redone.
+# 2: nt_xent, info_nce and proto_nce compute their similarities in float32 (they ran under bf16
+# autocast before; HWSCL's loss always had the guard).
+LOSS_REVISION = {
+    **dict.fromkeys(["simcse", "simcse_ce", "delete_one_word", "delete_one_word_ce"], 2),
+    **dict.fromkeys(["hcsc", "hcsc_ce", "cd", "ancor", "ancor_ce"], 2),
+}
+
+
+def with_loss_revision(method: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` plus the method's loss revision when it has one (others stay unchanged)."""
+    revision = LOSS_REVISION.get(method)
+    return settings if revision is None else {**settings, "loss_revision": revision}
+
 
 def machine() -> str:
     """One line describing where the numbers were measured."""

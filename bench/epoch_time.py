@@ -18,7 +18,7 @@ import resource
 import sys
 import time
 
-from common import ROOT, machine, replace_section
+from common import LOSS_REVISION, ROOT, machine, replace_section
 
 RESULT = ROOT / "bench" / "results" / "epoch_time" / "clinc.json"
 FIGURE = ROOT / "docs" / "images" / "epoch_time.png"
@@ -34,8 +34,17 @@ RUNS = [
     ("Ancor", "ancor", {}),
 ]
 COMMAND = "python bench/epoch_time.py"
+# Each method is timed REPEATS times, the rounds one after the other (every method once, then
+# again), and its fastest epoch is kept: one-off slowdowns of the shared machine only ever add
+# time, and a single round showed SimCSE and Delete One Word (the same cost) 8 % apart.
+REPEATS = 2
 # what a stored result must have been measured under to be reused
-SETTINGS = {"train": TRAIN, "runs": [[label, m, o] for label, m, o in RUNS]}
+SETTINGS = {
+    "train": TRAIN,
+    "runs": [[label, m, o] for label, m, o in RUNS],
+    "repeats": REPEATS,
+    "loss_revision": {m: LOSS_REVISION[m] for _, m, _ in RUNS if m in LOSS_REVISION},
+}
 
 
 def measure() -> dict:
@@ -43,25 +52,32 @@ def measure() -> dict:
     from coarse2fine.data import load_dataset
 
     train = load_dataset("clinc", "train")
-    runs = []
-    for label, method, options in RUNS:
-        est = Discoverer(
-            method=method, n_fine=150, seed=0, method_params=options, progress=False, **TRAIN
-        )
-        start = time.perf_counter()
-        est.fit_representation(train)
-        total = time.perf_counter() - start
-        epoch = est.history_[0]["seconds"]
-        runs.append(
-            {
-                "label": label,
-                "method": method,
-                "options": options,
-                "epoch_seconds": epoch,
-                "fit_seconds": total,
-            }
-        )
-        print(f"{label}: epoch {epoch:.1f} s (fit {total:.1f} s)", file=sys.stderr, flush=True)
+    runs = [
+        {"label": label, "method": method, "options": options, "epochs": [], "fits": []}
+        for label, method, options in RUNS
+    ]
+    for _ in range(REPEATS):
+        for run in runs:
+            est = Discoverer(
+                method=run["method"],
+                n_fine=150,
+                seed=0,
+                method_params=run["options"],
+                progress=False,
+                **TRAIN,
+            )
+            start = time.perf_counter()
+            est.fit_representation(train)
+            run["fits"].append(time.perf_counter() - start)
+            run["epochs"].append(est.history_[0]["seconds"])
+            print(
+                f"{run['label']}: epoch {run['epochs'][-1]:.1f} s (fit {run['fits'][-1]:.1f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
+    for run in runs:  # the fastest round, and the set-up of that same round
+        best = min(range(REPEATS), key=run["epochs"].__getitem__)
+        run["epoch_seconds"], run["fit_seconds"] = run["epochs"][best], run["fits"][best]
     return {
         "settings": SETTINGS,
         "rows": len(train),
@@ -69,7 +85,7 @@ def measure() -> dict:
         "optimizer_step_seconds": optimizer_step_seconds(),
         "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "machine": machine(),
-        "wall_seconds": sum(r["fit_seconds"] for r in runs),
+        "wall_seconds": sum(sum(r["fits"]) for r in runs),
     }
 
 
@@ -132,7 +148,8 @@ def report(record: dict) -> None:
         "one after the other in ONE process: MiniLM, batch 64, max length 64, bf16 autocast,",
         "dynamic padding. Epoch time includes per-epoch hooks (HCSC's prototype rebuild);",
         "set-up is the rest of the fit (tokenising; HCSC also embeds every row once for its key",
-        "bank). Ratios are epoch time over SimCSE's.",
+        f"bank). Each method ran {REPEATS} times (every method once, then again); the table keeps",
+        "its fastest epoch and lists every round. Ratios are epoch time over SimCSE's.",
         "",
         f"Command: `{COMMAND}`  ",
         f"Machine: {record['machine']}  ",
@@ -141,15 +158,16 @@ def report(record: dict) -> None:
         "",
         "![epoch time](images/epoch_time.png)",
         "",
-        "| method | options | epoch s | ratio to SimCSE | set-up s | epoch s without the "
-        "optimizer steps | ratio to SimCSE |",
-        "|---|---|---|---|---|---|---|",
+        "| method | options | epoch s (fastest) | rounds s | ratio to SimCSE | set-up s "
+        "| epoch s without the optimizer steps | ratio to SimCSE |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
         setup = r["fit_seconds"] - r["epoch_seconds"]
         lines.append(
             f"| {r['label']} | `{json.dumps(r['options'])}` "
-            f"| {r['epoch_seconds']:.1f} | {r['epoch_seconds'] / base:.2f} | {setup:.1f} "
+            f"| {r['epoch_seconds']:.1f} | {' / '.join(f'{e:.1f}' for e in r['epochs'])} "
+            f"| {r['epoch_seconds'] / base:.2f} | {setup:.1f} "
             f"| {r['epoch_seconds'] - fixed:.1f} | {(r['epoch_seconds'] - fixed) / rest:.2f} |"
         )
     ms = record["optimizer_step_seconds"] * 1000

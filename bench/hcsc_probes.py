@@ -12,7 +12,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from common import ROOT, load_record, machine, probe_main, replace_section, slug_path
+from common import (
+    ROOT,
+    load_record,
+    machine,
+    probe_main,
+    replace_section,
+    slug_path,
+    with_loss_revision,
+)
 
 RESULTS = ROOT / "bench" / "results" / "hcsc_probes"
 DATASET, SEED = "hwu64", 0
@@ -50,7 +58,9 @@ PROBES = [
 
 def settings(label: str) -> dict:
     _, method, train, options = next(p for p in PROBES if p[0] == label)
-    return {"method": method, "train": {**BASE, **train}, "method_params": options}
+    return with_loss_revision(
+        method, {"method": method, "train": {**BASE, **train}, "method_params": options}
+    )
 
 
 def path(label: str) -> Path:

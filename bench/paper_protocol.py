@@ -16,7 +16,15 @@ import sys
 import time
 from pathlib import Path
 
-from common import ROOT, load_record, mean_std, replace_section, run_cell, run_protocol_cell
+from common import (
+    ROOT,
+    load_record,
+    mean_std,
+    replace_section,
+    run_cell,
+    run_protocol_cell,
+    with_loss_revision,
+)
 
 RESULTS = ROOT / "bench" / "results" / "paper_protocol"
 DATASETS = ["clinc", "hwu64"]
@@ -109,12 +117,15 @@ PROTOCOL_VERSION = 3
 
 def settings(row: str) -> dict:
     spec = ROW_SETTINGS[row]
-    return {
-        "protocol": PROTOCOL_VERSION,
-        "method": spec["method"],
-        "train": {**TRAIN, **spec["train"]},
-        "method_params": spec["method_params"],
-    }
+    return with_loss_revision(
+        spec["method"],
+        {
+            "protocol": PROTOCOL_VERSION,
+            "method": spec["method"],
+            "train": {**TRAIN, **spec["train"]},
+            "method_params": spec["method_params"],
+        },
+    )
 
 
 def cell_path(dataset: str, row: str, seed: int) -> Path:

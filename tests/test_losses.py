@@ -9,6 +9,15 @@ import torch
 import torch.nn.functional as F
 
 from coarse2fine.losses import weighted_self_contrastive_loss
+from coarse2fine.losses.contrastive import (
+    angular_normalize,
+    binary_entropy_bonus,
+    info_nce,
+    instance_keep_probability,
+    nt_xent,
+    proto_nce,
+    prototype_keep_probability,
+)
 
 
 def cos(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -149,3 +158,50 @@ def test_bad_settings_raise(tensors, kwargs, message):
     deep, shallow, coarse, _, _ = tensors
     with pytest.raises(ValueError, match=message):
         weighted_self_contrastive_loss(deep, shallow, coarse, **kwargs)
+
+
+def _guarded_losses():
+    """Each loss of the contrastive module on inputs where bf16 rounding would show."""
+    g = torch.Generator().manual_seed(3)
+    a, b = torch.randn(8, 16, generator=g), torch.randn(8, 16, generator=g)
+    bank = torch.randn(20, 16, generator=g)
+    labels = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
+    protos, conc = torch.randn(3, 16, generator=g), torch.full((3,), 0.05)
+    parents, parent_of = torch.randn(2, 16, generator=g), torch.tensor([0, 1, 1])
+    return {
+        "weighted_self_contrastive_loss": lambda: weighted_self_contrastive_loss(a, b, labels),
+        "nt_xent": lambda: nt_xent(a, b, tau=0.05),
+        "info_nce": lambda: info_nce(a, b, bank, tau=0.05),
+        "angular_normalize": lambda: angular_normalize(a, protos, labels),
+        "proto_nce": lambda: proto_nce(a, protos, conc, labels),
+        "binary_entropy_bonus": lambda: binary_entropy_bonus(torch.sigmoid(a)),
+        "instance_keep_probability": lambda: instance_keep_probability(bank, protos, conc, labels),
+        "prototype_keep_probability": lambda: prototype_keep_probability(
+            protos, parents, torch.full((2,), 0.05), labels, parent_of
+        ),
+    }
+
+
+@pytest.mark.parametrize("name", list(_guarded_losses()))
+def test_every_contrastive_loss_ignores_autocast(name):
+    """Under bf16 autocast each loss returns float32 bit for bit equal to its value without
+    autocast (a bf16 matmul of these inputs moves a logit at tau 0.05 by about 0.1)."""
+    compute = _guarded_losses()[name]
+    exact = compute()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        under_autocast = compute()
+    assert under_autocast.dtype == torch.float32
+    assert torch.equal(under_autocast, exact)
+
+
+def test_the_autocast_test_covers_every_public_loss():
+    import inspect
+
+    from coarse2fine.losses import contrastive
+
+    public = {
+        name
+        for name, fn in inspect.getmembers(contrastive, inspect.isfunction)
+        if fn.__module__ == contrastive.__name__ and not name.startswith("_") and name != "float32"
+    }
+    assert public == set(_guarded_losses())

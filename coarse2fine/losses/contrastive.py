@@ -1,11 +1,35 @@
-"""Contrastive losses as pure functions of feature tensors (no module state)."""
+"""Contrastive losses as pure functions of feature tensors (no module state).
+
+Every function here runs in float32 with autocast turned off (``float32``), whatever the dtype of
+its inputs: a cosine near 1 divided by a small temperature magnifies bf16 rounding (about 0.004
+in a cosine, 0.08 in a logit at tau 0.05), which a matmul under CPU or GPU autocast would
+otherwise apply silently. Gradients flow back to bf16 inputs as usual.
+"""
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
+
+_Fn = TypeVar("_Fn", bound=Callable[..., torch.Tensor])
+
+
+def float32(fn: _Fn) -> _Fn:
+    """Run ``fn`` with autocast off on the device of its first tensor argument."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        tensors = [a for a in (*args, *kwargs.values()) if isinstance(a, torch.Tensor)]
+        device = tensors[0].device.type if tensors else "cpu"
+        with torch.autocast(device, enabled=False):
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def _check_temperature(tau: float) -> None:
@@ -13,6 +37,7 @@ def _check_temperature(tau: float) -> None:
         raise ValueError(f"temperature must be positive, got {tau}")
 
 
+@float32
 def weighted_self_contrastive_loss(
     deep: torch.Tensor,
     shallow: torch.Tensor,
@@ -52,44 +77,40 @@ def weighted_self_contrastive_loss(
     ):
         if alpha < 0:
             raise ValueError(f"{name} must be >= 0, got {alpha}")
-    # Similarities near 1 divided by a small tau need float32: under CPU/GPU autocast a matmul
-    # would silently run in bf16 (about +-0.04 per logit at tau 0.1), so autocast is off here.
-    with torch.autocast(deep.device.type, enabled=False):
-        q = F.normalize(deep.float(), dim=-1)
-        ks = F.normalize(shallow.float(), dim=-1)
-        sim_shallow = q @ ks.T / tau  # (B, B)
-        sim_deep = q @ q.T / tau
-        positive = sim_shallow.diagonal()
+    q = F.normalize(deep.float(), dim=-1)
+    ks = F.normalize(shallow.float(), dim=-1)
+    sim_shallow = q @ ks.T / tau  # (B, B)
+    sim_deep = q @ q.T / tau
+    positive = sim_shallow.diagonal()
 
-        same = coarse.view(-1, 1) == coarse.view(1, -1)
-        weight = torch.where(same, alpha_same, alpha_diff).to(q.dtype)
-        weight.fill_diagonal_(0.0)  # a sample is never its own negative
-        log_w = weight.log()  # -inf where the weight is 0 (self, or an alpha of 0)
+    same = coarse.view(-1, 1) == coarse.view(1, -1)
+    weight = torch.where(same, alpha_same, alpha_diff).to(q.dtype)
+    weight.fill_diagonal_(0.0)  # a sample is never its own negative
+    log_w = weight.log()  # -inf where the weight is 0 (self, or an alpha of 0)
 
-        groups = [sim_shallow + log_w, sim_deep + log_w]
-        if queue is not None and queue.shape[1] > 0 and alpha_m > 0:
-            kq = F.normalize(queue.float(), dim=-1)
-            sim_queue = torch.einsum("bd,bsd->bs", q, kq) / tau
-            valid = (
-                torch.ones_like(sim_queue, dtype=torch.bool) if queue_valid is None else queue_valid
-            )
-            groups.append(torch.where(valid, sim_queue + math.log(alpha_m), -torch.inf))
-        if denominator == "joint":
-            groups = [torch.cat(groups, dim=1)]
+    groups = [sim_shallow + log_w, sim_deep + log_w]
+    if queue is not None and queue.shape[1] > 0 and alpha_m > 0:
+        kq = F.normalize(queue.float(), dim=-1)
+        sim_queue = torch.einsum("bd,bsd->bs", q, kq) / tau
+        valid = torch.ones_like(sim_queue, dtype=torch.bool) if queue_valid is None else queue_valid
+        groups.append(torch.where(valid, sim_queue + math.log(alpha_m), -torch.inf))
+    if denominator == "joint":
+        groups = [torch.cat(groups, dim=1)]
 
-        loss = -positive
-        has_negative = torch.zeros_like(positive, dtype=torch.bool)
-        for logits in groups:
-            present = torch.isfinite(logits).any(dim=1)
-            # logsumexp over a row of only -inf has a NaN gradient: give such rows a dummy 0
-            # logit and drop their term afterwards, so they add neither loss nor gradient.
-            safe = torch.where(present.unsqueeze(1), logits, 0.0)
-            loss = loss + torch.where(present, torch.logsumexp(safe, dim=1), 0.0)
-            has_negative |= present
-        loss = torch.where(has_negative, loss, 0.0)
-        return loss.mean()
+    loss = -positive
+    has_negative = torch.zeros_like(positive, dtype=torch.bool)
+    for logits in groups:
+        present = torch.isfinite(logits).any(dim=1)
+        # logsumexp over a row of only -inf has a NaN gradient: give such rows a dummy 0
+        # logit and drop their term afterwards, so they add neither loss nor gradient.
+        safe = torch.where(present.unsqueeze(1), logits, 0.0)
+        loss = loss + torch.where(present, torch.logsumexp(safe, dim=1), 0.0)
+        has_negative |= present
+    loss = torch.where(has_negative, loss, 0.0)
+    return loss.mean()
 
 
+@float32
 def nt_xent(a: torch.Tensor, b: torch.Tensor, tau: float = 0.5) -> torch.Tensor:
     """NT-Xent (SimCLR): row i of ``a`` and row i of ``b`` are a positive pair; the other 2N - 2
     rows of both views are its negatives; averaged over both directions. Cosine similarity."""
@@ -102,6 +123,7 @@ def nt_xent(a: torch.Tensor, b: torch.Tensor, tau: float = 0.5) -> torch.Tensor:
     return F.cross_entropy(sim, target)
 
 
+@float32
 def info_nce(
     query: torch.Tensor,
     key: torch.Tensor,
@@ -126,6 +148,7 @@ def info_nce(
     return F.cross_entropy(logits, torch.zeros(len(q), dtype=torch.long, device=q.device))
 
 
+@float32
 def angular_normalize(
     embedding: torch.Tensor, class_weights: torch.Tensor, labels: torch.Tensor
 ) -> torch.Tensor:
@@ -138,6 +161,7 @@ def angular_normalize(
     return F.normalize(z - w, dim=1)
 
 
+@float32
 def proto_nce(
     query: torch.Tensor,
     prototypes: torch.Tensor,
@@ -156,6 +180,7 @@ def proto_nce(
     return F.cross_entropy(logits, positive)
 
 
+@float32
 def binary_entropy_bonus(probs: torch.Tensor) -> torch.Tensor:
     """Contrastive Disentangling's L_ent: minus the mean normalised binary entropy of each
     feature head's batch-mean activation. It lies in [-1, 0]: -1 when every head fires for half
@@ -165,6 +190,7 @@ def binary_entropy_bonus(probs: torch.Tensor) -> torch.Tensor:
     return -entropy.mean()
 
 
+@float32
 def instance_keep_probability(
     negatives: torch.Tensor,
     prototypes: torch.Tensor,
@@ -181,6 +207,7 @@ def instance_keep_probability(
     return 1.0 - membership[:, assigned].t()
 
 
+@float32
 def prototype_keep_probability(
     prototypes: torch.Tensor,
     parents: torch.Tensor,
