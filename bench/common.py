@@ -22,11 +22,11 @@ from coarse2fine.io import atomic_write_text, write_json  # noqa: E402
 
 # Methods whose losses changed numerically after cells were measured with them. A benchmark adds
 # the revision to such a method's settings, so stale cells no longer match and are redone.
-# 2: nt_xent, info_nce and proto_nce compute their similarities in float32 (they ran under bf16
-# autocast before; HWSCL's loss always had the guard).
+# 2: every loss (nt_xent, info_nce, proto_nce, FALCON's cosine classifier and its losses) runs in
+# float32 with autocast off; they ran under bf16 autocast before. HWSCL's loss always had it.
 LOSS_REVISION = {
     **dict.fromkeys(["simcse", "simcse_ce", "delete_one_word", "delete_one_word_ce"], 2),
-    **dict.fromkeys(["hcsc", "hcsc_ce", "cd", "ancor", "ancor_ce"], 2),
+    **dict.fromkeys(["hcsc", "hcsc_ce", "cd", "ancor", "ancor_ce", "falcon"], 2),
 }
 
 

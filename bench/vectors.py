@@ -22,7 +22,16 @@ import argparse
 import time
 from pathlib import Path
 
-from common import ROOT, load_record, machine, mean_std, replace_section, run_cell, write_json
+from common import (
+    ROOT,
+    load_record,
+    machine,
+    mean_std,
+    replace_section,
+    run_cell,
+    with_loss_revision,
+    write_json,
+)
 
 RESULTS = ROOT / "bench" / "results" / "vectors"
 LINEAGE = {
@@ -68,12 +77,15 @@ def load_pbmc():
 
 def settings(row: str) -> dict:
     spec = ROWS[row]
-    return {
-        "version": SETTINGS_VERSION,
-        "method": spec["method"],
-        "train": {**TRAIN, **spec["train"]},
-        "method_params": spec["method_params"],
-    }
+    return with_loss_revision(
+        spec["method"],
+        {
+            "version": SETTINGS_VERSION,
+            "method": spec["method"],
+            "train": {**TRAIN, **spec["train"]},
+            "method_params": spec["method_params"],
+        },
+    )
 
 
 def cell_path(row: str, seed: int) -> Path:

@@ -179,11 +179,32 @@ def _guarded_losses():
         "prototype_keep_probability": lambda: prototype_keep_probability(
             protos, parents, torch.full((2,), 0.05), labels, parent_of
         ),
+        # FALCON: 3 coarse classes over 4 fine classes
+        **_guarded_falcon_losses(a, bank, labels),
+    }
+
+
+def _guarded_falcon_losses(a, bank, coarse):
+    from coarse2fine.losses import falcon
+
+    relation = torch.tensor([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 0, 0]])
+    weight = bank[:4]
+    logits = falcon.cosine_logits(a, weight, 0.05)  # logits near 20: bf16 rounds them by 0.06
+    probs = torch.softmax(logits, dim=1)
+    neighbours = torch.softmax(torch.stack([logits.flip(0), logits]).transpose(0, 1), dim=2)
+    return {
+        "cosine_logits": lambda: falcon.cosine_logits(a, weight, 0.05),
+        "coarse_nll": lambda: falcon.coarse_nll(logits, relation, coarse),
+        "coarse_log_probs": lambda: falcon.coarse_log_probs(logits, relation),
+        "neighbour_consistency": lambda: falcon.neighbour_consistency(probs, neighbours),
+        "confident_targets": lambda: falcon.confident_targets(logits, relation, coarse, 0.5, 0.3),
+        "soft_cross_entropy": lambda: falcon.soft_cross_entropy(logits, probs),
+        "balance_regulariser": lambda: falcon.balance_regulariser(probs),
     }
 
 
 @pytest.mark.parametrize("name", list(_guarded_losses()))
-def test_every_contrastive_loss_ignores_autocast(name):
+def test_every_loss_ignores_autocast(name):
     """Under bf16 autocast each loss returns float32 bit for bit equal to its value without
     autocast (a bf16 matmul of these inputs moves a logit at tau 0.05 by about 0.1)."""
     compute = _guarded_losses()[name]
@@ -197,11 +218,13 @@ def test_every_contrastive_loss_ignores_autocast(name):
 def test_the_autocast_test_covers_every_public_loss():
     import inspect
 
-    from coarse2fine.losses import contrastive
+    from coarse2fine.losses import contrastive, falcon
 
     public = {
         name
-        for name, fn in inspect.getmembers(contrastive, inspect.isfunction)
-        if fn.__module__ == contrastive.__name__ and not name.startswith("_") and name != "float32"
+        for module in (contrastive, falcon)
+        for name, fn in inspect.getmembers(module, inspect.isfunction)
+        if fn.__module__ == module.__name__ and not name.startswith("_")
     }
-    assert public == set(_guarded_losses())
+    # the one function that returns a number, not a tensor
+    assert public - {"cosine_hardness"} == set(_guarded_losses())

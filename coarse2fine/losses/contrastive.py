@@ -1,35 +1,16 @@
 """Contrastive losses as pure functions of feature tensors (no module state).
 
-Every function here runs in float32 with autocast turned off (``float32``), whatever the dtype of
-its inputs: a cosine near 1 divided by a small temperature magnifies bf16 rounding (about 0.004
-in a cosine, 0.08 in a logit at tau 0.05), which a matmul under CPU or GPU autocast would
-otherwise apply silently. Gradients flow back to bf16 inputs as usual.
+Every function here runs in float32 with autocast off (``losses.precision.float32``).
 """
 
 from __future__ import annotations
 
-import functools
 import math
-from collections.abc import Callable
-from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
 
-_Fn = TypeVar("_Fn", bound=Callable[..., torch.Tensor])
-
-
-def float32(fn: _Fn) -> _Fn:
-    """Run ``fn`` with autocast off on the device of its first tensor argument."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        tensors = [a for a in (*args, *kwargs.values()) if isinstance(a, torch.Tensor)]
-        device = tensors[0].device.type if tensors else "cpu"
-        with torch.autocast(device, enabled=False):
-            return fn(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
+from coarse2fine.losses.precision import float32
 
 
 def _check_temperature(tau: float) -> None:

@@ -1,7 +1,8 @@
 """FALCON's losses (Grcic et al., ICML 2024; METHODS.md section 2) as pure functions.
 
 ``relation`` is the K_F x K_C binary matrix M (fine class f lies under coarse class c when
-M[f, c] = 1). Every function works in float32, whatever the autocast dtype of its inputs.
+M[f, c] = 1). Every loss runs in float32 with autocast off (``losses.precision.float32``),
+whatever the dtype of its inputs.
 """
 
 from __future__ import annotations
@@ -11,7 +12,16 @@ import math
 import torch
 import torch.nn.functional as F
 
+from coarse2fine.losses.precision import float32
 
+
+@float32
+def cosine_logits(features: torch.Tensor, weight: torch.Tensor, tau: float) -> torch.Tensor:
+    """The cosine classifier's logits cos(h, w_f) / tau (B x K_F)."""
+    return F.normalize(features.float(), dim=1) @ F.normalize(weight.float(), dim=1).t() / tau
+
+
+@float32
 def coarse_nll(logits: torch.Tensor, relation: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
     """L_coarse: -log p(c|x) with p(c|x) = sum_f M[f, c] p(f|x), by log-sum-exp over the fine
     logits under c minus log-sum-exp over all fine logits (stable for any logit scale)."""
@@ -21,6 +31,7 @@ def coarse_nll(logits: torch.Tensor, relation: torch.Tensor, coarse: torch.Tenso
     return (torch.logsumexp(logits, dim=1) - inside).mean()
 
 
+@float32
 def coarse_log_probs(logits: torch.Tensor, relation: torch.Tensor) -> torch.Tensor:
     """log p(c|x) for every coarse class (B x K_C)."""
     logits = logits.float()
@@ -28,6 +39,7 @@ def coarse_log_probs(logits: torch.Tensor, relation: torch.Tensor) -> torch.Tens
     return torch.logsumexp(masked, dim=1) - torch.logsumexp(logits, dim=1, keepdim=True)
 
 
+@float32
 def neighbour_consistency(probs: torch.Tensor, neighbour_probs: torch.Tensor) -> torch.Tensor:
     """L_NN: -mean log <p(x), p_teacher(x_nb)> over rows and their sampled neighbours.
 
@@ -36,6 +48,7 @@ def neighbour_consistency(probs: torch.Tensor, neighbour_probs: torch.Tensor) ->
     return -torch.log(agreement.clamp_min(1e-8)).mean()
 
 
+@float32
 def confident_targets(
     teacher_logits: torch.Tensor,
     relation: torch.Tensor,
@@ -52,11 +65,13 @@ def confident_targets(
     return (1.0 - hardness) * soft + hardness * hard
 
 
+@float32
 def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """CE(p(x), q) for target distributions q (rows sum to one)."""
     return -(targets * torch.log_softmax(logits.float(), dim=1)).sum(1).mean()
 
 
+@float32
 def balance_regulariser(probs: torch.Tensor) -> torch.Tensor:
     """L_reg: log K_F - H(mean over the batch of p), zero when the batch uses every class
     equally; keeps the classifier from collapsing onto a few classes."""

@@ -35,6 +35,7 @@ from coarse2fine.losses.falcon import (
     coarse_nll,
     confident_targets,
     cosine_hardness,
+    cosine_logits,
     neighbour_consistency,
     soft_cross_entropy,
 )
@@ -93,8 +94,7 @@ class CosineClassifier(nn.Module):
         self.tau = tau
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        h = F.normalize(features.float(), dim=1)
-        return h @ F.normalize(self.weight.float(), dim=1).t() / self.tau
+        return cosine_logits(features, self.weight, self.tau)
 
 
 class FALCON(Method):
