@@ -35,6 +35,8 @@ ROWS = [
     "hwscl-lr2e-6",
     "coarse_supervised-1ep-lr2e-6",
     "hwscl-1ep-lr2e-6",
+    "coarse_supervised-1ep-lr2e-6-head1e-3",
+    "hwscl-1ep-lr2e-6-head1e-3",
     "falcon",
     "falcon-3ep",
 ]
@@ -76,6 +78,16 @@ ROW_SETTINGS: dict[str, dict] = {
         "method": "hwscl",
         "train": {"epochs": 1, "lr": 2e-6},
         "method_params": {},
+    },
+    # the same, with the heads (coarse classifiers) at lr 1e-3: the encoder still barely moves,
+    # but the coarse head learns enough to route test rows ("ACC in predicted coarse")
+    **{
+        f"{name}-1ep-lr2e-6-head1e-3": {
+            "method": name,
+            "train": {"epochs": 1, "lr": 2e-6, "head_lr": 1e-3},
+            "method_params": {},
+        }
+        for name in ("coarse_supervised", "hwscl")
     },
     # FALCON (the package default for text): encoder lr 1e-5, its classifier 1e-3; scored by its
     # own classifier's predictions on the test split, as in its paper
