@@ -57,6 +57,7 @@ UNTUNED = [
     "cd",
 ]
 ROWS += UNTUNED
+ROWS += ["hcsc_ce-lr2e-6"]
 SEEDS = [0, 1, 2]
 
 # One row per (method, settings). "hwscl" is the paper's setting (lr 5e-5, its loss weights);
@@ -106,6 +107,13 @@ ROW_SETTINGS: dict[str, dict] = {
     **{
         name: {"method": name, "train": {"epochs": 1, "lr": 1e-5}, "method_params": {}}
         for name in UNTUNED
+    },
+    # HCSC + CE at HWSCL's learning rate: its best single-seed probe after the float32 change
+    # (bench/hcsc_probes.py), run here over 3 seeds
+    "hcsc_ce-lr2e-6": {
+        "method": "hcsc_ce",
+        "train": {"epochs": 1, "lr": 2e-6},
+        "method_params": {},
     },
 }
 
