@@ -93,11 +93,18 @@ def replace_section(name: str, body: str, path: Path = BENCHMARKS_MD) -> None:
     atomic_write_text(path, text.rstrip() + "\n")
 
 
+def explicit_head_lr(train: dict[str, Any]) -> dict[str, Any]:
+    """Training settings with the heads' learning rate spelled out. A row that names none trains
+    its heads at the encoder's lr, as every row did before the package default gained a head_lr
+    of its own (1e-3), so its recorded settings keep their meaning."""
+    return {"head_lr": train["lr"], **train}
+
+
 def run_protocol_cell(dataset: str, row: str, seed: int, wanted: dict, out: Path) -> dict:
     """Run one paper-protocol cell under ``wanted`` settings and save its record."""
     from coarse2fine.protocol import paper_protocol
 
-    train = dict(wanted["train"])
+    train = explicit_head_lr(wanted["train"])
     record = paper_protocol(
         dataset,
         wanted["method"],

@@ -18,7 +18,7 @@ import resource
 import sys
 import time
 
-from common import LOSS_REVISION, ROOT, machine, replace_section
+from common import LOSS_REVISION, ROOT, explicit_head_lr, machine, replace_section
 
 RESULT = ROOT / "bench" / "results" / "epoch_time" / "clinc.json"
 FIGURE = ROOT / "docs" / "images" / "epoch_time.png"
@@ -64,7 +64,7 @@ def measure() -> dict:
                 seed=0,
                 method_params=run["options"],
                 progress=False,
-                **TRAIN,
+                **explicit_head_lr(TRAIN),
             )
             start = time.perf_counter()
             est.fit_representation(train)

@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 import pandas as pd
-from common import ROOT, machine, replace_section
+from common import ROOT, explicit_head_lr, machine, replace_section
 from paper_protocol import settings as protocol_settings
 
 RESULTS = ROOT / "bench" / "results" / "feature_maps"
@@ -35,7 +35,7 @@ def compute(label: str, row: str) -> pd.DataFrame:
     from coarse2fine.report.maps import feature_maps
 
     wanted = protocol_settings(row)
-    train = dict(wanted["train"])
+    train = explicit_head_lr(wanted["train"])
     train_set, test = load_dataset(DATASET, "train"), load_dataset(DATASET, "test")
     start = time.perf_counter()
     est = Discoverer(

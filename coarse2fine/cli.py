@@ -100,6 +100,10 @@ def discover(
         float | None,
         typer.Option(help="encoder learning rate [default: the method's, per input kind]"),
     ] = None,
+    head_lr: Annotated[
+        float | None,
+        typer.Option(help="learning rate of the heads outside the encoder [default: the method's]"),
+    ] = None,
     encoder: Annotated[
         str,
         typer.Option(
@@ -146,6 +150,7 @@ def discover(
             epochs=epochs,
             batch_size=batch_size,
             lr=lr,
+            head_lr=head_lr,
             clustering=clustering,
             min_category_size=min_category_size,
             seed=seed,

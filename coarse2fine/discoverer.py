@@ -157,9 +157,11 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
     clustering: "nested" (categories inside each coarse class) or "global"; method_params:
     options of the method's typed config (e.g. {"gamma2": 0.1}).
 
-    epochs / lr left as None take the method's measured default for the input kind
-    (``Method.defaults``): for HWSCL on MiniLM one epoch at lr 2e-6, because the paper's
-    BERT-base setting (lr 5e-5) collapses MiniLM's fine structure (docs/HWSCL_MINILM.md).
+    epochs / lr / head_lr left as None take the method's measured default for the input kind
+    (``Method.defaults``): for HWSCL on MiniLM three epochs with the encoder at lr 2e-6 and the
+    coarse head at 1e-3, because the paper's BERT-base setting (lr 5e-5) collapses MiniLM's fine
+    structure (docs/HWSCL_MINILM.md). head_lr applies to the parameters outside the encoder;
+    a method without a default for it trains them at ``lr``.
     """
 
     def __init__(

@@ -136,6 +136,18 @@ def test_predict_refuses_to_overwrite(tiny_csv, tmp_path):
     )
 
 
+def test_head_lr_reaches_the_model_and_a_bad_one_is_refused(tiny_csv, tmp_path):
+    out = tmp_path / "run"
+    result = runner.invoke(app, discover_args(tiny_csv, out, "--n-fine", "6", "--head-lr", "0.005"))
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "run.json").read_text())["params"]["head_lr"] == 0.005
+    bad = tmp_path / "bad"
+    result = runner.invoke(app, discover_args(tiny_csv, bad, "--n-fine", "6", "--head-lr", "-1"))
+    assert result.exit_code == 2
+    assert result.output.strip() == "error: head_lr must be positive, got -1.0"
+    assert not bad.exists()
+
+
 def test_diverging_training_is_one_line_and_writes_nothing(tiny_csv, tmp_path):
     out = tmp_path / "run"
     args = discover_args(tiny_csv, out, "--n-fine", "6", "--lr", "1e30", "-o", "gamma2=1e30")

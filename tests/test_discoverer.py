@@ -101,6 +101,21 @@ def test_sklearn_params_and_clone():
     assert twin.n_fine == 9 and est.n_fine == 6
 
 
+def test_text_defaults_are_the_measured_recipe_and_each_part_can_be_overridden():
+    """HWSCL on text: 3 epochs, encoder lr 2e-6, heads 1e-3 (docs/HWSCL_MINILM.md). A user's
+    lr replaces the encoder's only; FALCON keeps its own recipe; vectors train their heads at lr."""
+    cfg = Discoverer()._train_config("text")
+    assert (cfg.epochs, cfg.lr, cfg.head_lr) == (3, 2e-6, 1e-3)
+    cfg = Discoverer(lr=1e-5)._train_config("text")
+    assert (cfg.epochs, cfg.lr, cfg.head_lr) == (3, 1e-5, 1e-3)
+    cfg = Discoverer(epochs=1, head_lr=2e-6)._train_config("text")
+    assert (cfg.epochs, cfg.lr, cfg.head_lr) == (1, 2e-6, 2e-6)
+    cfg = Discoverer("falcon")._train_config("text")
+    assert (cfg.epochs, cfg.lr, cfg.head_lr) == (1, 1e-5, 1e-3)
+    cfg = Discoverer()._train_config("vectors")
+    assert (cfg.epochs, cfg.lr, cfg.head_lr) == (30, 1e-3, None)
+
+
 def test_not_fitted():
     with pytest.raises(NotFittedError):
         small().predict(["x"])
