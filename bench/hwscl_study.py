@@ -65,6 +65,12 @@ def cell(dataset: str, options: dict, seed: int) -> Path:
     return RESULTS / dataset / f"{slug(options)}-seed{seed}.json"
 
 
+def protocol_records(dataset: str, row: str) -> list[dict]:
+    """The finished paper-protocol cells of a row (bench/paper_protocol.py trains them)."""
+    recs = [load_record(protocol_cell(dataset, row, s), protocol_settings(row)) for s in SEEDS]
+    return [r for r in recs if r is not None]
+
+
 def record(dataset: str, options: dict, seed: int) -> dict | None:
     return load_record(cell(dataset, options, seed), variant_settings(options))
 
@@ -106,10 +112,7 @@ def coarse_accuracy() -> None:
     ]
     for dataset in ("clinc", "hwu64"):
         for label, row in rows:
-            recs = [
-                load_record(protocol_cell(dataset, row, s), protocol_settings(row)) for s in SEEDS
-            ]
-            recs = [r for r in recs if r is not None]
+            recs = protocol_records(dataset, row)
             used += recs
             lines.append(
                 f"| {dataset} | {label} (`{row}`) | {len(recs)} "
@@ -250,12 +253,7 @@ def false_negatives(seeds: list[int]) -> None:
     lines, used = [], []
     for dataset in ("clinc", "hwu64"):
         in_queue, in_batch = false_negative_share(dataset)
-        cs = [
-            load_record(protocol_cell(dataset, r, s), protocol_settings(r))
-            for r in ["coarse_supervised-1ep-lr2e-6"]
-            for s in SEEDS
-        ]
-        cs = [r for r in cs if r is not None]
+        cs = protocol_records(dataset, "coarse_supervised-1ep-lr2e-6")
         cells = {}
         for label, options in (("HWSCL", {}), ("HWSCL w/o momentum queue", no_queue)):
             recs = [record(dataset, options, s) for s in SEEDS]
@@ -359,10 +357,7 @@ def routers(seeds: list[int]) -> None:
             ("coarse-supervised, its head", "coarse_supervised-3ep-lr2e-6-head1e-3"),
             ("HWSCL, its head", "hwscl-3ep-lr2e-6-head1e-3"),
         ):
-            recs = [
-                load_record(protocol_cell(dataset, row, s), protocol_settings(row)) for s in SEEDS
-            ]
-            recs = [r for r in recs if r is not None]
+            recs = protocol_records(dataset, row)
             used += recs
             lines.append(
                 f"| {dataset} | {label} (`{row}`) | {len(recs)} "
