@@ -4,7 +4,7 @@ Each (dataset, method, seed) cell runs in its own process and writes one JSON fi
 bench/results/paper_protocol/; a rerun skips cells already finished with the same settings.
 At the end the table is (re)written into docs/BENCHMARKS.md.
 
-    python bench/paper_protocol.py                 # all cells: 2 datasets x 6 rows x 3 seeds
+    python bench/paper_protocol.py                 # all cells: every row x 2 datasets x 3 seeds
     python bench/paper_protocol.py --report-only   # rebuild the table from finished cells
 """
 
