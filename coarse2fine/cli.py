@@ -179,14 +179,34 @@ def predict(
     vector_cols: Annotated[
         str | None, typer.Option(help="numeric input columns, for a model trained on vectors")
     ] = None,
+    within: Annotated[
+        str,
+        typer.Option(
+            help="which categories a row may join: all; head (those under the coarse class the "
+            "model's coarse head predicts); given (those under the row's own coarse label, "
+            "from --coarse-col or --coarse-from)"
+        ),
+    ] = "all",
+    coarse_col: Annotated[
+        str | None, typer.Option(help="column of the rows' coarse labels (for --within given)")
+    ] = None,
+    coarse_from: Annotated[
+        str | None,
+        typer.Option(help="derive coarse labels as in discover (for --within given)"),
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="replace an existing --out file")] = False,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
     """Assign new rows (no coarse label needed) to the discovered categories."""
-    from coarse2fine.discoverer import Discoverer
+    from coarse2fine.discoverer import PREDICT_WITHIN, Discoverer
     from coarse2fine.output import write_predictions
 
     try:
+        if within not in PREDICT_WITHIN:
+            raise InputError(f"--within must be one of {', '.join(PREDICT_WITHIN)}; got {within!r}")
+        given = within == "given"
+        if not given and (coarse_col is not None or coarse_from is not None):
+            raise InputError("--coarse-col / --coarse-from are read only with --within given")
         est = Discoverer.load(model, progress=not quiet)
         if text_col is None and vector_cols is None:
             text_col = "text"
@@ -194,12 +214,12 @@ def predict(
             data,
             text_col=text_col,
             vector_cols=vector_cols,
-            coarse_col=None,
+            coarse_col=coarse_col,
             fine_col=None,
-            coarse_from=None,
-            need_coarse=False,
+            coarse_from=coarse_from,
+            need_coarse=given,
         )
-        write_predictions(est, rows, out, overwrite=overwrite)
+        write_predictions(est, rows, out, overwrite=overwrite, within=within)
     except (InputError, ValueError, OSError) as err:
         _fail(str(err))
     typer.echo(f"wrote {len(rows)} predictions to {out}")

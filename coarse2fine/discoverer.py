@@ -17,7 +17,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 
-from coarse2fine.cluster import Clustering, discover, l2_normalize, nearest_centre
+from coarse2fine.cluster import Clustering, discover, group_mask, l2_normalize, nearest_centre
 from coarse2fine.cluster.estimate_k import estimate_counts
 from coarse2fine.cluster.naming import text_names, vector_names
 from coarse2fine.data.dataset import CoarseDataset, InputError
@@ -39,6 +39,8 @@ _WEIGHTS = "model.safetensors"
 _RUNTIME_PARAMS = ("device", "progress")
 # fitted attributes that only some fits set
 _OPTIONAL_FITTED = ("estimated_counts_", "finer_labels_", "hierarchies_", "dataset_names_")
+# which categories ``predict`` lets a row join (see Discoverer.predict)
+PREDICT_WITHIN = ("all", "head", "given")
 
 
 def _is_text(X: Any) -> bool:
@@ -434,14 +436,70 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         self._check_fitted()
         return self._embed(prepare(self.method_.encoder, _rows(X, self)))
 
-    def predict(self, X: Any) -> np.ndarray:
+    def predict(self, X: Any, *, within: str = "all") -> np.ndarray:
         """Category id (index into ``categories_``) of each row: the fine classifier's choice
-        for methods that have one (FALCON), else the nearest category centre."""
+        for methods that have one (FALCON), else the nearest category centre.
+
+        ``within`` says which categories a row may join:
+
+        - ``"all"``: any category (coarse labels are not needed);
+        - ``"head"``: the categories under the coarse class the method's own coarse head
+          predicts for the row (methods with a coarse head, e.g. hwscl, coarse_supervised);
+        - ``"given"``: the categories under the row's own coarse label (X a CoarseDataset with
+          coarse labels the model was fitted on).
+
+        A row whose coarse class holds no category (possible with ``clustering="global"``)
+        may join any.
+        """
         self._check_fitted()
+        if within not in PREDICT_WITHIN:
+            raise ValueError(f"within must be one of {', '.join(PREDICT_WITHIN)}; got {within!r}")
+        rows = _rows(X, self)
+        prepared = prepare(self.method_.encoder, rows)
+        groups = None if within == "all" else self._row_coarse(rows, prepared, within)
         if hasattr(self.method_, "predict_fine"):  # trained is enough: no clustering needed
-            return self._fine_logits(prepare(self.method_.encoder, _rows(X, self))).argmax(1)
+            logits = self._fine_logits(prepared)
+            if groups is not None:
+                logits[~group_mask(groups, self._category_coarse())] = -np.inf
+            return logits.argmax(1)
         self._check_fitted("cluster_centers_")
-        return nearest_centre(self.transform(X), self.cluster_centers_)
+        features = self._embed(prepared)
+        if groups is None:
+            return nearest_centre(features, self.cluster_centers_)
+        return nearest_centre(
+            features,
+            self.cluster_centers_,
+            row_groups=groups,
+            centre_groups=self._category_coarse(),
+        )
+
+    def _category_coarse(self) -> np.ndarray:
+        """Index into ``coarse_classes_`` of each category's parent."""
+        index = {c: i for i, c in enumerate(self.coarse_classes_)}
+        return np.array([index[p] for p in self.cluster_parents_], dtype=np.int64)
+
+    def _row_coarse(self, rows: CoarseDataset, prepared, within: str) -> np.ndarray:
+        """Index into ``coarse_classes_`` of each row's coarse class: predicted by the method's
+        coarse head (``within="head"``) or the row's own label (``"given"``)."""
+        if within == "head":
+            if not hasattr(self.method_, "predict_coarse"):
+                raise InputError(
+                    f"method {self.method!r} has no coarse head to route rows with; predict "
+                    "within='given' (rows with coarse labels) or within='all'"
+                )
+            return self._collect(prepared, "predict_coarse").argmax(1)
+        index = {c: i for i, c in enumerate(self.coarse_classes_)}
+        unknown = [i for i, c in enumerate(rows.coarse) if c not in index]
+        if unknown:
+            i = unknown[0]
+            known = ", ".join(map(repr, self.coarse_classes_[:5]))
+            more = ", ..." if len(self.coarse_classes_) > 5 else ""
+            raise InputError(
+                f"row {rows.row_ids[i]}: coarse label {rows.coarse[i]!r} is not one the model "
+                f"was fitted on ({known}{more}); {len(unknown)} row(s) like it. Give the rows' "
+                "coarse labels (in the CLI: --coarse-col), or predict within 'head' or 'all'"
+            )
+        return np.array([index[c] for c in rows.coarse], dtype=np.int64)
 
     def predict_coarse(self, X: Any) -> np.ndarray | None:
         """Coarse label from the method's coarse head, or None for methods without one."""

@@ -180,12 +180,17 @@ def write_discovery(
 
 
 def write_predictions(
-    est: Discoverer, data: CoarseDataset, out: str | Path, *, overwrite: bool = False
+    est: Discoverer,
+    data: CoarseDataset,
+    out: str | Path,
+    *,
+    overwrite: bool = False,
+    within: str = "all",
 ) -> None:
     out = Path(out)
     if out.exists() and not overwrite:
         raise InputError(f"{out} already exists; choose another --out or pass --overwrite")
-    ids = est.predict(data)
+    ids = est.predict(data, within=within)
     frame = pd.DataFrame(
         {
             "row": data.row_ids,

@@ -117,6 +117,34 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, content, e
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
 
 
+def test_predict_within_coarse_classes(tiny_csv, tmp_path):
+    out = tmp_path / "run"
+    assert runner.invoke(app, discover_args(tiny_csv, out, "--n-fine", "6")).exit_code == 0
+    args = ["predict", str(out / "model"), str(tiny_csv), "--text-col", "utterance", "--quiet"]
+    pred = tmp_path / "given.csv"
+    result = runner.invoke(
+        app, [*args, "--out", str(pred), "--within", "given", "--coarse-col", "domain"]
+    )
+    assert result.exit_code == 0, result.output
+    given = pd.read_csv(pred)
+    # every row joins a category under its own coarse label
+    assert given["coarse"].tolist() == pd.read_csv(tiny_csv)["domain"].tolist()
+    assert (
+        runner.invoke(app, [*args, "--out", str(tmp_path / "h.csv"), "--within", "head"]).exit_code
+        == 0
+    )
+    for extra, message in (
+        (["--within", "some"], "--within must be one of all, head, given; got 'some'"),
+        (["--coarse-col", "domain"], "read only with --within given"),
+        (["--within", "given"], "give the coarse labels: --coarse-col COLUMN"),
+    ):
+        bad = tmp_path / "bad.csv"
+        result = runner.invoke(app, [*args, "--out", str(bad), *extra])
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert result.exit_code == 2 and len(lines) == 1 and message in lines[0], result.output
+        assert not bad.exists()
+
+
 def test_predict_with_a_missing_model_folder(tmp_path):
     result = runner.invoke(app, ["predict", str(tmp_path / "nope"), "x.csv", "--out", "p.csv"])
     assert result.exit_code == 2 and "is not a coarse2fine model folder" in result.output

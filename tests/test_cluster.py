@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from coarse2fine.cluster import allocate_by_size, discover, kmeans, nearest_centre
+from coarse2fine.cluster import allocate_by_size, discover, group_mask, kmeans, nearest_centre
 from coarse2fine.data import InputError
 
 
@@ -79,3 +79,23 @@ def test_nearest_centre():
     centres = np.array([[0.0, 0.0], [5.0, 5.0]], dtype=np.float32)
     x = np.array([[0.1, -0.2], [4.0, 6.0], [3.0, 3.0]], dtype=np.float32)
     assert nearest_centre(x, centres).tolist() == [0, 1, 1]
+
+
+def test_nearest_centre_inside_groups():
+    centres = np.array([[0.0, 0.0], [5.0, 5.0], [10.0, 10.0]], dtype=np.float32)
+    centre_groups = np.array([0, 1, 1])
+    x = np.array([[0.1, 0.0], [4.0, 6.0], [9.0, 9.0], [6.0, 6.0]], dtype=np.float32)
+    # row 0 sits on centre 0 but is of group 1: the closest of group 1 is centre 1;
+    # row 1 is of group 0, which has centre 0 only; rows of group -1 or of a group with
+    # no centre (7) may join any, so they take the overall nearest
+    row_groups = np.array([1, 0, -1, 7])
+    assert group_mask(row_groups, centre_groups).tolist() == [
+        [False, True, True],
+        [True, False, False],
+        [True, True, True],
+        [True, True, True],
+    ]
+    got = nearest_centre(x, centres, row_groups=row_groups, centre_groups=centre_groups)
+    assert got.tolist() == [1, 0, 2, 1]
+    with pytest.raises(ValueError, match="both row_groups and centre_groups"):
+        nearest_centre(x, centres, row_groups=row_groups)

@@ -9,7 +9,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from coarse2fine import Discoverer, InputError
+from coarse2fine import CoarseDataset, Discoverer, InputError
 from coarse2fine.data.synthetic import make_hierarchical_blobs
 from coarse2fine.metrics import cluster_acc
 from coarse2fine.output import cluster_table
@@ -65,6 +65,39 @@ def test_predict_is_the_nearest_category_centre(tiny_data):
     features = est.transform(tiny_data)
     distances = ((features[:, None, :] - est.cluster_centers_[None]) ** 2).sum(-1)
     assert np.array_equal(est.predict(tiny_data), distances.argmin(1))
+
+
+def test_predict_within_given_and_head_coarse_classes(tiny_data):
+    est = small(seed=1).fit(tiny_data)
+    features = est.transform(tiny_data)
+    distances = ((features[:, None, :] - est.cluster_centers_[None]) ** 2).sum(-1)
+    parents = np.array(est.cluster_parents_)
+    for within, coarse in (
+        ("given", np.asarray(tiny_data.coarse)),
+        ("head", est.predict_coarse(tiny_data)),
+    ):
+        # by hand: the nearest centre among the categories under each row's coarse class
+        allowed = parents[None, :] == coarse[:, None]
+        expected = np.where(allowed, distances, np.inf).argmin(1)
+        got = est.predict(tiny_data, within=within)
+        assert np.array_equal(got, expected), within
+        assert np.array_equal(parents[got], coarse), within
+    # a coarse label the model never saw: "given" names the row and the way out
+    new = CoarseDataset(texts=["my card", "the match", "a loan"], coarse=["bank", "sports", "?"])
+    with pytest.raises(
+        InputError,
+        match=r"row 2: coarse label 'sports' is not one the model was fitted on \('bank', "
+        r"'travel'\); 2 row\(s\) like it.*within 'head' or 'all'",
+    ):
+        est.predict(new, within="given")
+    with pytest.raises(ValueError, match="within must be one of all, head, given; got 'some'"):
+        est.predict(tiny_data, within="some")
+
+
+def test_predict_within_head_needs_a_coarse_head(tiny_data):
+    est = small(method="unsupervised").fit(tiny_data)
+    with pytest.raises(InputError, match="method 'unsupervised' has no coarse head"):
+        est.predict(tiny_data, within="head")
 
 
 def test_same_seed_same_assignments(tiny_data):

@@ -274,3 +274,15 @@ def test_falcon_model_round_trip_predicts_identically(tiny_vectors, tmp_path):
     assert (again.predict(tiny_vectors.vectors) == est.predict(tiny_vectors.vectors)).all()
     assert again.cluster_parents_ == est.cluster_parents_
     assert torch.equal(again.method_.relation, est.method_.relation)
+
+
+def test_falcon_predict_within_given_coarse_masks_its_classifier(tiny_vectors):
+    est = Discoverer("falcon", n_fine=6, epochs=1, progress=False).fit(tiny_vectors)
+    logits = est._fine_logits(prepare(est.method_.encoder, tiny_vectors))
+    parents = np.array(est.cluster_parents_)
+    coarse = np.asarray(tiny_vectors.coarse)
+    # by hand: the classifier's best category among those under each row's coarse class
+    expected = np.where(parents[None, :] == coarse[:, None], logits, -np.inf).argmax(1)
+    got = est.predict(tiny_vectors, within="given")
+    assert np.array_equal(got, expected)
+    assert np.array_equal(parents[got], coarse)

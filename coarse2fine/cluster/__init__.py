@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from coarse2fine.cluster.kmeans import faiss_available, kmeans, l2_normalize, nearest_centre
+from coarse2fine.cluster.kmeans import (
+    faiss_available,
+    group_mask,
+    kmeans,
+    l2_normalize,
+    nearest_centre,
+)
 from coarse2fine.cluster.nested import Clustering, allocate_by_size, discover, majority_parents
 
 __all__ = [
@@ -10,6 +16,7 @@ __all__ = [
     "allocate_by_size",
     "discover",
     "faiss_available",
+    "group_mask",
     "kmeans",
     "l2_normalize",
     "majority_parents",

@@ -44,11 +44,32 @@ def kmeans(
     return model.labels_.astype(np.int64), model.cluster_centers_.astype(np.float32)
 
 
-def nearest_centre(x: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    """Index of the closest centre (Euclidean) for each row, in chunks to bound memory."""
+def group_mask(row_groups: np.ndarray, centre_groups: np.ndarray) -> np.ndarray:
+    """(rows, centres) booleans: True where a row may join a centre, i.e. both are of the same
+    group. A row whose group no centre has (or of group -1) may join any centre."""
+    mask = np.asarray(row_groups)[:, None] == np.asarray(centre_groups)[None, :]
+    mask[~mask.any(axis=1)] = True
+    return mask
+
+
+def nearest_centre(
+    x: np.ndarray,
+    centres: np.ndarray,
+    *,
+    row_groups: np.ndarray | None = None,
+    centre_groups: np.ndarray | None = None,
+) -> np.ndarray:
+    """Index of the closest centre (Euclidean) for each row, in chunks to bound memory. With
+    groups (e.g. coarse classes), a row joins the closest centre of its own group
+    (``group_mask``)."""
+    if (row_groups is None) != (centre_groups is None):
+        raise ValueError("give both row_groups and centre_groups, or neither")
     out = np.empty(len(x), dtype=np.int64)
     c2 = (centres**2).sum(1)
     for s in range(0, len(x), 4096):
         chunk = x[s : s + 4096]
-        out[s : s + 4096] = np.argmin(c2[None, :] - 2.0 * chunk @ centres.T, axis=1)
+        distance = c2[None, :] - 2.0 * chunk @ centres.T
+        if row_groups is not None:
+            distance[~group_mask(row_groups[s : s + 4096], centre_groups)] = np.inf
+        out[s : s + 4096] = np.argmin(distance, axis=1)
     return out
