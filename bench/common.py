@@ -55,6 +55,23 @@ def machine() -> str:
     )
 
 
+def save_cell(out: Path, record: dict[str, Any], settings: dict[str, Any], start: float) -> None:
+    """Write a finished cell with what every cell records: its wall time since ``start``
+    (time.perf_counter), its peak memory, the settings it ran under and the machine."""
+    import time
+
+    from coarse2fine.protocol import peak_memory_mb
+
+    record = {
+        **record,
+        "wall_seconds": round(time.perf_counter() - start, 1),
+        "peak_memory_mb": round(peak_memory_mb(), 1),
+        "settings": settings,
+        "machine": machine(),
+    }
+    write_json(out, record)
+
+
 def load_record(path: Path, wanted: dict[str, Any]) -> dict[str, Any] | None:
     """A finished cell, unless it was produced under other settings (then it is redone)."""
     if not path.is_file():

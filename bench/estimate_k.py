@@ -18,7 +18,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import ROOT, load_record, machine, mean_std, replace_section, run_cell, write_json
+from common import (
+    ROOT,
+    load_record,
+    mean_std,
+    replace_section,
+    run_cell,
+    save_cell,
+)
 
 RESULTS = ROOT / "bench" / "results" / "estimate_k"
 DATASETS = ["clinc", "hwu64"]
@@ -45,7 +52,6 @@ def run_one(dataset: str, row: str, seed: int, out: Path) -> None:
     from coarse2fine.cluster import discover
     from coarse2fine.cluster.estimate_k import estimate_counts
     from coarse2fine.metrics import clustering_scores
-    from coarse2fine.protocol import peak_memory_mb
 
     data = load_dataset(dataset, "train")
     wanted = settings(row)
@@ -77,12 +83,8 @@ def run_one(dataset: str, row: str, seed: int, out: Path) -> None:
         "estimated": clustering_scores(data.fine, with_estimate.labels),
         "true_k": clustering_scores(data.fine, with_truth.labels),
         "estimate_seconds": round(estimate_seconds, 1),
-        "wall_seconds": round(time.perf_counter() - start, 1),
-        "peak_memory_mb": round(peak_memory_mb(), 1),
-        "settings": wanted,
-        "machine": machine(),
     }
-    write_json(out, record)
+    save_cell(out, record, wanted, start)
     print(f"{dataset} {row} seed {seed}: K {record['k_estimated']} / {record['k_true']}")
 
 

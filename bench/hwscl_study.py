@@ -23,11 +23,10 @@ import json
 from pathlib import Path
 
 import numpy as np
-from common import ROOT, load_record, machine, mean_std, replace_section, run_cell
+from common import ROOT, load_record, machine, mean_std, replace_section, run_cell, save_cell
 from paper_protocol import cell_path as protocol_cell
 from paper_protocol import settings as protocol_settings
 
-from coarse2fine.io import write_json
 from coarse2fine.methods.hwscl import HWSCLConfig, default_shallow_layer
 
 RESULTS = ROOT / "bench" / "results" / "hwscl_study"
@@ -348,7 +347,6 @@ def router_record(dataset: str, seeds: list[int]) -> dict:
     from coarse2fine.discoverer import Discoverer
     from coarse2fine.metrics import clustering_scores
     from coarse2fine.metrics import coarse_accuracy as accuracy
-    from coarse2fine.protocol import peak_memory_mb
 
     path = RESULTS / "router" / f"{dataset}.json"
     wanted = {**ROUTER_SETTINGS, "seeds": seeds}
@@ -373,13 +371,8 @@ def router_record(dataset: str, seeds: list[int]) -> dict:
             )
             for s in seeds
         ],
-        "settings": wanted,
-        "machine": machine(),
-        "peak_memory_mb": round(peak_memory_mb(), 1),
-        "wall_seconds": round(time.perf_counter() - start, 1),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_json(path, record)
+    save_cell(path, record, wanted, start)
     return record
 
 

@@ -23,7 +23,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import ROOT, load_record, machine, mean_std, replace_section, run_cell, write_json
+from common import (
+    ROOT,
+    load_record,
+    mean_std,
+    replace_section,
+    run_cell,
+    save_cell,
+)
 
 RESULTS = ROOT / "bench" / "results" / "predict_within"
 DATASETS = ["clinc", "hwu64"]
@@ -39,7 +46,6 @@ def cell_path(dataset: str, seed: int) -> Path:
 def run_one(dataset: str, seed: int, out: Path) -> None:
     from coarse2fine import Discoverer, load_dataset
     from coarse2fine.metrics import clustering_scores, coarse_accuracy
-    from coarse2fine.protocol import peak_memory_mb
 
     train, test = load_dataset(dataset, "train"), load_dataset(dataset, "test")
     start = time.perf_counter()
@@ -64,12 +70,8 @@ def run_one(dataset: str, seed: int, out: Path) -> None:
         "scores": scores,
         "predict_seconds": seconds,
         "fit_seconds": round(fit_seconds, 1),
-        "wall_seconds": round(time.perf_counter() - start, 1),
-        "peak_memory_mb": round(peak_memory_mb(), 1),
-        "settings": SETTINGS,
-        "machine": machine(),
     }
-    write_json(out, record)
+    save_cell(out, record, SETTINGS, start)
     line = ", ".join(f"{w} {scores[w]['ACC']:.2f}" for w in WITHIN)
     print(f"{dataset} seed {seed}: test ACC {line}")
 
