@@ -312,7 +312,7 @@ def false_negatives(base: str, seeds: list[int]) -> None:
         "although discovery needs them close. Their expected share follows from the train split's",
         "labels (a row's fine-class mates over its coarse-class mates); ACC is the paper protocol",
         f"at {BASES[base]}, with and without the queue",
-        "(`queue_size=0`), beside coarse-supervised at the same setting; \"routed\" is the ACC",
+        '(`queue_size=0`), beside coarse-supervised at the same setting; "routed" is the ACC',
         "of clustering inside the coarse class the model's own head predicts. Findings in",
         "docs/HWSCL_MINILM.md.",
     ]
