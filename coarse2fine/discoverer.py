@@ -454,6 +454,11 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         self._check_fitted()
         if within not in PREDICT_WITHIN:
             raise ValueError(f"within must be one of {', '.join(PREDICT_WITHIN)}; got {within!r}")
+        if within == "given" and not isinstance(X, CoarseDataset):
+            raise InputError(
+                "within='given' needs the rows' coarse labels: pass a CoarseDataset (e.g. from "
+                "read_table with coarse_col=...), or predict within 'head' or 'all'"
+            )
         rows = _rows(X, self)
         prepared = prepare(self.method_.encoder, rows)
         groups = None if within == "all" else self._row_coarse(rows, prepared, within)

@@ -92,6 +92,9 @@ def test_predict_within_given_and_head_coarse_classes(tiny_data):
         est.predict(new, within="given")
     with pytest.raises(ValueError, match="within must be one of all, head, given; got 'some'"):
         est.predict(tiny_data, within="some")
+    # bare texts carry no coarse label: "given" says what to pass instead
+    with pytest.raises(InputError, match=r"within='given' needs the rows' coarse labels"):
+        est.predict(["my card"], within="given")
 
 
 def test_predict_within_head_needs_a_coarse_head(tiny_data):
