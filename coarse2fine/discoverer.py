@@ -461,27 +461,27 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
             )
         rows = _rows(X, self)
         prepared = prepare(self.method_.encoder, rows)
-        groups = None if within == "all" else self._row_coarse(rows, prepared, within)
+        row_groups = category_groups = None
+        if within != "all":  # coarse classes, as indices into coarse_classes_
+            row_groups = self._row_coarse(rows, prepared, within)
+            index = self._coarse_index()
+            category_groups = np.array([index[p] for p in self.cluster_parents_], np.int64)
         if hasattr(self.method_, "predict_fine"):  # trained is enough: no clustering needed
             logits = self._fine_logits(prepared)
-            if groups is not None:
-                logits[~group_mask(groups, self._category_coarse())] = -np.inf
+            if row_groups is not None:
+                logits[~group_mask(row_groups, category_groups)] = -np.inf
             return logits.argmax(1)
         self._check_fitted("cluster_centers_")
-        features = self._embed(prepared)
-        if groups is None:
-            return nearest_centre(features, self.cluster_centers_)
         return nearest_centre(
-            features,
+            self._embed(prepared),
             self.cluster_centers_,
-            row_groups=groups,
-            centre_groups=self._category_coarse(),
+            row_groups=row_groups,
+            centre_groups=category_groups,
         )
 
-    def _category_coarse(self) -> np.ndarray:
-        """Index into ``coarse_classes_`` of each category's parent."""
-        index = {c: i for i, c in enumerate(self.coarse_classes_)}
-        return np.array([index[p] for p in self.cluster_parents_], dtype=np.int64)
+    def _coarse_index(self) -> dict[Any, int]:
+        """Position of each coarse label in ``coarse_classes_``."""
+        return {c: i for i, c in enumerate(self.coarse_classes_)}
 
     def _row_coarse(self, rows: CoarseDataset, prepared, within: str) -> np.ndarray:
         """Index into ``coarse_classes_`` of each row's coarse class: predicted by the method's
@@ -493,7 +493,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
                     "within='given' (rows with coarse labels) or within='all'"
                 )
             return self._collect(prepared, "predict_coarse").argmax(1)
-        index = {c: i for i, c in enumerate(self.coarse_classes_)}
+        index = self._coarse_index()
         unknown = [i for i, c in enumerate(rows.coarse) if c not in index]
         if unknown:
             i = unknown[0]
