@@ -96,10 +96,10 @@ def optimizer_step_seconds(repeats: int = 30) -> float:
 
     from coarse2fine.encoders import TextEncoder
     from coarse2fine.methods import METHODS
-    from coarse2fine.train import TrainConfig, _optimizer
+    from coarse2fine.train import TrainConfig, build_optimizer
 
     method = METHODS["coarse_supervised"](TextEncoder.from_pretrained(), n_coarse=10)
-    optimizer = _optimizer(method, TrainConfig(lr=1e-5))
+    optimizer = build_optimizer(method, TrainConfig(lr=1e-5))
     for param in method.parameters():
         param.grad = torch.randn_like(param) * 1e-3
     times = []

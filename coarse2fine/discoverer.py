@@ -17,7 +17,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 
-from coarse2fine.cluster import Clustering, discover, group_mask, l2_normalize, nearest_centre
+from coarse2fine.batching import Inference, prepare
+from coarse2fine.cluster import Clustering, group_mask, l2_normalize, nearest_centre
 from coarse2fine.cluster.estimate_k import estimate_counts
 from coarse2fine.cluster.naming import text_names, vector_names
 from coarse2fine.data.dataset import CoarseDataset, InputError
@@ -31,7 +32,7 @@ from coarse2fine.encoders import (
 from coarse2fine.io import atomic_dir
 from coarse2fine.methods import METHODS
 from coarse2fine.methods.base import Method
-from coarse2fine.train import TrainConfig, embed, fit, prepare, seed_everything
+from coarse2fine.train import TrainConfig, fit, seed_everything
 
 FORMAT_VERSION = 1
 _CONFIG = "coarse2fine.json"
@@ -253,7 +254,8 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         cls = self._method_class()
         if n_fine is None and self.n_fine is not None:
             n_fine = int(self.n_fine)
-        return cls(encoder, n_coarse, cls.Config.from_dict(self.method_params), n_fine=n_fine)
+        config = cls.Config.from_dict(self.method_params)
+        return cls(encoder, n_coarse, config, n_fine=n_fine, seed=self.seed)
 
     def _check_params(self, data: CoarseDataset) -> None:
         if self.clustering not in ("nested", "global"):
@@ -295,19 +297,13 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         counts = None
         if estimate:
             untrained = METHODS["unsupervised"](encoder, len(self.coarse_classes_))
-            before = embed(
-                untrained,
-                prepared,
-                precision=self.precision,
-                device=self.device,
-                progress=self.progress,
-            )
+            before = self._inference().map(untrained, prepared, untrained.embed)
             counts = estimate_counts(before, data.coarse_ids, min_size=int(self.min_category_size))
             self.estimated_counts_ = dict(zip(self.coarse_classes_, counts.tolist(), strict=True))
         n_fine = None if counts is None else int(counts.sum())
         self.method_ = self._build(len(self.coarse_classes_), encoder, n_fine)
         if groups is not None:
-            if not hasattr(self.method_, "set_coarse_groups"):
+            if not self.method_.supports_groups:
                 raise InputError(
                     f"method {self.method!r} trains on one dataset; several datasets with their "
                     f"own coarse labels need method='falcon'"
@@ -339,26 +335,24 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         self._check_params(data)
         prepared, counts = self._train(data, groups, estimate=self.n_fine is None)
         features = self._embed(prepared)
-        nested = self.clustering == "nested"
-        if hasattr(self.method_, "predict_fine"):
-            clusters = self._classify(prepared, features, data.coarse_ids if nested else None)
-        else:
-            clusters = discover(
-                features,
-                int(self.n_fine) if counts is None else int(counts.sum()),
-                coarse=data.coarse_ids,
-                nested=nested,
-                seed=self.seed,
-                n_init=self.n_init,
-                counts=counts if nested else None,
-            )
+        clusters = self.method_.discover(
+            features,
+            prepared,
+            data.coarse_ids,
+            int(self.n_fine) if counts is None else int(counts.sum()),
+            nested=self.clustering == "nested",
+            counts=counts,
+            seed=self.seed,
+            n_init=self.n_init,
+            inference=self._inference(),
+        )
         self._set_clusters(clusters, multi=groups is not None)
         self.labels_ = clusters.labels
         self.embedding_ = features
         self.category_names_ = self._names(data, clusters)
-        if hasattr(self.method_, "finer_groups"):  # HCSC's finest prototypes, CD's heads
-            groups = self._collect(prepared, "finer_groups")
-            self.finer_labels_ = groups[:, 0].astype(np.int64)
+        finer = self._map(prepared, self.method_.finer_groups)  # HCSC's prototypes, CD's heads
+        if finer is not None:
+            self.finer_labels_ = finer[:, 0].astype(np.int64)
         return self
 
     def _names(self, data: CoarseDataset, clusters: Clustering) -> list[str]:
@@ -366,23 +360,6 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         if data.is_text:
             return text_names(data.texts, clusters.labels, clusters.parents)
         return vector_names(data.vectors, clusters.labels, clusters.parents, data.feature_names)
-
-    def _classify(self, prepared, features: np.ndarray, coarse: np.ndarray | None) -> Clustering:
-        """Categories of methods with a fine classifier (FALCON): each row's most likely fine
-        class, among those under its own coarse class when ``coarse`` is given (nested)."""
-        logits = self._fine_logits(prepared)
-        if coarse is not None:
-            under = self.method_.relation.t().cpu().numpy()[coarse] > 0
-            logits = np.where(under, logits, -np.inf)
-        labels = logits.argmax(1)
-        k = logits.shape[1]
-        sums = np.zeros((k, features.shape[1]), dtype=np.float64)
-        np.add.at(sums, labels, features)
-        centres = l2_normalize(sums.astype(np.float32))  # empty classes keep a zero centre
-        return Clustering(labels, centres, self.method_.parents(0))
-
-    def _fine_logits(self, prepared) -> np.ndarray:
-        return self._collect(prepared, "predict_fine")
 
     def _set_clusters(self, clusters: Clustering, multi: bool = False) -> None:
         """Category names: "coarse/i" under their parent; "F<i>" when several datasets (and so
@@ -397,7 +374,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         if multi:
             names = [f"F{i + 1}" for i in range(len(names))]
             self.hierarchies_ = {
-                name: self._hierarchy(self.method_.parents(g))
+                name: self._hierarchy(self.method_.hierarchy(g))
                 for g, name in enumerate(self.dataset_names_)
             }
         self.categories_ = names
@@ -409,20 +386,17 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
             tree.setdefault(self.coarse_classes_[p], []).append(k)
         return tree
 
-    def _collect(self, prepared, call: str = "embed") -> np.ndarray:
-        """The method's per-row output ``call`` (embed, predict_fine, ...) for every row."""
-        return embed(
-            self.method_,
-            prepared,
-            batch_size=256,
-            precision=self.precision,
-            device=self.device,
-            progress=self.progress,
-            call=call,
-        )
+    def _inference(self) -> Inference:
+        """How per-row outputs are computed here (the runtime settings of this estimator)."""
+        return Inference(precision=self.precision, device=self.device, progress=self.progress)
+
+    def _map(self, prepared, step) -> np.ndarray | None:
+        """``step`` (a per-batch output of the fitted method) for every row; None when the
+        method lacks that capability."""
+        return self._inference().map(self.method_, prepared, step)
 
     def _embed(self, prepared) -> np.ndarray:
-        return l2_normalize(self._collect(prepared))
+        return l2_normalize(self._map(prepared, self.method_.embed))
 
     def _check_fitted(self, attr: str = "method_") -> None:
         if not hasattr(self, attr):
@@ -466,8 +440,8 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
             row_groups = self._row_coarse(rows, prepared, within)
             index = self._coarse_index()
             category_groups = np.array([index[p] for p in self.cluster_parents_], np.int64)
-        if hasattr(self.method_, "predict_fine"):  # trained is enough: no clustering needed
-            logits = self._fine_logits(prepared)
+        logits = self._map(prepared, self.method_.fine_logits)
+        if logits is not None:  # a fine classifier (FALCON): no clustering needed
             if row_groups is not None:
                 logits[~group_mask(row_groups, category_groups)] = -np.inf
             return logits.argmax(1)
@@ -487,12 +461,13 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         """Index into ``coarse_classes_`` of each row's coarse class: predicted by the method's
         coarse head (``within="head"``) or the row's own label (``"given"``)."""
         if within == "head":
-            if not hasattr(self.method_, "predict_coarse"):
+            logits = self._map(prepared, self.method_.coarse_logits)
+            if logits is None:
                 raise InputError(
                     f"method {self.method!r} has no coarse head to route rows with; predict "
                     "within='given' (rows with coarse labels) or within='all'"
                 )
-            return self._collect(prepared, "predict_coarse").argmax(1)
+            return logits.argmax(1)
         index = self._coarse_index()
         unknown = [i for i, c in enumerate(rows.coarse) if c not in index]
         if unknown:
@@ -509,9 +484,10 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
     def predict_coarse(self, X: Any) -> np.ndarray | None:
         """Coarse label from the method's coarse head, or None for methods without one."""
         self._check_fitted()
-        if not hasattr(self.method_, "predict_coarse"):
+        prepared = prepare(self.method_.encoder, _rows(X, self))
+        logits = self._map(prepared, self.method_.coarse_logits)
+        if logits is None:
             return None
-        logits = self._collect(prepare(self.method_.encoder, _rows(X, self)), "predict_coarse")
         return np.asarray(self.coarse_classes_, dtype=object)[logits.argmax(1)]
 
     def fit_predict(self, X: Any, y: Any = None, **kwargs) -> np.ndarray:
@@ -535,6 +511,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
                 "format": FORMAT_VERSION,
                 "params": params,
                 "method_config": self.method_.config.to_dict(),
+                "method_n_fine": self.method_.n_fine,  # the fitted K, also when estimated
                 "encoder": spec,
                 "coarse_classes": self.coarse_classes_,
                 "categories": self.categories_,
@@ -560,7 +537,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
             est = cls(**params, device=device, progress=progress)
             est.coarse_classes_ = config["coarse_classes"]
             encoder = encoder_from_architecture(path, config["encoder"])
-            est.method_ = est._build(len(est.coarse_classes_), encoder)
+            est.method_ = est._build(len(est.coarse_classes_), encoder, config.get("method_n_fine"))
             tensors = load_file(str(path / _WEIGHTS))
             est.cluster_centers_ = tensors.pop("discovery.centres").numpy()
             est.method_.load_state_dict(tensors, strict=True)

@@ -96,10 +96,11 @@ def paper_protocol(
         codes = np.unique(predicted, return_inverse=True)[1]
         by_head = discover(features, k, coarse=codes, nested=True, seed=seed, n_init=n_init)
         record["nested_predicted"] = clustering_scores(test.fine, by_head.labels)
-    if hasattr(est.method_, "predict_fine"):
+    learned = est.method_.hierarchy()  # a method that classifies learned its own tree
+    if learned is not None:
         record.update(discovery="classifier", **clustering_scores(test.fine, est.predict(test)))
         record["kmeans"] = kmeans_scores
-        parents = [est.coarse_classes_[p] for p in est.method_.parents()]
+        parents = [est.coarse_classes_[p] for p in learned]
         record["edit_distance"] = hierarchy_edit_distance(
             parents, true_parents(train.fine, train.coarse)
         )

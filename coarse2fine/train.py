@@ -1,8 +1,8 @@
-"""The ONE training loop every method uses, and batched feature extraction.
+"""The ONE training loop every method uses.
 
-Batches are length-bucketed (dynamic padding): rows are shuffled, cut into pools of 50 batches,
-each pool sorted by length and cut into batches, and the batch order shuffled, so short texts do
-not pay for long ones while batches stay random in content.
+Batches come from ``batching.bucketed_batches`` (length-bucketed, dynamic padding); the method
+supplies the loss (``training_step``) and its hooks, the loop everything else: optimiser and
+schedule, precision, gradient clipping, progress, and the loss history.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import random
 import time
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -18,9 +17,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from coarse2fine.batching import Prepared, autocast, bucketed_batches, make_batch
 from coarse2fine.methods.base import Method
 
-POOL_BATCHES = 50
 CURVE_POINTS = 200  # training curve: at most this many averaged points per fit
 
 
@@ -56,24 +55,6 @@ class TrainConfig:
         return asdict(self)
 
 
-@dataclass
-class Prepared:
-    """Rows turned into encoder inputs once (token ids), with lengths and coarse codes."""
-
-    inputs: Any
-    lengths: np.ndarray
-    coarse: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.lengths)
-
-
-def prepare(encoder, data) -> Prepared:
-    """Tokenise (or convert) every row once; batches are padded later, per batch."""
-    inputs = encoder.prepare(data.texts if data.is_text else data.vectors)
-    return Prepared(inputs, encoder.lengths(inputs), data.coarse_ids)
-
-
 def seed_everything(seed: int) -> None:
     """One seed fixes python, numpy and torch (CPU runs are then repeatable)."""
     random.seed(seed)
@@ -81,44 +62,7 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def bucketed_batches(
-    lengths: np.ndarray, batch_size: int, rng: np.random.Generator, drop_last: bool = False
-) -> list[np.ndarray]:
-    """Random batches of rows of similar length (see module docstring)."""
-    order = rng.permutation(len(lengths))
-    batches = []
-    pool = batch_size * POOL_BATCHES
-    for start in range(0, len(order), pool):
-        chunk = order[start : start + pool]
-        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
-        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
-    if drop_last:
-        batches = [b for b in batches if len(b) == batch_size] or batches[:1]
-    return [batches[i] for i in rng.permutation(len(batches))]
-
-
-def sorted_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
-    """Deterministic length-sorted batches for inference."""
-    order = np.argsort(lengths, kind="stable")
-    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-
-
-def make_batch(encoder, prepared: Prepared, index: np.ndarray, device: torch.device) -> dict:
-    inputs = {k: v.to(device) for k, v in encoder.collate(prepared.inputs, index).items()}
-    return {
-        "inputs": inputs,
-        "coarse": torch.as_tensor(prepared.coarse[index], dtype=torch.long, device=device),
-        "index": torch.as_tensor(index, dtype=torch.long, device=device),
-    }
-
-
-def autocast(precision: str, device: torch.device):
-    if precision == "bf16":
-        return torch.autocast(device.type, dtype=torch.bfloat16)
-    return nullcontext()
-
-
-def _optimizer(method: Method, cfg: TrainConfig) -> torch.optim.Optimizer:
+def build_optimizer(method: Method, cfg: TrainConfig) -> torch.optim.Optimizer:
     """AdamW; biases and LayerNorm weights are not decayed (as BERT fine-tuning does); the
     freshly initialised heads may take their own learning rate (``head_lr``)."""
     groups: dict[tuple[bool, bool], list] = {}
@@ -170,7 +114,7 @@ def fit(
     # (the first draw only counts the batches; kept so the benchmark's runs stay reproducible)
     steps_per_epoch = len(bucketed_batches(prepared.lengths, cfg.batch_size, rng, drop_last=True))
     total = steps_per_epoch * cfg.epochs
-    optimizer = _optimizer(method, cfg)
+    optimizer = build_optimizer(method, cfg)
     scheduler = _linear_schedule(optimizer, math.ceil(cfg.warmup * total), total)
     method.on_fit_start(prepared, total)
     history: list[dict[str, float]] = []
@@ -221,33 +165,3 @@ def fit(
     bar.close()
     method.eval()
     return history
-
-
-@torch.no_grad()
-def embed(
-    method: Method,
-    prepared: Prepared,
-    *,
-    batch_size: int = 256,
-    precision: str = "bf16",
-    device: str | torch.device = "cpu",
-    progress: bool = True,
-    call: str = "embed",
-) -> np.ndarray:
-    """Discovery features of every row, in the rows' original order (float32).
-
-    ``call`` names the method's per-batch output to collect (``embed``, or ``predict_coarse``).
-    """
-    device = torch.device(device)
-    method.to(device).eval()
-    step = getattr(method, call)
-    out: np.ndarray | None = None
-    batches = sorted_batches(prepared.lengths, batch_size)
-    for index in tqdm(batches, desc="encoding", unit="batch", disable=not progress, leave=False):
-        batch = make_batch(method.encoder, prepared, index, device)
-        with autocast(precision, device):
-            features = step(batch).float().cpu().numpy()
-        if out is None:
-            out = np.empty((len(prepared), features.shape[1]), dtype=np.float32)
-        out[index] = features
-    return out if out is not None else np.empty((0, 0), dtype=np.float32)

@@ -16,6 +16,7 @@ from coarse2fine.augment import (
     gaussian_noise,
     mask_features,
 )
+from coarse2fine.batching import make_batch, prepare
 from coarse2fine.encoders import MLPEncoder, TextEncoder
 from coarse2fine.losses.contrastive import (
     angular_normalize,
@@ -28,7 +29,6 @@ from coarse2fine.losses.contrastive import (
 )
 from coarse2fine.methods.ancor import Ancor, AncorCE
 from coarse2fine.methods.hcsc import HCSC, HCSCCE, HCSCCEConfig, HCSCConfig, concentration
-from coarse2fine.train import make_batch, prepare
 
 # -- views ----------------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from coarse2fine import Discoverer, InputError
+from coarse2fine.batching import prepare
 from coarse2fine.cluster.hierarchy import (
     relation_matrix,
     relation_objective,
@@ -31,7 +32,6 @@ from coarse2fine.losses.falcon import (
 )
 from coarse2fine.methods.falcon import FALCON, FALCONConfig
 from coarse2fine.metrics import cluster_acc, hierarchy_edit_distance, true_parents
-from coarse2fine.train import prepare
 
 # -- the M-step ----------------------------------------------------------------------------------
 
@@ -278,7 +278,7 @@ def test_falcon_model_round_trip_predicts_identically(tiny_vectors, tmp_path):
 
 def test_falcon_predict_within_given_coarse_masks_its_classifier(tiny_vectors):
     est = Discoverer("falcon", n_fine=6, epochs=1, progress=False).fit(tiny_vectors)
-    logits = est._fine_logits(prepare(est.method_.encoder, tiny_vectors))
+    logits = est._map(prepare(est.method_.encoder, tiny_vectors), est.method_.fine_logits)
     parents = np.array(est.cluster_parents_)
     coarse = np.asarray(tiny_vectors.coarse)
     # by hand: the classifier's best category among those under each row's coarse class

@@ -6,19 +6,12 @@ import numpy as np
 import pytest
 import torch
 
+from coarse2fine.batching import bucketed_batches, embed, make_batch, prepare
 from coarse2fine.encoders import MLPEncoder, TextEncoder
 from coarse2fine.methods import METHODS
 from coarse2fine.methods.base import CoarseQueues
 from coarse2fine.methods.hwscl import HWSCL, HWSCLConfig, default_shallow_layer
-from coarse2fine.train import (
-    TrainConfig,
-    bucketed_batches,
-    embed,
-    fit,
-    make_batch,
-    prepare,
-    seed_everything,
-)
+from coarse2fine.train import TrainConfig, fit, seed_everything
 
 
 @pytest.mark.parametrize("kind", ["text", "vectors"])
@@ -142,10 +135,10 @@ def test_same_seed_same_training(tiny_data):
 
 
 def test_head_lr_applies_to_parameters_outside_the_encoder(tiny_data):
-    from coarse2fine.train import _optimizer
+    from coarse2fine.train import build_optimizer
 
     method = METHODS["hwscl"](TextEncoder.tiny_random(), tiny_data.n_coarse)
-    optimizer = _optimizer(method, TrainConfig(lr=1e-5, head_lr=1e-3))
+    optimizer = build_optimizer(method, TrainConfig(lr=1e-5, head_lr=1e-3))
     lr_of = {id(p): g["lr"] for g in optimizer.param_groups for p in g["params"]}
     assert lr_of[id(method.head.dense.weight)] == 1e-3
     assert lr_of[id(method.encoder.model.embeddings.word_embeddings.weight)] == 1e-5

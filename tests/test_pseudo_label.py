@@ -7,9 +7,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from coarse2fine.batching import make_batch, prepare
 from coarse2fine.encoders import MLPEncoder
 from coarse2fine.methods.pseudo_label import DeepAligned, DeepCluster, align_to_previous
-from coarse2fine.train import make_batch, prepare
 
 
 def test_alignment_renames_new_clusters_after_the_nearest_old_ones():

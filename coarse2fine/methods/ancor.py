@@ -36,7 +36,7 @@ from torch import nn
 from coarse2fine.augment import ViewMaker
 from coarse2fine.losses.contrastive import angular_normalize, info_nce
 from coarse2fine.methods.base import (
-    CoarseHead,
+    CoarseCE,
     CoarseQueues,
     Method,
     MomentumContrastConfig,
@@ -51,21 +51,16 @@ class AncorConfig(MomentumContrastConfig):
     queue_size: int = 512  # keys per coarse class
 
 
-@dataclass
-class AncorCEConfig(AncorConfig):
-    ce_weight: float = 1.0
-
-
-class Ancor(MomentumKeysMixin, Method):
+class Ancor(MomentumKeysMixin, CoarseCE, Method):
     defaults = CONTRASTIVE_DEFAULTS
     Config = AncorConfig
 
-    def __init__(self, encoder, n_coarse, config=None, n_fine=None):
-        super().__init__(encoder, n_coarse, config, n_fine)
+    def __init__(self, encoder, n_coarse, config=None, n_fine=None, *, seed: int = 0):
+        super().__init__(encoder, n_coarse, config, n_fine, seed=seed)
         cfg = self.config
         self.projector = projection_mlp(encoder.dim, cfg.projection_dim)
         self.classifier = nn.Linear(cfg.projection_dim, n_coarse)  # on z, as in Ancor
-        self.head = CoarseHead(encoder.dim, n_coarse, cfg.dropout)  # the "+ CE" head
+        self.add_coarse_head(cfg.dropout)  # the "+ CE" head
         self.queues = CoarseQueues(n_coarse, cfg.queue_size, cfg.projection_dim)
         self._momentum: list[nn.Module] = []  # training state, kept out of state_dict
         self._views: ViewMaker | None = None
@@ -73,7 +68,7 @@ class Ancor(MomentumKeysMixin, Method):
 
     def on_fit_start(self, data, total_steps: int) -> None:
         kind = self.config.view or default_view(self.encoder, "delete_word")
-        self._views = ViewMaker(self.encoder, data.inputs, kind, seed=int(torch.initial_seed()))
+        self._views = ViewMaker(self.encoder, data.inputs, kind, seed=self.seed)
         self.start_momentum()
 
     def training_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -96,9 +91,9 @@ class Ancor(MomentumKeysMixin, Method):
         contrast = info_nce(query, key, negatives, cfg.tau, valid)
         loss = classify + contrast
         parts = {"classify": classify, "contrast": contrast}
-        if cfg.ce_weight > 0:
-            ce = F.cross_entropy(self.head(deep).float(), coarse)
-            loss = loss + cfg.ce_weight * ce
+        if self.ce_weight > 0:
+            ce = self.coarse_ce(deep, coarse)
+            loss = loss + self.ce_weight * ce
             parts["ce"] = ce
         return {"loss": loss, **parts}
 
@@ -109,18 +104,14 @@ class Ancor(MomentumKeysMixin, Method):
             self.queues.push(*self._pending)
             self._pending = None
 
-    def predict_coarse(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Coarse logits of Ancor's own classifier on the projected embedding."""
-        (deep,) = self.encoder(batch["inputs"], [self.encoder.n_layers])
-        return self.classifier(self.projector(deep.float()))
+    def coarse_logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Coarse logits of the "+ CE" head on the pooled feature when it trains (as every
+        "+ CE" row reports), else of Ancor's own classifier on the projected embedding."""
+        if self.ce_weight > 0:
+            return super().coarse_logits(batch)
+        return self.classifier(self.projector(self.deep(batch).float()))
 
 
-class AncorCE(Ancor):
-    """Ancor + coarse cross-entropy on the pooled feature (the HWSCL table's "+ CE" row)."""
-
-    Config = AncorCEConfig
-
-    def predict_coarse(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Coarse logits of the "+ CE" head on the pooled feature, as every "+ CE" row reports."""
-        (deep,) = self.encoder(batch["inputs"], [self.encoder.n_layers])
-        return self.head(deep)
+# Ancor + coarse cross-entropy on the pooled feature (the HWSCL table's "+ CE" row)
+AncorCE = Ancor.plus_ce("AncorCE")
+AncorCEConfig = AncorCE.Config

@@ -1,18 +1,25 @@
 """The method contract every method follows, and the small pieces several methods share.
 
-A method is a torch module built from (encoder, number of coarse classes, its typed config).
-train.py calls ``training_step`` and the optional hooks; discovery calls ``embed``.
+A method is a torch module built from (encoder, number of coarse classes, its typed config,
+optionally the number of fine classes and a seed). train.py calls ``training_step`` and the
+hooks; the estimator calls ``embed``, ``discover`` and the declared capabilities of ``Method``.
 """
 
 from __future__ import annotations
 
 import copy
 import types
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields, make_dataclass
 from typing import Any, ClassVar, Union, get_args, get_origin, get_type_hints
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+from coarse2fine.batching import Inference, Prepared
+from coarse2fine.cluster import Clustering
+from coarse2fine.cluster import discover as cluster_discover
 
 
 @dataclass
@@ -75,10 +82,23 @@ def _typed(name: str, value: Any, hint: Any) -> Any:
 
 
 class Method(nn.Module):
-    """Base class: subclasses set ``Config`` and implement ``training_step`` (if they train)."""
+    """Base class: subclasses set ``Config`` and implement ``training_step`` (if they train).
+
+    Every optional capability is declared here with its default, so the estimator and the
+    protocols ask a method, never probe it: ``coarse_logits`` (None without a trained coarse
+    head), ``fine_logits`` (None without a fine classifier), ``finer_groups`` (None without a
+    grouping finer than the categories), ``hierarchy`` (None without a learned coarse -> fine
+    relation), ``discover`` (K-Means on the features unless the method classifies) and
+    ``set_coarse_groups`` (several datasets, only where ``supports_groups``).
+
+    ``seed`` drives the method's own randomness (views, K-Means inside the method); the
+    estimator gives it the same seed as the training loop.
+    """
 
     Config: ClassVar[type[MethodConfig]] = MethodConfig
     trains: ClassVar[bool] = True
+    # Several datasets with their own coarse labels sharing one model (``set_coarse_groups``).
+    supports_groups: ClassVar[bool] = False
     # Training settings used when the user gives none, per input kind. Text: three epochs with the
     # encoder at lr 2e-6 and the freshly initialised heads at 1e-3, the best measured for MiniLM:
     # a fast head stops distorting the pre-trained features, so the extra epochs sharpen the fine
@@ -95,32 +115,88 @@ class Method(nn.Module):
         n_coarse: int,
         config: MethodConfig | None = None,
         n_fine: int | None = None,
+        *,
+        seed: int = 0,
     ):
         super().__init__()
         self.encoder = encoder
         self.n_coarse = int(n_coarse)
         self.n_fine = None if n_fine is None else int(n_fine)  # needed by classifying methods
         self.config = config if config is not None else self.Config()
+        self.seed = int(seed)
 
-    # -- the contract ---------------------------------------------------------------------------
+    # -- training -------------------------------------------------------------------------------
     def training_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Return {"loss": scalar, <named parts>: scalars} for one batch."""
         raise NotImplementedError(f"{type(self).__name__} does not train")
 
-    def on_fit_start(self, data: Any, total_steps: int) -> None:
+    def on_fit_start(self, data: Prepared, total_steps: int) -> None:
         """Called once before the first epoch with the prepared training data and the number
         of optimiser steps the fit will take (for schedules inside a method)."""
 
-    def on_epoch_start(self, epoch: int, data: Any) -> None:
+    def on_epoch_start(self, epoch: int, data: Prepared) -> None:
         """Called before each epoch (0-based)."""
 
     def after_step(self, step: int) -> None:
         """Called after each optimiser step (EMA updates, queue pushes)."""
 
-    def embed(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Features used for discovery: the encoder's last layer, mean-pooled."""
+    # -- per-row outputs ------------------------------------------------------------------------
+    def deep(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The encoder's last layer, mean-pooled."""
         (deep,) = self.encoder(batch["inputs"], [self.encoder.n_layers])
         return deep
+
+    def embed(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Features used for discovery: by default the pooled last layer."""
+        return self.deep(batch)
+
+    def coarse_logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """Coarse-class logits of a trained coarse head; None for a method without one."""
+        return None
+
+    def fine_logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """Fine-class logits of a method that classifies directly (FALCON); None otherwise."""
+        return None
+
+    def finer_groups(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """Each row's group in a grouping finer than the categories (B x 1), or None."""
+        return None
+
+    # -- discovery ------------------------------------------------------------------------------
+    def hierarchy(self, group: int = 0) -> np.ndarray | None:
+        """Coarse parent of every fine class the method learned (one dataset's), or None."""
+        return None
+
+    def discover(
+        self,
+        features: np.ndarray,
+        prepared: Prepared,
+        coarse: np.ndarray,
+        n_fine: int,
+        *,
+        nested: bool = True,
+        counts: np.ndarray | None = None,
+        seed: int = 0,
+        n_init: int = 10,
+        inference: Inference | None = None,
+    ) -> Clustering:
+        """The categories of the rows: K-Means on the unit-length ``features``, inside each
+        coarse class when ``nested`` (``counts`` categories per class, else shared out by size),
+        else over all rows (parents by majority). ``prepared`` and ``inference`` serve methods
+        that run their own model here instead."""
+        return cluster_discover(
+            features,
+            n_fine,
+            coarse=coarse,
+            nested=nested,
+            seed=seed,
+            n_init=n_init,
+            counts=counts if nested else None,
+        )
+
+    def set_coarse_groups(self, groups: np.ndarray) -> None:
+        """Coarse class -> dataset index, for ``supports_groups`` methods."""
+        raise NotImplementedError(f"{type(self).__name__} trains on one dataset")
 
 
 FEATURES = ("pooled", "head")
@@ -129,25 +205,6 @@ FEATURES = ("pooled", "head")
 def check_features(features: str) -> None:
     if features not in FEATURES:
         raise ValueError(f"features must be one of {', '.join(FEATURES)}, got {features!r}")
-
-
-class CoarseClassifierMixin:
-    """For methods with a coarse ``head`` on the deep feature.
-
-    Discovery features (``config.features``): "pooled" is the mean-pooled last layer h^o (the
-    paper's choice); "head" is the head's hidden layer tanh(W h^o + b), which is what the HWSCL
-    reference code clusters.
-    """
-
-    def embed(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        (deep,) = self.encoder(batch["inputs"], [self.encoder.n_layers])
-        if self.config.features == "head":
-            return torch.tanh(self.head.dense(deep))
-        return deep
-
-    def predict_coarse(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        (deep,) = self.encoder(batch["inputs"], [self.encoder.n_layers])
-        return self.head(deep)
 
 
 class CoarseHead(nn.Module):
@@ -161,6 +218,65 @@ class CoarseHead(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.dropout(torch.tanh(self.dense(features))))
+
+
+class CoarseCE:
+    """ "+ CE", written once: a coarse ``head`` (``CoarseHead``) on the pooled deep feature,
+    trained by cross-entropy on the coarse labels with weight ``ce_weight``, and routing rows
+    (``coarse_logits``) exactly when it is trained.
+
+    ``ce_weight`` is the config's ``ce_weight`` (0 switches the term off; the "+ CE" variants
+    raise its default to 1); a method whose own loss is this cross-entropy (HWSCL,
+    coarse-supervised) sets ``ce_is_loss``, making the weight 1.
+    """
+
+    head: CoarseHead
+    ce_is_loss: ClassVar[bool] = False
+
+    def add_coarse_head(self, dropout: float) -> None:
+        self.head = CoarseHead(self.encoder.dim, self.n_coarse, dropout)
+
+    @property
+    def ce_weight(self) -> float:
+        return 1.0 if self.ce_is_loss else float(self.config.ce_weight)
+
+    def coarse_ce(self, features: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of the head on (pooled) ``features`` against the coarse labels."""
+        return F.cross_entropy(self.head(features).float(), coarse)
+
+    def coarse_logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        if self.ce_weight <= 0:
+            return None  # an untrained head routes at random
+        return self.head(self.deep(batch))
+
+    @classmethod
+    def plus_ce(cls, name: str, **defaults: Any) -> type:
+        """The "+ CE" variant of this method: the same class with its config's defaults changed
+        (``ce_weight=1.0`` unless given), for the registry's ``*_ce`` names."""
+        defaults.setdefault("ce_weight", 1.0)
+        base = cls.Config
+        hints = get_type_hints(base)
+        config = make_dataclass(
+            f"{base.__name__.removesuffix('Config')}CEConfig",
+            [(k, hints[k], field(default=v)) for k, v in defaults.items()],
+            bases=(base,),
+        )
+        config.__module__ = cls.__module__
+        variant = type(name, (cls,), {"Config": config, "__doc__": f"{cls.__name__} + CE."})
+        variant.__module__ = cls.__module__
+        return variant
+
+
+class HeadFeatures:
+    """Discovery features chosen by ``config.features``: "pooled" is the mean-pooled last layer
+    h^o (the paper's choice); "head" is the coarse head's hidden layer tanh(W h^o + b), which is
+    what the HWSCL reference code clusters."""
+
+    def embed(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        deep = self.deep(batch)
+        if self.config.features == "head":
+            return torch.tanh(self.head.dense(deep))
+        return deep
 
 
 def frozen_copy(module: nn.Module) -> nn.Module:

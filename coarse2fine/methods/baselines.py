@@ -5,16 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from coarse2fine.methods.base import (
-    CoarseClassifierMixin,
-    CoarseHead,
-    Method,
-    MethodConfig,
-    check_features,
-)
+from coarse2fine.methods.base import CoarseCE, HeadFeatures, Method, MethodConfig, check_features
 
 
 @dataclass
@@ -47,10 +40,11 @@ class CoarseSupervisedConfig(MethodConfig):
         check_features(self.features)
 
 
-class CoarseSupervised(CoarseClassifierMixin, Method):
+class CoarseSupervised(HeadFeatures, CoarseCE, Method):
     """Coarse cross-entropy at the output layer only (HWSCL Table 2, 'coarse supervised')."""
 
     Config = CoarseSupervisedConfig
+    ce_is_loss = True
 
     def __init__(
         self,
@@ -58,11 +52,12 @@ class CoarseSupervised(CoarseClassifierMixin, Method):
         n_coarse: int,
         config: CoarseSupervisedConfig | None = None,
         n_fine: int | None = None,
+        *,
+        seed: int = 0,
     ):
-        super().__init__(encoder, n_coarse, config, n_fine)
-        self.head = CoarseHead(encoder.dim, n_coarse, self.config.dropout)
+        super().__init__(encoder, n_coarse, config, n_fine, seed=seed)
+        self.add_coarse_head(self.config.dropout)
 
     def training_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        (deep,) = self.encoder(batch["inputs"], [self.encoder.n_layers])
-        ce = F.cross_entropy(self.head(deep).float(), batch["coarse"])
+        ce = self.coarse_ce(self.deep(batch), batch["coarse"])
         return {"loss": ce, "ce_deep": ce}

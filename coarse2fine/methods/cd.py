@@ -41,8 +41,8 @@ class ContrastiveDisentangling(Method):
     defaults = CONTRASTIVE_DEFAULTS
     Config = CDConfig
 
-    def __init__(self, encoder, n_coarse, config=None, n_fine=None):
-        super().__init__(encoder, n_coarse, config, n_fine)
+    def __init__(self, encoder, n_coarse, config=None, n_fine=None, *, seed: int = 0):
+        super().__init__(encoder, n_coarse, config, n_fine, seed=seed)
         cfg = self.config
         self.projector = projection_mlp(encoder.dim, cfg.projection_dim)
         self.heads = projection_mlp(encoder.dim, cfg.n_heads)
@@ -50,7 +50,7 @@ class ContrastiveDisentangling(Method):
 
     def on_fit_start(self, data, total_steps: int) -> None:
         kind = self.config.view or default_view(self.encoder, "delete_word")
-        self._views = ViewMaker(self.encoder, data.inputs, kind, seed=int(torch.initial_seed()))
+        self._views = ViewMaker(self.encoder, data.inputs, kind, seed=self.seed)
 
     def training_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         cfg = self.config

@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from coarse2fine.batching import Inference, Prepared, map_rows
+from coarse2fine.cluster import Clustering
 from coarse2fine.cluster.hierarchy import relation_matrix, same_coarse_neighbours, solve_relation
 from coarse2fine.cluster.kmeans import l2_normalize
 from coarse2fine.cluster.nested import allocate_by_size, discover
@@ -99,6 +101,7 @@ class CosineClassifier(nn.Module):
 
 class FALCON(Method):
     Config = FALCONConfig
+    supports_groups = True
     # Text: one epoch, encoder lr 1e-5, classifier lr 1e-3 (on MiniLM, three epochs added 0.1
     # ACC on CLINC and 0.5 on HWU64, seed 0, for three times the time: docs/FALCON.md).
     defaults = {
@@ -112,8 +115,10 @@ class FALCON(Method):
         n_coarse: int,
         config: FALCONConfig | None = None,
         n_fine: int | None = None,
+        *,
+        seed: int = 0,
     ):
-        super().__init__(encoder, n_coarse, config, n_fine)
+        super().__init__(encoder, n_coarse, config, n_fine, seed=seed)
         if n_fine is None:
             raise ValueError("FALCON classifies into a known number of fine classes: give n_fine")
         if n_fine < n_coarse:
@@ -166,17 +171,16 @@ class FALCON(Method):
         return relation
 
     def on_fit_start(self, data, total_steps: int) -> None:
-        from coarse2fine.train import embed  # the loop module imports methods; import lazily
-
         cfg = self.config
         self._data = data
         device = self.relation.device
-        output = l2_normalize(embed(self, data, device=device, progress=False))
+        output = l2_normalize(map_rows(self, data, self.embed, device=device, progress=False))
         # Neighbours and the K-Means start come from a pre-trained encoder's features, or from
         # the (standardised) input itself when the encoder starts random (the MLP).
         features = output
         if not getattr(self.encoder, "pretrained", True):
-            features = l2_normalize(embed(self, data, device=device, progress=False, call="inputs"))
+            inputs = map_rows(self, data, self.inputs, device=device, progress=False)
+            features = l2_normalize(inputs)
         neighbours = same_coarse_neighbours(features, data.coarse, cfg.n_neighbours)
         self._neighbours = torch.from_numpy(neighbours)
         self._bank = torch.zeros(len(data), self.n_fine, device=device)
@@ -191,7 +195,7 @@ class FALCON(Method):
                 self.n_fine,
                 coarse=data.coarse,
                 nested=single,
-                seed=int(torch.initial_seed()) % (2**31),
+                seed=self.seed % (2**31),
                 n_init=3,
             )
             sums = np.zeros((self.n_fine, output.shape[1]), dtype=np.float32)
@@ -286,16 +290,43 @@ class FALCON(Method):
         return first
 
     # -- using ----------------------------------------------------------------------------------
-    def predict_fine(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    def fine_logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Fine-class logits (B x K_F)."""
-        (deep,) = self.encoder(batch["inputs"], [self.encoder.n_layers])
-        return self.head(deep)
+        return self.head(self.deep(batch))
 
-    def predict_coarse(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    def coarse_logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """log p(c|x) through M (single-dataset models; groups would mix otherwise)."""
-        return coarse_log_probs(self.predict_fine(batch), self.relation)
+        return coarse_log_probs(self.fine_logits(batch), self.relation)
 
-    def parents(self, group: int = 0) -> np.ndarray:
+    def hierarchy(self, group: int = 0) -> np.ndarray:
         """Coarse parent (index into all coarse classes) of every fine class in one dataset."""
         cols = torch.nonzero(self.coarse_group == group).flatten()
         return cols[self.relation[:, cols].argmax(1)].cpu().numpy()
+
+    parents = hierarchy
+
+    def discover(
+        self,
+        features: np.ndarray,
+        prepared: Prepared,
+        coarse: np.ndarray,
+        n_fine: int,
+        *,
+        nested: bool = True,
+        counts: np.ndarray | None = None,
+        seed: int = 0,
+        n_init: int = 10,
+        inference: Inference | None = None,
+    ) -> Clustering:
+        """The classifier's categories: each row's most likely fine class, among those under
+        its own coarse class when ``nested``; a category's centre is its rows' mean feature
+        (for ``predict`` by nearest centre elsewhere), its parent the one M gives it."""
+        logits = (inference or Inference()).map(self, prepared, self.fine_logits)
+        if nested:
+            under = self.relation.t().cpu().numpy()[coarse] > 0
+            logits = np.where(under, logits, -np.inf)
+        labels = logits.argmax(1)
+        sums = np.zeros((logits.shape[1], features.shape[1]), dtype=np.float64)
+        np.add.at(sums, labels, features)
+        centres = l2_normalize(sums.astype(np.float32))  # empty classes keep a zero centre
+        return Clustering(labels, centres, self.hierarchy(0))

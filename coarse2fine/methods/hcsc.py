@@ -44,6 +44,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from coarse2fine.augment import ViewMaker
+from coarse2fine.batching import map_rows
 from coarse2fine.cluster.kmeans import kmeans, l2_normalize
 from coarse2fine.cluster.nested import majority_parents
 from coarse2fine.losses.contrastive import (
@@ -53,7 +54,7 @@ from coarse2fine.losses.contrastive import (
     prototype_keep_probability,
 )
 from coarse2fine.methods.base import (
-    CoarseHead,
+    CoarseCE,
     Method,
     MomentumContrastConfig,
     MomentumKeysMixin,
@@ -87,12 +88,6 @@ class HCSCConfig(MomentumContrastConfig):
             )
 
 
-@dataclass
-class HCSCCEConfig(HCSCConfig):
-    ce_weight: float = 1.0
-    coarse_top: bool = True
-
-
 def parse_levels(spec: str) -> list[int]:
     try:
         sizes = [int(part) for part in spec.split(",")]
@@ -116,15 +111,15 @@ def concentration(features: np.ndarray, labels: np.ndarray, centres: np.ndarray,
     return (tau * phi / phi.mean()).astype(np.float32)
 
 
-class HCSC(MomentumKeysMixin, Method):
+class HCSC(MomentumKeysMixin, CoarseCE, Method):
     defaults = CONTRASTIVE_DEFAULTS
     Config = HCSCConfig
 
-    def __init__(self, encoder, n_coarse, config=None, n_fine=None):
-        super().__init__(encoder, n_coarse, config, n_fine)
+    def __init__(self, encoder, n_coarse, config=None, n_fine=None, *, seed: int = 0):
+        super().__init__(encoder, n_coarse, config, n_fine, seed=seed)
         cfg = self.config
         self.projector = projection_mlp(encoder.dim, cfg.projection_dim)
-        self.head = CoarseHead(encoder.dim, n_coarse, cfg.dropout)
+        self.add_coarse_head(cfg.dropout)
         self.register_buffer(
             "queue", torch.zeros(cfg.queue_size, cfg.projection_dim), persistent=False
         )
@@ -149,15 +144,13 @@ class HCSC(MomentumKeysMixin, Method):
 
     # -- set-up -----------------------------------------------------------------------------
     def on_fit_start(self, data, total_steps: int) -> None:
-        from coarse2fine.train import embed  # the loop module imports methods; import lazily
-
         cfg = self.config
         self._data = data
         kind = cfg.view or default_view(self.encoder, "delete_word")
-        self._views = ViewMaker(self.encoder, data.inputs, kind, seed=int(torch.initial_seed()))
+        self._views = ViewMaker(self.encoder, data.inputs, kind, seed=self.seed)
         self.start_momentum()
         device = self.queue.device
-        keys = embed(self, data, device=device, progress=False, call="keys")
+        keys = map_rows(self, data, self.keys, device=device, progress=False)
         self._bank = F.normalize(torch.from_numpy(keys).to(device), dim=1)
         self._warmup_steps = round(cfg.warmup * total_steps)
         self._step = 0
@@ -172,7 +165,7 @@ class HCSC(MomentumKeysMixin, Method):
     def build_hierarchy(self, bank: np.ndarray, coarse: np.ndarray) -> list[dict]:
         """Prototypes per level (finest first): centres, phi, each row's prototype, parents."""
         cfg = self.config
-        seed = int(torch.initial_seed()) % (2**31)
+        seed = self.seed % (2**31)
         feats = l2_normalize(bank)
         device = self.queue.device
         levels: list[dict] = []
@@ -227,9 +220,9 @@ class HCSC(MomentumKeysMixin, Method):
             instance, proto = self._selective_losses(query, key, negatives, batch)
             loss = instance + proto
             parts.update(instance=instance, proto=proto)
-        if cfg.ce_weight > 0:
-            ce = F.cross_entropy(self.head(deep).float(), batch["coarse"])
-            loss = loss + cfg.ce_weight * ce
+        if self.ce_weight > 0:
+            ce = self.coarse_ce(deep, batch["coarse"])
+            loss = loss + self.ce_weight * ce
             parts["ce"] = ce
         return {"loss": loss, **parts}
 
@@ -288,12 +281,6 @@ class HCSC(MomentumKeysMixin, Method):
         return (query @ self._levels[0]["centres"].t()).argmax(1, keepdim=True).float()
 
 
-class HCSCCE(HCSC):
-    """HCSC + coarse cross-entropy, the coarse classes as the hierarchy's top level."""
-
-    Config = HCSCCEConfig
-
-    def predict_coarse(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Coarse logits of the head trained by the coarse cross-entropy."""
-        (deep,) = self.encoder(batch["inputs"], [self.encoder.n_layers])
-        return self.head(deep)
+# HCSC + coarse cross-entropy, the coarse classes as the hierarchy's top level
+HCSCCE = HCSC.plus_ce("HCSCCE", coarse_top=True)
+HCSCCEConfig = HCSCCE.Config

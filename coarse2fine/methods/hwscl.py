@@ -20,14 +20,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from coarse2fine.losses import weighted_self_contrastive_loss
 from coarse2fine.methods.base import (
-    CoarseClassifierMixin,
-    CoarseHead,
+    CoarseCE,
     CoarseQueues,
+    HeadFeatures,
     Method,
     MethodConfig,
     check_features,
@@ -72,8 +71,9 @@ def default_shallow_layer(n_layers: int) -> int:
     return max(1, round(2 * n_layers / 3))
 
 
-class HWSCL(CoarseClassifierMixin, Method):
+class HWSCL(HeadFeatures, CoarseCE, Method):
     Config = HWSCLConfig
+    ce_is_loss = True
 
     def __init__(
         self,
@@ -81,8 +81,10 @@ class HWSCL(CoarseClassifierMixin, Method):
         n_coarse: int,
         config: HWSCLConfig | None = None,
         n_fine: int | None = None,
+        *,
+        seed: int = 0,
     ):
-        super().__init__(encoder, n_coarse, config, n_fine)
+        super().__init__(encoder, n_coarse, config, n_fine, seed=seed)
         cfg = self.config
         self.shallow_layer = (
             default_shallow_layer(encoder.n_layers)
@@ -93,7 +95,7 @@ class HWSCL(CoarseClassifierMixin, Method):
             raise ValueError(
                 f"shallow_layer must be in 1..{encoder.n_layers - 1}, got {self.shallow_layer}"
             )
-        self.head = CoarseHead(encoder.dim, n_coarse, cfg.dropout)
+        self.add_coarse_head(cfg.dropout)
         self.queues = CoarseQueues(n_coarse, cfg.queue_size, encoder.dim)
         # The momentum encoder is training state, not part of the saved model: keep it out of
         # state_dict by holding it in a plain list.
@@ -109,8 +111,8 @@ class HWSCL(CoarseClassifierMixin, Method):
         cfg = self.config
         coarse = batch["coarse"]
         shallow, deep = self.encoder(batch["inputs"], [self.shallow_layer, self.encoder.n_layers])
-        ce_deep = F.cross_entropy(self.head(deep).float(), coarse)
-        ce_shallow = F.cross_entropy(self.head(shallow).float(), coarse)
+        ce_deep = self.coarse_ce(deep, coarse)
+        ce_shallow = self.coarse_ce(shallow, coarse)
         queue = valid = None
         if self._momentum:
             with torch.no_grad():

@@ -8,12 +8,11 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from coarse2fine.augment import ViewMaker
 from coarse2fine.losses.contrastive import nt_xent
-from coarse2fine.methods.base import CoarseHead, Method, MethodConfig
+from coarse2fine.methods.base import CoarseCE, Method, MethodConfig
 
 # Training defaults of the contrastive methods, not tuned on MiniLM yet: one epoch at FALCON's
 # encoder lr (at the HWSCL default 2e-6 the encoder would stay where it started: the unsupervised
@@ -39,21 +38,21 @@ class InstanceContrastConfig(MethodConfig):
             raise ValueError(f"ce_weight must be >= 0, got {self.ce_weight}")
 
 
-class InstanceContrast(Method):
-    defaults = CONTRASTIVE_DEFAULTS
+class InstanceContrast(CoarseCE, Method):
     """NT-Xent between two views of every row of the batch (+ coarse CE when asked)."""
 
+    defaults = CONTRASTIVE_DEFAULTS
     Config = InstanceContrastConfig
     text_view: ClassVar[str] = "dropout"
 
-    def __init__(self, encoder, n_coarse, config=None, n_fine=None):
-        super().__init__(encoder, n_coarse, config, n_fine)
-        self.head = CoarseHead(encoder.dim, n_coarse, self.config.dropout)
+    def __init__(self, encoder, n_coarse, config=None, n_fine=None, *, seed: int = 0):
+        super().__init__(encoder, n_coarse, config, n_fine, seed=seed)
+        self.add_coarse_head(self.config.dropout)
         self._views: ViewMaker | None = None
 
     def on_fit_start(self, data, total_steps: int) -> None:
         kind = self.config.view or default_view(self.encoder, self.text_view)
-        self._views = ViewMaker(self.encoder, data.inputs, kind, seed=int(torch.initial_seed()))
+        self._views = ViewMaker(self.encoder, data.inputs, kind, seed=self.seed)
 
     def training_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         top = self.encoder.n_layers
@@ -62,10 +61,10 @@ class InstanceContrast(Method):
         contrast = nt_xent(first, second, self.config.tau)
         parts = {"contrast": contrast}
         loss = contrast
-        if self.config.ce_weight > 0:
-            ce = F.cross_entropy(self.head(first).float(), batch["coarse"])
+        if self.ce_weight > 0:
+            ce = self.coarse_ce(first, batch["coarse"])
             parts["ce"] = ce
-            loss = loss + self.config.ce_weight * ce
+            loss = loss + self.ce_weight * ce
         return {"loss": loss, **parts}
 
 
@@ -81,24 +80,6 @@ class DeleteOneWord(InstanceContrast):
     text_view = "delete_word"
 
 
-@dataclass
-class InstanceContrastCEConfig(InstanceContrastConfig):
-    ce_weight: float = 1.0
-
-
-class _WithCoarseHead:
-    """ "+ CE" variants: the coarse head is trained, so it can predict coarse classes."""
-
-    Config = InstanceContrastCEConfig
-
-    def predict_coarse(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        (deep,) = self.encoder(batch["inputs"], [self.encoder.n_layers])
-        return self.head(deep)
-
-
-class SimCSECE(_WithCoarseHead, SimCSE):
-    """SimCSE + coarse cross-entropy (HWSCL Table 2, "SimCSE + CE")."""
-
-
-class DeleteOneWordCE(_WithCoarseHead, DeleteOneWord):
-    """Delete One Word + coarse cross-entropy."""
+# "+ CE" rows of the HWSCL table: the same methods with the coarse cross-entropy on by default
+SimCSECE = SimCSE.plus_ce("SimCSECE")
+DeleteOneWordCE = DeleteOneWord.plus_ce("DeleteOneWordCE")

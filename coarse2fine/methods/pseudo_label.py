@@ -19,8 +19,9 @@ import torch
 import torch.nn.functional as F
 from scipy.optimize import linear_sum_assignment
 
+from coarse2fine.batching import map_rows
 from coarse2fine.cluster.kmeans import kmeans, l2_normalize
-from coarse2fine.methods.base import CoarseHead, Method, MethodConfig
+from coarse2fine.methods.base import CoarseCE, CoarseHead, Method, MethodConfig
 from coarse2fine.methods.instance import CONTRASTIVE_DEFAULTS
 
 
@@ -37,11 +38,6 @@ class PseudoLabelConfig(MethodConfig):
             raise ValueError(f"n_init must be >= 1, got {self.n_init}")
 
 
-@dataclass
-class PseudoLabelCEConfig(PseudoLabelConfig):
-    ce_weight: float = 1.0
-
-
 def align_to_previous(new_centres: np.ndarray, old_centres: np.ndarray) -> np.ndarray:
     """DeepAligned's renaming: ``mapping[new_id] = old_id`` minimising the summed distance
     between matched centres (Hungarian)."""
@@ -52,29 +48,26 @@ def align_to_previous(new_centres: np.ndarray, old_centres: np.ndarray) -> np.nd
     return mapping
 
 
-class PseudoLabel(Method):
+class PseudoLabel(CoarseCE, Method):
     """K-Means pseudo-labels each epoch, cross-entropy on them (see the module docstring)."""
 
     Config = PseudoLabelConfig
     defaults = CONTRASTIVE_DEFAULTS
     align = False
 
-    def __init__(self, encoder, n_coarse, config=None, n_fine=None):
-        super().__init__(encoder, n_coarse, config, n_fine)
+    def __init__(self, encoder, n_coarse, config=None, n_fine=None, *, seed: int = 0):
+        super().__init__(encoder, n_coarse, config, n_fine, seed=seed)
         if n_fine is None:
             raise ValueError(f"{type(self).__name__} clusters into a known K: give n_fine")
         self.fine_head = CoarseHead(encoder.dim, n_fine, self.config.dropout)
-        self.head = CoarseHead(encoder.dim, n_coarse, self.config.dropout)
+        self.add_coarse_head(self.config.dropout)
         self._pseudo: torch.Tensor | None = None
         self._centres: np.ndarray | None = None
 
     def on_epoch_start(self, epoch: int, data) -> None:
-        from coarse2fine.train import embed  # the loop module imports methods; import lazily
-
         device = self.fine_head.classifier.weight.device
-        features = l2_normalize(embed(self, data, device=device, progress=False))
-        self.train()  # embed() switched to eval mode
-        seed = (int(torch.initial_seed()) + epoch) % (2**31)
+        features = l2_normalize(map_rows(self, data, self.embed, device=device, progress=False))
+        seed = (self.seed + epoch) % (2**31)
         k = min(self.n_fine, len(features))
         labels, centres = kmeans(features, k, seed=seed, n_init=self.config.n_init)
         if self.align and self._centres is not None:
@@ -91,9 +84,9 @@ class PseudoLabel(Method):
         pseudo = F.cross_entropy(self.fine_head(deep).float(), self._pseudo[batch["index"]])
         parts = {"pseudo": pseudo}
         loss = pseudo
-        if self.config.ce_weight > 0:
-            ce = F.cross_entropy(self.head(deep).float(), batch["coarse"])
-            loss = loss + self.config.ce_weight * ce
+        if self.ce_weight > 0:
+            ce = self.coarse_ce(deep, batch["coarse"])
+            loss = loss + self.ce_weight * ce
             parts["ce"] = ce
         return {"loss": loss, **parts}
 
@@ -106,9 +99,6 @@ class DeepAligned(PseudoLabel):
     align = True
 
 
-class DeepClusterCE(DeepCluster):
-    Config = PseudoLabelCEConfig
-
-
-class DeepAlignedCE(DeepAligned):
-    Config = PseudoLabelCEConfig
+# "+ CE" rows of the HWSCL table: the coarse cross-entropy on by default
+DeepClusterCE = DeepCluster.plus_ce("DeepClusterCE")
+DeepAlignedCE = DeepAligned.plus_ce("DeepAlignedCE")
