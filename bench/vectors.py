@@ -32,20 +32,9 @@ from common import (
     with_loss_revision,
     write_json,
 )
+from sources import load_pbmc
 
 RESULTS = ROOT / "bench" / "results" / "vectors"
-LINEAGE = {
-    "CD4+/CD25 T Reg": "lymphoid",
-    "CD4+/CD45RA+/CD25- Naive T": "lymphoid",
-    "CD4+/CD45RO+ Memory": "lymphoid",
-    "CD8+ Cytotoxic T": "lymphoid",
-    "CD8+/CD45RA+ Naive Cytotoxic": "lymphoid",
-    "CD19+ B": "lymphoid",
-    "CD56+ NK": "lymphoid",
-    "CD14+ Monocyte": "myeloid",
-    "Dendritic": "myeloid",
-    "CD34+": "progenitor",
-}
 ROWS = {
     # K-Means on the standardised genes (no training)
     "unsupervised": {"method": "unsupervised", "train": {"epochs": 0}, "method_params": {}},
@@ -57,22 +46,6 @@ ROWS = {
 TRAIN = {"epochs": 50, "lr": 1e-3, "batch_size": 64, "encoder": "mlp"}
 SEEDS = [0, 1, 2]
 SETTINGS_VERSION = 1
-
-
-def load_pbmc():
-    import numpy as np
-    import scanpy
-
-    from coarse2fine.data import CoarseDataset
-
-    adata = scanpy.datasets.pbmc68k_reduced()
-    fine = adata.obs["bulk_labels"].astype(str).to_numpy()
-    return CoarseDataset(
-        coarse=[LINEAGE[f] for f in fine],
-        vectors=np.asarray(adata.X, dtype=np.float32),
-        fine=fine,
-        name="pbmc68k_reduced",
-    )
 
 
 def settings(row: str) -> dict:

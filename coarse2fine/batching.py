@@ -36,6 +36,13 @@ class Prepared:
     def __len__(self) -> int:
         return len(self.lengths)
 
+    def subset(self, rows: np.ndarray) -> Prepared:
+        """The chosen rows, in that order (token lists or a matrix)."""
+        inputs = (
+            [self.inputs[i] for i in rows] if isinstance(self.inputs, list) else self.inputs[rows]
+        )
+        return Prepared(inputs, self.lengths[rows], self.coarse[rows])
+
 
 def prepare(encoder, data) -> Prepared:
     """Tokenise (or convert) every row once; batches are padded later, per batch."""

@@ -114,6 +114,13 @@ def discover(
     clustering: Annotated[
         str, typer.Option(help="'nested' (inside each coarse class) or 'global'")
     ] = "nested",
+    max_length: Annotated[
+        int | None,
+        typer.Option(
+            help="tokens kept per text [default: the 95th percentile of the rows' token "
+            "counts, at most the encoder's limit]"
+        ),
+    ] = None,
     option: Annotated[
         list[str] | None,
         typer.Option("--option", "-o", help="method option KEY=VALUE (JSON value)"),
@@ -152,6 +159,7 @@ def discover(
             lr=lr,
             head_lr=head_lr,
             clustering=clustering,
+            max_length=max_length,
             min_category_size=min_category_size,
             seed=seed,
             method_params=_parse_options(option),

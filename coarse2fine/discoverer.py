@@ -39,7 +39,13 @@ _CONFIG = "coarse2fine.json"
 _WEIGHTS = "model.safetensors"
 _RUNTIME_PARAMS = ("device", "progress")
 # fitted attributes that only some fits set
-_OPTIONAL_FITTED = ("estimated_counts_", "finer_labels_", "hierarchies_", "dataset_names_")
+_OPTIONAL_FITTED = (
+    "max_length_",
+    "estimated_counts_",
+    "finer_labels_",
+    "hierarchies_",
+    "dataset_names_",
+)
 # which categories ``predict`` lets a row join (see Discoverer.predict)
 PREDICT_WITHIN = ("all", "head", "given")
 
@@ -144,6 +150,10 @@ def combine_datasets(
     return combined, groups, names
 
 
+def _is_mapping(value: Any) -> bool:
+    return isinstance(value, dict)
+
+
 def _kind(data: CoarseDataset) -> str:
     return "text" if data.is_text else "vectors"
 
@@ -152,13 +162,16 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
     """Discover fine categories in coarse-labelled rows.
 
     Parameters are only stored here (scikit-learn convention); ``fit`` does the work.
-    method: a name in ``coarse2fine.METHODS``; n_fine: total number of fine categories, or None
+    method: a name in ``coarse2fine.METHODS``; n_fine: total number of fine categories, a dict
+    giving each coarse class its number (nested clustering then uses exactly those), or None
     to estimate it inside each coarse class (HDBSCAN, groups of at least ``min_category_size``
     rows; the estimate is kept in ``estimated_counts_``);
     encoder: "auto" (all-MiniLM-L6-v2 for texts, "mlp" for vectors), a text model folder or
     cached hub name, "mlp" / "mlp:WIDTHxDEPTH" (vectors), or "tiny-random" (tests);
     clustering: "nested" (categories inside each coarse class) or "global"; method_params:
-    options of the method's typed config (e.g. {"gamma2": 0.1}).
+    options of the method's typed config (e.g. {"gamma2": 0.1}); max_length: tokens kept per
+    text, or None to cover the 95th percentile of the rows' token counts (at most the
+    encoder's limit; the fitted value is ``max_length_``).
 
     epochs / lr / head_lr left as None take the method's measured default for the input kind
     (``Method.defaults``): for HWSCL on MiniLM three epochs with the encoder at lr 2e-6 and the
@@ -177,7 +190,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         batch_size: int = 64,
         lr: float | None = None,
         head_lr: float | None = None,
-        max_length: int = 64,
+        max_length: int | None = None,
         precision: str = "bf16",
         clustering: str = "nested",
         n_init: int = 10,
@@ -244,22 +257,39 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
                 f"encoder {name!r} reads vectors but the rows are texts: use a text model or 'auto'"
             )
         if name == "tiny-random":
-            return TextEncoder.tiny_random(seed=self.seed)
-        model = DEFAULT_TEXT_MODEL if name == "auto" else name
-        return TextEncoder.from_pretrained(model, max_length=self.max_length)
+            encoder = TextEncoder.tiny_random(seed=self.seed)
+        else:
+            model = DEFAULT_TEXT_MODEL if name == "auto" else name
+            encoder = TextEncoder.from_pretrained(model, max_length=self.max_length or 512)
+        if self.max_length is None:
+            self.max_length_ = encoder.fit_length(data.texts)  # 95th percentile of token counts
+        elif not 2 <= int(self.max_length) <= encoder.length_limit:
+            raise InputError(
+                f"max_length must be between 2 and {encoder.length_limit} tokens for this "
+                f"encoder, got {self.max_length}"
+            )
+        else:
+            encoder.max_length = self.max_length_ = int(self.max_length)
+        return encoder
 
     def _build(
         self, n_coarse: int, encoder: TextEncoder | MLPEncoder, n_fine: int | None = None
     ) -> Method:
         cls = self._method_class()
         if n_fine is None and self.n_fine is not None:
-            n_fine = int(self.n_fine)
+            n_fine = (
+                int(sum(self.n_fine.values())) if _is_mapping(self.n_fine) else int(self.n_fine)
+            )
         config = cls.Config.from_dict(self.method_params)
         return cls(encoder, n_coarse, config, n_fine=n_fine, seed=self.seed)
 
     def _check_params(self, data: CoarseDataset) -> None:
         if self.clustering not in ("nested", "global"):
             raise InputError(f"clustering must be 'nested' or 'global', got {self.clustering!r}")
+        if _is_mapping(self.n_fine):
+            self._given_counts(data)  # validates the mapping
+            self._train_config(_kind(data))
+            return
         if self.n_fine is None:
             if self.min_category_size < 2:
                 raise InputError(f"min_category_size must be >= 2, got {self.min_category_size}")
@@ -275,6 +305,32 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
                 f"category: raise n_fine (--n-fine) or use global clustering"
             )
         self._train_config(_kind(data))  # validates epochs, batch size, lr, precision
+
+    def _given_counts(self, data: CoarseDataset) -> np.ndarray | None:
+        """Categories per coarse class (in ``coarse_classes`` order) when n_fine maps each coarse
+        class to its number; None when n_fine is a total or unknown."""
+        if not _is_mapping(self.n_fine):
+            return None
+        given = {str(k): v for k, v in self.n_fine.items()}
+        classes = [str(c) for c in data.coarse_classes]
+        missing = [c for c in classes if c not in given]
+        unknown = sorted(set(given) - set(classes))
+        if missing or unknown:
+            raise InputError(
+                "n_fine as a mapping needs one count per coarse class: "
+                + (f"missing {', '.join(map(repr, missing[:5]))}" if missing else "")
+                + ("; " if missing and unknown else "")
+                + (f"unknown {', '.join(map(repr, unknown[:5]))}" if unknown else "")
+            )
+        sizes = np.bincount(data.coarse_ids, minlength=len(classes))
+        counts = np.array([given[c] for c in classes])
+        for c, k, size in zip(classes, counts, sizes, strict=True):
+            if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= size:
+                raise InputError(
+                    f"n_fine[{c!r}] must be a whole number between 1 and the class's {size} rows, "
+                    f"got {k!r}"
+                )
+        return counts.astype(np.int64)
 
     # -- fitting -------------------------------------------------------------------------------
     def fit_representation(self, X: Any, y: Any = None) -> Discoverer:
@@ -294,7 +350,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         self.coarse_classes_ = list(data.coarse_classes)
         encoder = self._make_encoder(data)
         prepared = prepare(encoder, data)
-        counts = None
+        counts = self._given_counts(data)
         if estimate:
             untrained = METHODS["unsupervised"](encoder, len(self.coarse_classes_))
             before = self._inference().map(untrained, prepared, untrained.embed)

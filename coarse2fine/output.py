@@ -173,6 +173,8 @@ def write_discovery(
         if metrics is not None:
             (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         run = {"params": est.get_params(), "history": est.history_, "seconds": round(seconds, 1)}
+        if getattr(est, "max_length_", None) is not None:  # texts: the tokens kept per row
+            run["max_length"] = est.max_length_
         (tmp / "run.json").write_text(json.dumps(run, indent=2) + "\n")
         maps.to_csv(tmp / "map.csv", index=False, float_format="%.4g")
         est.save(tmp / "model")

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from coarse2fine.batching import Prepared, autocast, bucketed_batches, make_batch
+from coarse2fine.batching import Prepared, autocast, bucketed_batches, make_batch, map_rows
 from coarse2fine.methods.base import Method
 
 CURVE_POINTS = 200  # training curve: at most this many averaged points per fit
@@ -104,12 +104,18 @@ def fit(
     progress: bool = True,
 ) -> list[dict[str, float]]:
     """Train ``method`` on the prepared rows; returns one dict of mean losses per epoch, each
-    with its training curve (``curve``: mean losses over windows of steps, for plots)."""
+    with its training curve (``curve``: mean losses over windows of steps, for plots). A method
+    that declares a warm-up stage (``Method.warmup``) gets it first; its epochs come first in
+    the history, marked ``"stage": "warmup"``."""
     device = torch.device(device)
     seed_everything(cfg.seed)
     method.to(device)
     if not method.trains or cfg.epochs == 0:
         return []
+    history: list[dict[str, float]] = []
+    stage = method.warmup()
+    if stage is not None and stage.epochs > 0:
+        history += _warm_up(method, prepared, cfg, stage, device, progress)
     rng = np.random.default_rng(cfg.seed)
     # (the first draw only counts the batches; kept so the benchmark's runs stay reproducible)
     steps_per_epoch = len(bucketed_batches(prepared.lengths, cfg.batch_size, rng, drop_last=True))
@@ -117,51 +123,119 @@ def fit(
     optimizer = build_optimizer(method, cfg)
     scheduler = _linear_schedule(optimizer, math.ceil(cfg.warmup * total), total)
     method.on_fit_start(prepared, total)
-    history: list[dict[str, float]] = []
-    window = max(1, total // CURVE_POINTS)
-    step = 0
-    bar = tqdm(total=total, desc="training", unit="step", disable=not progress, leave=False)
+    run = _Run(method, prepared, cfg, device, optimizer, scheduler, total, progress)
     for epoch in range(cfg.epochs):
         start = time.perf_counter()  # an epoch's time includes its hook (HCSC's prototypes)
         method.train()
         method.on_epoch_start(epoch, prepared)
+        batches = bucketed_batches(prepared.lengths, cfg.batch_size, rng, drop_last=True)
+        record, curve = run.epoch(batches, method.training_step, epoch, method.after_step)
+        record.update(epoch=epoch + 1, seconds=time.perf_counter() - start, curve=curve)
+        history.append(record)
+    run.close()
+    method.eval()
+    return history
+
+
+class _Run:
+    """The optimisation of one stage: steps, checks, clipping, schedule, curve and progress."""
+
+    def __init__(self, method, prepared, cfg, device, optimizer, scheduler, total, progress):
+        self.method, self.prepared, self.cfg, self.device = method, prepared, cfg, device
+        self.optimizer, self.scheduler = optimizer, scheduler
+        self.window = max(1, total // CURVE_POINTS)
+        self.step = 0
+        self.bar = tqdm(
+            total=total, desc="training", unit="step", disable=not progress, leave=False
+        )
+
+    def epoch(self, batches, step_fn, epoch: int, after_step=None) -> tuple[dict, list]:
+        """Train on ``batches`` (row indices) with ``step_fn``: the epoch's mean losses, and its
+        training curve."""
+        method, cfg, device = self.method, self.cfg, self.device
         sums: dict[str, float] = {}
         curve: list[dict[str, float]] = []
         recent: dict[str, float] = {}
-        batches = bucketed_batches(prepared.lengths, cfg.batch_size, rng, drop_last=True)
         for index in batches:
-            batch = make_batch(method.encoder, prepared, index, device)
+            batch = make_batch(method.encoder, self.prepared, index, device)
             with autocast(cfg.precision, device):
-                parts = method.training_step(batch)
+                parts = step_fn(batch)
             loss = parts["loss"]
             if not torch.isfinite(loss):
                 raise FloatingPointError(
-                    f"loss became {loss.item()} at epoch {epoch + 1}, step {step}"
+                    f"loss became {loss.item()} at epoch {epoch + 1}, step {self.step}"
                 )
-            optimizer.zero_grad(set_to_none=True)
+            self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             norm = torch.nn.utils.clip_grad_norm_(
                 method.parameters(), cfg.grad_clip if cfg.grad_clip > 0 else float("inf")
             )
             if not torch.isfinite(norm):  # never step with NaN/inf gradients: weights would rot
                 raise FloatingPointError(
-                    f"gradients became non-finite at epoch {epoch + 1}, step {step}"
+                    f"gradients became non-finite at epoch {epoch + 1}, step {self.step}"
                 )
-            optimizer.step()
-            scheduler.step()
-            method.after_step(step)
-            step += 1
+            self.optimizer.step()
+            self.scheduler.step()
+            if after_step is not None:
+                after_step(self.step)
+            self.step += 1
             for name, value in parts.items():
                 sums[name] = sums.get(name, 0.0) + float(value.detach())
                 recent[name] = recent.get(name, 0.0) + float(value.detach())
-            if step % window == 0:  # one point of the training curve per window of steps
-                curve.append({"step": step, **{k: v / window for k, v in recent.items()}})
+            if self.step % self.window == 0:  # one point of the curve per window of steps
+                curve.append({"step": self.step, **{k: v / self.window for k, v in recent.items()}})
                 recent = {}
-            bar.update(1)
-            bar.set_postfix(epoch=epoch + 1, loss=f"{float(loss.detach()):.4f}")
-        record = {name: total_ / len(batches) for name, total_ in sums.items()}
-        record.update(epoch=epoch + 1, seconds=time.perf_counter() - start, curve=curve)
+            self.bar.update(1)
+            self.bar.set_postfix(epoch=epoch + 1, loss=f"{float(loss.detach()):.4f}")
+        return {name: total_ / len(batches) for name, total_ in sums.items()}, curve
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _warm_up(method: Method, prepared: Prepared, cfg: TrainConfig, stage, device, progress):
+    """The method's coarse-CE warm-up (``Method.warmup``): early stopping on the coarse accuracy
+    of held-out training rows, the best epoch's weights restored at the end."""
+    rng = np.random.default_rng([cfg.seed, 1])  # its own stream: the main stage's stays as it is
+    order = rng.permutation(len(prepared))
+    n_held = min(len(order) - 2, max(1, round(stage.holdout * len(order))))
+    held, rows = np.sort(order[:n_held]), order[n_held:]
+    held_rows = prepared.subset(held)
+    steps = len(bucketed_batches(prepared.lengths[rows], cfg.batch_size, rng, drop_last=True))
+    total = steps * stage.epochs
+    optimizer = build_optimizer(method, cfg)
+    scheduler = _linear_schedule(optimizer, math.ceil(cfg.warmup * total), total)
+    run = _Run(method, prepared, cfg, device, optimizer, scheduler, total, progress)
+    history, best, best_state, stale = [], -1.0, None, 0
+    for epoch in range(stage.epochs):
+        start = time.perf_counter()
+        method.train()
+        batches = bucketed_batches(prepared.lengths[rows], cfg.batch_size, rng, drop_last=True)
+        record, curve = run.epoch([rows[b] for b in batches], method.warmup_step, epoch)
+        logits = map_rows(
+            method,
+            held_rows,
+            method.coarse_logits,
+            precision=cfg.precision,
+            device=device,
+            progress=False,
+        )
+        accuracy = 100.0 * float((logits.argmax(1) == held_rows.coarse).mean())
+        record.update(
+            stage="warmup",
+            epoch=epoch + 1,
+            heldout_coarse_accuracy=accuracy,
+            seconds=time.perf_counter() - start,
+            curve=curve,
+        )
         history.append(record)
-    bar.close()
-    method.eval()
+        if accuracy > best:
+            best, stale = accuracy, 0
+            best_state = {k: v.detach().clone() for k, v in method.state_dict().items()}
+        else:
+            stale += 1
+            if stale >= stage.patience:
+                break
+    run.close()
+    method.load_state_dict(best_state)
     return history

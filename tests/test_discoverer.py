@@ -195,3 +195,35 @@ def test_a_refit_with_k_given_forgets_the_earlier_estimate():
     assert hasattr(est, "estimated_counts_")
     est.set_params(n_fine=6).fit(data)
     assert not hasattr(est, "estimated_counts_")
+
+
+def test_text_length_covers_the_95th_percentile_of_token_counts(tiny_data):
+    """max_length=None fits the length to the rows; an explicit one is kept, a bad one refused."""
+    from coarse2fine.encoders import TextEncoder
+
+    encoder = TextEncoder.tiny_random()
+    counts = encoder.lengths(encoder.prepare(tiny_data.texts))
+    est = Discoverer("unsupervised", n_fine=6, encoder="tiny-random", progress=False)
+    est.fit(tiny_data)
+    assert est.max_length_ == int(np.ceil(np.quantile(counts, 0.95)))
+    long = CoarseDataset(
+        texts=[" ".join(["word"] * 300)] * 4 + ["short text"] * 4, coarse=["a", "b"] * 4
+    )
+    assert Discoverer(encoder="tiny-random")._make_encoder(long).max_length == 128  # its limit
+    assert Discoverer(encoder="tiny-random", max_length=16)._make_encoder(long).max_length == 16
+    with pytest.raises(InputError, match="max_length must be between 2 and 128"):
+        Discoverer(encoder="tiny-random", max_length=1000)._make_encoder(long)
+
+
+def test_n_fine_per_coarse_class_is_used_exactly():
+    data = make_hierarchical_blobs((3, 2, 1), rows_per_fine=40, dim=8, seed=3)
+    est = Discoverer("unsupervised", n_fine={"c0": 3, "c1": 2, "c2": 1}, progress=False)
+    est.fit(data)
+    tree = {}
+    for parent in est.cluster_parents_:
+        tree[parent] = tree.get(parent, 0) + 1
+    assert tree == {"c0": 3, "c1": 2, "c2": 1} and cluster_acc(data.fine, est.labels_) == 100.0
+    with pytest.raises(InputError, match="missing 'c2'; unknown 'c9'"):
+        Discoverer("unsupervised", n_fine={"c0": 3, "c1": 2, "c9": 1}).fit(data)
+    with pytest.raises(InputError, match=r"n_fine\['c2'\] must be a whole number between 1 and"):
+        Discoverer("unsupervised", n_fine={"c0": 3, "c1": 2, "c2": 0}).fit(data)

@@ -26,6 +26,9 @@ def test_smoke_every_method(name, kind, tiny_data, tiny_vectors):
     prepared = prepare(encoder, data)
     cfg = TrainConfig(epochs=2, batch_size=8, lr=1e-3)
     history = fit(method, prepared, cfg, progress=False)
+    warmup = [h for h in history if h.get("stage") == "warmup"]
+    assert len(warmup) == (method.warmup().epochs if method.warmup() else 0)
+    history = history[len(warmup) :]
     if method.trains:
         assert len(history) == 2 and all(np.isfinite(h["loss"]) for h in history)
         # the curve: one averaged point per step here (6 steps per epoch, far below 200)

@@ -7,6 +7,7 @@ cache, also works (always loaded with ``local_files_only=True``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -96,6 +97,25 @@ class TextEncoder(nn.Module):
         return cls(net, tokenizer, max_length=32, source="tiny-random-bert")
 
     # -- data side -----------------------------------------------------------------------------
+    @property
+    def length_limit(self) -> int:
+        """The longest input the model takes (its position embeddings, or the tokenizer's)."""
+        limits = [int(self.model.config.max_position_embeddings)]
+        model_max = getattr(self.tokenizer, "model_max_length", None)
+        if isinstance(model_max, int) and 0 < model_max < 1_000_000:
+            limits.append(model_max)
+        return min(limits)
+
+    def fit_length(self, texts: Sequence[str], quantile: float = 0.95) -> int:
+        """Set ``max_length`` to cover the ``quantile`` of the texts' token counts (special
+        tokens included), capped at ``length_limit``; returns it. Short texts stay cheap either
+        way (batches are padded to their own longest row)."""
+        limit = self.length_limit
+        ids = self.tokenizer(list(texts), truncation=True, max_length=limit)["input_ids"]
+        counts = self.lengths(ids)
+        self.max_length = int(min(limit, max(2, math.ceil(np.quantile(counts, quantile)))))
+        return self.max_length
+
     def prepare(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids of every text, truncated but not padded (padding happens per batch)."""
         return self.tokenizer(list(texts), truncation=True, max_length=self.max_length)["input_ids"]

@@ -10,6 +10,7 @@ from coarse2fine.methods.falcon import FALCON
 from coarse2fine.methods.hcsc import HCSC, HCSCCE
 from coarse2fine.methods.hwscl import HWSCL
 from coarse2fine.methods.instance import DeleteOneWord, DeleteOneWordCE, SimCSE, SimCSECE
+from coarse2fine.methods.neighbours import DNA, DOWN
 from coarse2fine.methods.pseudo_label import (
     DeepAligned,
     DeepAlignedCE,
@@ -35,6 +36,8 @@ METHODS: dict[str, type[Method]] = {
     "deepaligned_ce": DeepAlignedCE,
     "ancor": Ancor,
     "ancor_ce": AncorCE,
+    "dna": DNA,
+    "down": DOWN,
 }
 
 __all__ = ["METHODS", "Method", "MethodConfig"]

@@ -81,6 +81,24 @@ def _typed(name: str, value: Any, hint: Any) -> Any:
     raise ValueError(f"option {name} must be {names}, got {value!r}")
 
 
+@dataclass(frozen=True)
+class Warmup:
+    """A coarse cross-entropy stage the loop runs before training proper (DNA, DOWN): at most
+    ``epochs`` epochs on the training rows less a held-out share ``holdout``, stopped once the
+    coarse accuracy of the held-out rows has not risen for ``patience`` epochs; the weights of
+    the best epoch are kept."""
+
+    epochs: int
+    patience: int = 1
+    holdout: float = 0.2
+
+    def __post_init__(self) -> None:
+        if self.epochs < 0 or self.patience < 1:
+            raise ValueError("warm-up epochs must be >= 0 and its patience >= 1")
+        if not 0.0 < self.holdout < 1.0:
+            raise ValueError(f"warm-up holdout must be in (0, 1), got {self.holdout}")
+
+
 class Method(nn.Module):
     """Base class: subclasses set ``Config`` and implement ``training_step`` (if they train).
 
@@ -139,6 +157,14 @@ class Method(nn.Module):
 
     def after_step(self, step: int) -> None:
         """Called after each optimiser step (EMA updates, queue pushes)."""
+
+    def warmup(self) -> Warmup | None:
+        """A coarse-CE stage for the loop to run first (with ``warmup_step``), or None."""
+        return None
+
+    def warmup_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """One step of the warm-up stage: {"loss": ..., parts...}."""
+        raise NotImplementedError(f"{type(self).__name__} has no warm-up stage")
 
     # -- per-row outputs ------------------------------------------------------------------------
     def deep(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -243,6 +269,11 @@ class CoarseCE:
     def coarse_ce(self, features: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
         """Cross-entropy of the head on (pooled) ``features`` against the coarse labels."""
         return F.cross_entropy(self.head(features).float(), coarse)
+
+    def warmup_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The warm-up stage's step: the coarse cross-entropy alone."""
+        ce = self.coarse_ce(self.deep(batch), batch["coarse"])
+        return {"loss": ce, "ce": ce}
 
     def coarse_logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
         if self.ce_weight <= 0:

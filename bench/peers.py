@@ -1,0 +1,270 @@
+"""Peers: the default ``discover`` against what a user would run instead, on the same rows.
+
+Transductive protocol (the analyst's): every system sees the same rows with their coarse labels
+and the number of fine categories inside each coarse class (K_c), and assigns every row; the
+scores (ACC / ARI / NMI x100) compare the assignments with the fine labels.
+
+Text rows:
+- ``untrained``: the packaged MiniLM, no training, K-Means with K_c inside each coarse class;
+- ``bertopic-kmeans``: BERTopic fitted inside each coarse class on the same MiniLM embeddings,
+  its default UMAP (15 neighbours, 5 dimensions, cosine) and K-Means with K_c as its clusterer;
+- ``bertopic-hdbscan``: the same with BERTopic's default HDBSCAN (min_cluster_size 10), its
+  outliers then reduced to their nearest topic by embedding (``reduce_outliers``); it finds
+  its own number of topics;
+- ``discover``: ``coarse2fine.Discoverer()`` at its defaults, given K_c;
+- further rows name a method and its settings (the neighbour methods DNA and DOWN).
+
+Vector rows (single cells): ``untrained`` (K-Means on the standardised genes inside each coarse
+class), ``pca-kmeans`` (50 principal components, then the same), ``leiden`` (scanpy's
+neighbours graph and ``leiden(restrict_to=coarse)`` at resolution 1: it finds its own number),
+and ``discover``.
+
+Each system's own time (``seconds``: embedding included for BERTopic and the untrained
+encoder) is recorded beside the cell's process wall time; the table gives the ratio to
+BERTopic-kmeans on the same dataset and seed.
+
+    pip install -e ".[peers]"
+    python bench/peers.py                   # every missing cell (3 seeds), then the table
+    python bench/peers.py --dataset clinc --row discover
+    python bench/peers.py --report-only
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from common import ROOT, machine, mean_std, replace_section
+from harness import Cell, main
+
+RESULTS = ROOT / "bench" / "results" / "peers"
+SEEDS = (0, 1, 2)
+VERSION = 1
+TEXT_DATASETS = ("clinc", "hwu64")
+VECTOR_DATASETS = ("pbmc",)
+TEXT_ROWS: dict[str, dict[str, Any]] = {
+    "untrained": {"system": "untrained"},
+    "bertopic-kmeans": {"system": "bertopic", "clusterer": "kmeans"},
+    "bertopic-hdbscan": {"system": "bertopic", "clusterer": "hdbscan"},
+    "discover": {"system": "discover", "params": {}},
+}
+VECTOR_ROWS: dict[str, dict[str, Any]] = {
+    "untrained": {"system": "untrained"},
+    "pca-kmeans": {"system": "pca-kmeans", "components": 50},
+    "leiden": {"system": "leiden", "resolution": 1.0},
+    "discover": {"system": "discover", "params": {}},
+}
+
+
+def load(name: str):
+    """The rows a dataset's cells run on: the test split of the text sets (HWU64 without its 45
+    rows that carry an unquoted tab, as the HWSCL reference loader reads it), all PBMC cells."""
+    if name == "pbmc":
+        from sources import load_pbmc
+
+        return load_pbmc()
+    from coarse2fine.data import load_dataset
+
+    return load_dataset(name, "test", on_bad_rows="drop")
+
+
+def true_counts(data) -> dict[str, int]:
+    """K_c: the number of fine classes inside each coarse class."""
+    pairs = {(c, f) for c, f in zip(data.coarse, data.fine, strict=True)}
+    counts: dict[str, int] = {}
+    for c, _ in pairs:
+        counts[str(c)] = counts.get(str(c), 0) + 1
+    return counts
+
+
+def cells() -> list[Cell]:
+    out = []
+    for names, rows in ((TEXT_DATASETS, TEXT_ROWS), (VECTOR_DATASETS, VECTOR_ROWS)):
+        for dataset in names:
+            for row, spec in rows.items():
+                for seed in SEEDS:
+                    out.append(Cell(dataset, row, seed, {"version": VERSION, **spec}))
+    return out
+
+
+# -- the systems ----------------------------------------------------------------------------------
+def run_one(cell: Cell) -> dict[str, Any]:
+    from coarse2fine.metrics import clustering_scores
+
+    data = load(cell.dataset)
+    spec = cell.settings
+    start = time.perf_counter()
+    labels, extra = SYSTEMS[spec["system"]](data, spec, cell.seed)
+    seconds = time.perf_counter() - start
+    scores = clustering_scores(data.fine, labels)
+    print(
+        f"{cell.dataset} {cell.row} seed {cell.seed}: ACC {scores['ACC']:.2f} "
+        f"ARI {scores['ARI']:.2f} NMI {scores['NMI']:.2f} ({seconds:.0f} s)",
+        flush=True,
+    )
+    return {
+        **scores,
+        "rows": len(data),
+        "k": data.n_fine,
+        "found": len(np.unique(labels)),
+        "seconds": round(seconds, 1),
+        **extra,
+    }
+
+
+def _discover(data, spec, seed):
+    from coarse2fine import Discoverer
+
+    est = Discoverer(n_fine=true_counts(data), seed=seed, progress=False, **spec["params"])
+    est.fit(data)
+    extra = {"max_length": getattr(est, "max_length_", None), "method": est.method}
+    return est.labels_, extra
+
+
+def _untrained(data, spec, seed):
+    from coarse2fine import Discoverer
+
+    est = Discoverer("unsupervised", n_fine=true_counts(data), seed=seed, progress=False)
+    return est.fit(data).labels_, {}
+
+
+def _nested(data, features, seed, cluster):
+    """Labels from ``cluster(rows_features, k_c)`` run inside each coarse class."""
+    counts = true_counts(data)
+    coarse = np.asarray(data.coarse).astype(str)
+    labels = np.empty(len(data), dtype=object)
+    for c in np.unique(coarse):
+        rows = np.flatnonzero(coarse == c)
+        found = cluster(rows, features[rows], counts[c])
+        labels[rows] = [f"{c}/{k}" for k in found]
+    return labels.astype(str)
+
+
+def _bertopic(data, spec, seed):
+    from bertopic import BERTopic
+    from sklearn.cluster import KMeans
+    from umap import UMAP
+
+    from coarse2fine import Discoverer
+
+    untrained = Discoverer("unsupervised", n_fine=true_counts(data), seed=seed, progress=False)
+    embeddings = untrained.fit(data).embedding_  # the same MiniLM features as "untrained"
+    texts = np.asarray(data.texts, dtype=object)
+
+    def cluster(rows, features, k):
+        n = len(rows)
+        umap = UMAP(
+            n_neighbors=min(15, n - 1),
+            n_components=min(5, n - 2),
+            min_dist=0.0,
+            metric="cosine",
+            random_state=seed,
+        )
+        if spec["clusterer"] == "kmeans":
+            clusterer = KMeans(n_clusters=k, n_init=10, random_state=seed)
+        else:
+            from hdbscan import HDBSCAN
+
+            clusterer = HDBSCAN(min_cluster_size=10, metric="euclidean", prediction_data=True)
+        model = BERTopic(umap_model=umap, hdbscan_model=clusterer, calculate_probabilities=False)
+        docs = list(texts[rows])
+        topics, _ = model.fit_transform(docs, embeddings=features)
+        if spec["clusterer"] == "hdbscan" and -1 in topics and len(set(topics)) > 1:
+            topics = model.reduce_outliers(
+                docs, topics, strategy="embeddings", embeddings=features
+            )
+        return topics
+
+    return _nested(data, embeddings, seed, cluster), {}
+
+
+def _pca_kmeans(data, spec, seed):
+    from sklearn.cluster import KMeans
+    from sklearn.decomposition import PCA
+    from sklearn.preprocessing import StandardScaler
+
+    x = StandardScaler().fit_transform(data.vectors)
+    x = PCA(n_components=min(spec["components"], *x.shape), random_state=seed).fit_transform(x)
+
+    def cluster(rows, features, k):
+        return KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(features)
+
+    return _nested(data, x, seed, cluster), {}
+
+
+def _leiden(data, spec, seed):
+    import anndata
+    import scanpy as sc
+
+    adata = anndata.AnnData(np.asarray(data.vectors, dtype=np.float32))
+    adata.obs["coarse"] = np.asarray(data.coarse).astype(str)
+    adata.obs["coarse"] = adata.obs["coarse"].astype("category")
+    sc.pp.pca(adata, random_state=seed)
+    sc.pp.neighbors(adata, random_state=seed)
+    categories = list(adata.obs["coarse"].cat.categories)
+    sc.tl.leiden(
+        adata,
+        resolution=spec["resolution"],
+        restrict_to=("coarse", categories),
+        random_state=seed,
+        key_added="fine",
+        flavor="igraph",
+        n_iterations=2,
+    )
+    return adata.obs["fine"].astype(str).to_numpy(), {}
+
+
+SYSTEMS = {
+    "discover": _discover,
+    "untrained": _untrained,
+    "bertopic": _bertopic,
+    "pca-kmeans": _pca_kmeans,
+    "leiden": _leiden,
+}
+
+
+# -- the table ------------------------------------------------------------------------------------
+def report(records: list[dict[str, Any]]) -> None:
+    by: dict[tuple[str, str], list[dict]] = {}
+    for r in records:
+        by.setdefault((r["dataset"], r["row"]), []).append(r)
+    lines = [
+        "## Peers: the default `discover` against what a user would run instead",
+        "",
+        "Command: `python bench/peers.py`; transductive: every system assigns the same rows, "
+        "given their coarse labels and K_c (the number of fine classes in each coarse class); "
+        "mean ± std over seeds, x100. `seconds`: the system's own time (embedding included); "
+        "`x BERTopic`: that time over BERTopic-kmeans' on the same dataset and seed. "
+        "Rows: bench/peers.py's docstring.",
+        "",
+        "| dataset | rows | system | seeds | ACC | ARI | NMI | found K | seconds | x BERTopic |"
+        " peak MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    datasets = [d for d in (*TEXT_DATASETS, *VECTOR_DATASETS) if any(k[0] == d for k in by)]
+    for dataset in datasets:
+        rows = TEXT_ROWS if dataset in TEXT_DATASETS else VECTOR_ROWS
+        reference = {r["seed"]: r["seconds"] for r in by.get((dataset, "bertopic-kmeans"), [])}
+        for row in rows:
+            got = sorted(by.get((dataset, row), []), key=lambda r: r["seed"])
+            if not got:
+                continue
+            ratios = [r["seconds"] / reference[r["seed"]] for r in got if r["seed"] in reference]
+            lines.append(
+                f"| {dataset} | {got[0]['rows']} | {row} | {len(got)} | "
+                f"{mean_std([r['ACC'] for r in got])} | {mean_std([r['ARI'] for r in got])} | "
+                f"{mean_std([r['NMI'] for r in got])} | "
+                f"{np.mean([r['found'] for r in got]):.0f} / {got[0]['k']} | "
+                f"{np.mean([r['seconds'] for r in got]):.0f} | "
+                f"{f'{np.mean(ratios):.1f}' if ratios else '—'} | "
+                f"{max(r['peak_memory_mb'] for r in got):.0f} |"
+            )
+    if records:
+        lines += ["", f"Machine: {records[0].get('machine', machine())}."]
+    replace_section("peers", "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main(str(Path(__file__).resolve()), __doc__, cells(), run_one, report, RESULTS)

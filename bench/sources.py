@@ -1,0 +1,40 @@
+"""Where the benchmarks' datasets come from: each loader returns a CoarseDataset with fine labels.
+
+Text: the package's built-in datasets (coarse2fine/data/files, provenance in its README).
+Single cells: the 700 PBMCs of ``pbmc68k_reduced`` that scanpy's wheel ships
+(scanpy/datasets/10x_pbmc68k_reduced.h5ad; scanpy is BSD-3-Clause; the cells are a subsample of
+10x Genomics' Fresh 68k PBMCs, Zheng et al., Nat. Commun. 2017, CC BY 4.0): 765 scaled
+highly-variable genes, the FACS-sorted population (``bulk_labels``, 10 classes) as the fine
+label, and its haematopoietic lineage (our mapping) as the coarse one.
+"""
+
+from __future__ import annotations
+
+LINEAGE = {
+    "CD4+/CD25 T Reg": "lymphoid",
+    "CD4+/CD45RA+/CD25- Naive T": "lymphoid",
+    "CD4+/CD45RO+ Memory": "lymphoid",
+    "CD8+ Cytotoxic T": "lymphoid",
+    "CD8+/CD45RA+ Naive Cytotoxic": "lymphoid",
+    "CD19+ B": "lymphoid",
+    "CD56+ NK": "lymphoid",
+    "CD14+ Monocyte": "myeloid",
+    "Dendritic": "myeloid",
+    "CD34+": "progenitor",
+}
+
+
+def load_pbmc():
+    import numpy as np
+    import scanpy
+
+    from coarse2fine.data import CoarseDataset
+
+    adata = scanpy.datasets.pbmc68k_reduced()
+    fine = adata.obs["bulk_labels"].astype(str).to_numpy()
+    return CoarseDataset(
+        coarse=[LINEAGE[f] for f in fine],
+        vectors=np.asarray(adata.X, dtype=np.float32),
+        fine=fine,
+        name="pbmc68k_reduced",
+    )

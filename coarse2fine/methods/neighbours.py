@@ -1,0 +1,230 @@
+"""DNA and DOWN: pull every row toward its nearest neighbours in a memory bank (METHODS.md §7).
+
+DNA (An et al., EMNLP 2023) and DOWN (An et al., KBS 2024), from the HWSCL authors, are the best
+published text FCDC methods. Both run in two stages under the one training loop:
+
+1. warm-up (``Method.warmup``): coarse cross-entropy alone, early-stopped on the coarse accuracy
+   of a held-out share of the training rows, the best epoch's weights kept;
+2. neighbour contrast: a bank holds one feature per training row. Before every epoch it is
+   refilled with clean (eval-mode) features of all rows and each row's k nearest bank rows are
+   mined (exact cosine top-k, ``cluster/neighbours.py``); during the epoch every batch writes
+   momentum-encoder (EMA of the whole encoder) features of its augmented view into its own
+   slots. The loss of a row is the weighted supervised contrast of its feature against the
+   WHOLE bank (``losses/neighbours.py``), plus the coarse cross-entropy every step.
+
+DNA weights its neighbours 0/1 after three filters: same coarse class, reciprocal (each among
+the other's k + 1), and, at the first mining only, the same set of top-5 feature dimensions. A
+filtered slot gets weight 0 (the public code's bug, which gives the weight to the bank's LAST
+row instead, is not reproduced). DOWN weights the r-th neighbour base^(-r/k), the base falling
+150 -> 10 -> 5 -> 2 over four equal parts of training (its 20 epochs: 5 each; here the parts
+follow the run's length, so a short CPU run keeps the schedule's shape).
+
+Choices of ours, each an option: the feature is the encoder's mean-pooled last layer (a
+sentence-transformer is trained for it; the papers take BERT's [CLS]); the coarse head is the
+package's one "+ CE" head (tanh hidden layer) rather than the papers' ReLU MLP; the student
+encodes the augmented view, as DOWN's public code does; ``same_coarse`` restricts the neighbour
+search to the row's coarse class (DNA's filter does that after the search; DOWN's public code
+searches all rows), default on for DNA, off for DOWN (measure both: docs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from coarse2fine.augment import ViewMaker
+from coarse2fine.batching import Prepared, map_rows
+from coarse2fine.cluster.kmeans import l2_normalize
+from coarse2fine.cluster.neighbours import nearest_neighbours, reciprocal, same_top_dims
+from coarse2fine.losses.neighbours import down_base, neighbour_contrast, rank_weights
+from coarse2fine.methods.base import (
+    CoarseCE,
+    Method,
+    MethodConfig,
+    Warmup,
+    ema_update,
+    frozen_copy,
+)
+from coarse2fine.methods.instance import default_view
+
+
+@dataclass
+class NeighbourConfig(MethodConfig):
+    """Options shared by DNA and DOWN; the papers' values where they fit a CPU run."""
+
+    # neighbours per row; None: 80 % of the mean fine-class size (rows / n_fine), which is the
+    # papers' 120 on the CLINC and HWU64 train splits; 50 when n_fine is unknown
+    k: int | None = None
+    tau: float = 0.07
+    momentum: float = 0.99
+    view: str | None = None  # None: "random_token" for text, "mask+noise" for vectors
+    replace_rate: float = 0.22  # share of tokens the "random_token" view replaces
+    same_coarse: bool = True  # search neighbours only inside the row's coarse class
+    warmup_epochs: int = 1  # most epochs of the coarse-CE warm-up (the papers: up to 100)
+    warmup_patience: int = 1
+    warmup_holdout: float = 0.2
+    dropout: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.k is not None and self.k < 1:
+            raise ValueError(f"k must be >= 1, got {self.k}")
+        if self.tau <= 0:
+            raise ValueError(f"tau must be positive, got {self.tau}")
+        if not 0.0 <= self.momentum < 1.0:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
+        if not 0.0 <= self.replace_rate <= 1.0:
+            raise ValueError(f"replace_rate must be in [0, 1], got {self.replace_rate}")
+        Warmup(self.warmup_epochs, self.warmup_patience, self.warmup_holdout)  # validates
+
+
+@dataclass
+class DNAConfig(NeighbourConfig):
+    reciprocal: bool = True
+    top_dims: int = 5  # first mining: same top-dims set; 0 switches the filter off
+
+
+@dataclass
+class DOWNConfig(NeighbourConfig):
+    same_coarse: bool = False  # as DOWN's public code
+    bases: str = "150,10,5,2"  # rank-weight bases over equal parts of training
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        parse_bases(self.bases)
+
+
+def parse_bases(spec: str) -> tuple[float, ...]:
+    try:
+        bases = tuple(float(b) for b in spec.split(","))
+    except ValueError:
+        raise ValueError(f"bases must look like '150,10,5,2', got {spec!r}") from None
+    if not bases or any(b < 1 for b in bases):
+        raise ValueError(f"bases must be numbers >= 1, got {spec!r}")
+    return bases
+
+
+class NeighbourContrast(CoarseCE, Method):
+    """The shared machinery; subclasses give ``neighbour_weights`` (see module docstring)."""
+
+    Config = NeighbourConfig
+    ce_is_loss = True  # L = L_fine + L_coarse
+    # Text defaults: the package's MiniLM recipe (encoder 2e-6 is too slow to move a bank-based
+    # objective; DNA/DOWN train BERT at 5e-5): to be chosen by bench/peers.py measurements.
+    defaults = {
+        "text": {"epochs": 3, "lr": 1e-5, "head_lr": 1e-3},
+        "vectors": {"epochs": 30, "lr": 1e-3},
+    }
+
+    def __init__(self, encoder, n_coarse, config=None, n_fine=None, *, seed: int = 0):
+        super().__init__(encoder, n_coarse, config, n_fine, seed=seed)
+        self.add_coarse_head(self.config.dropout)
+        self._momentum: list[nn.Module] = []  # training state, kept out of state_dict
+        self._views: ViewMaker | None = None
+        self._bank: torch.Tensor | None = None
+        self._neighbours: torch.Tensor | None = None  # N x (k+1) bank rows, self first
+        self._weights: torch.Tensor | None = None  # N x (k+1) weight of each slot
+        self._pending: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._mined = 0
+        self._step = 0
+        self._total = 1
+
+    def neighbour_count(self, n_rows: int) -> int:
+        """k for ``n_rows`` bank rows (see ``NeighbourConfig.k``), at most n_rows - 1."""
+        k = self.config.k
+        if k is None:
+            k = 50 if not self.n_fine else max(1, round(0.8 * n_rows / self.n_fine))
+        return max(0, min(k, n_rows - 1))
+
+    def warmup(self) -> Warmup:
+        cfg = self.config
+        return Warmup(cfg.warmup_epochs, cfg.warmup_patience, cfg.warmup_holdout)
+
+    # -- set-up ---------------------------------------------------------------------------------
+    def on_fit_start(self, data: Prepared, total_steps: int) -> None:
+        cfg = self.config
+        kind = cfg.view or default_view(self.encoder, "random_token")
+        self._views = ViewMaker(
+            self.encoder, data.inputs, kind, seed=self.seed, replace_rate=cfg.replace_rate
+        )
+        self._momentum = [frozen_copy(self.encoder)]
+        self._mined = 0
+        self._step = 0
+        self._total = max(1, total_steps)
+
+    def on_epoch_start(self, epoch: int, data: Prepared) -> None:
+        """Refill the bank with clean features of every row and mine the neighbours again."""
+        cfg = self.config
+        device = self.head.classifier.weight.device
+        features = l2_normalize(map_rows(self, data, self.embed, device=device, progress=False))
+        coarse = np.asarray(data.coarse)
+        k = self.neighbour_count(len(features))
+        index, valid = nearest_neighbours(features, k, coarse if cfg.same_coarse else None)
+        weights = self.neighbour_weights(features, index, valid, coarse)
+        weights[:, 0] = 1.0  # the row itself is always a positive
+        self._bank = torch.from_numpy(features).to(device)
+        self._neighbours = torch.from_numpy(index).to(device)
+        self._weights = torch.from_numpy(weights.astype(np.float32)).to(device)
+        self._mined += 1
+
+    def neighbour_weights(
+        self, features: np.ndarray, index: np.ndarray, valid: np.ndarray, coarse: np.ndarray
+    ) -> np.ndarray:
+        """Weight of every neighbour slot (N x (k+1)); slot 0 is the row itself."""
+        raise NotImplementedError
+
+    # -- training -------------------------------------------------------------------------------
+    def batch_weights(self, index: torch.Tensor) -> torch.Tensor:
+        """B x N weights over the bank for the batch's rows (zero outside their neighbours)."""
+        weights = torch.zeros(len(index), len(self._bank), device=self._bank.device)
+        return weights.scatter_add_(1, self._neighbours[index], self._weights[index])
+
+    def training_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        index, coarse = batch["index"], batch["coarse"]
+        view = self._views.view(batch)
+        (deep,) = self.encoder(view, [self.encoder.n_layers])
+        ce = self.coarse_ce(deep, coarse)
+        fine = neighbour_contrast(deep, self._bank, self.batch_weights(index), self.config.tau)
+        with torch.no_grad():
+            (keys,) = self._momentum[0](view, [self.encoder.n_layers])
+            self._pending = (index, F.normalize(keys.float(), dim=1))
+        return {"loss": fine + ce, "fine": fine, "ce": ce}
+
+    @torch.no_grad()
+    def after_step(self, step: int) -> None:
+        ema_update(self._momentum[0], self.encoder, self.config.momentum)
+        if self._pending is not None:
+            index, keys = self._pending
+            self._bank[index] = keys.to(self._bank.dtype)
+            self._pending = None
+        self._step = step + 1
+
+
+class DNA(NeighbourContrast):
+    """DNA: 0/1 weights for the neighbours that pass its filters (module docstring)."""
+
+    Config = DNAConfig
+
+    def neighbour_weights(self, features, index, valid, coarse):
+        cfg = self.config
+        keep = valid & (coarse[index] == coarse[:, None])
+        if cfg.reciprocal:
+            keep &= reciprocal(index, valid)
+        if cfg.top_dims > 0 and self._mined == 0:  # the first mining only
+            keep &= same_top_dims(features, index, cfg.top_dims)
+        return keep.astype(np.float32)
+
+
+class DOWN(NeighbourContrast):
+    """DOWN: rank weights base^(-r/k) with the base flattening over training."""
+
+    Config = DOWNConfig
+
+    def neighbour_weights(self, features, index, valid, coarse):
+        base = down_base(self._step / self._total, parse_bases(self.config.bases))
+        ranks = torch.arange(index.shape[1]).expand(index.shape)
+        weights = rank_weights(ranks, index.shape[1] - 1, base).numpy()
+        return np.where(valid, weights, 0.0).astype(np.float32)

@@ -1,0 +1,172 @@
+"""DNA and DOWN: their loss against hand-computed values, the neighbour search against brute
+force, the filters and rank weights on hand-made cases, the random-token view, the warm-up."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from coarse2fine.augment import ordinary_tokens, replace_tokens
+from coarse2fine.batching import prepare
+from coarse2fine.cluster.neighbours import nearest_neighbours, reciprocal, same_top_dims
+from coarse2fine.data.synthetic import make_hierarchical_blobs
+from coarse2fine.encoders import MLPEncoder, TextEncoder
+from coarse2fine.losses.neighbours import down_base, neighbour_contrast, rank_weights
+from coarse2fine.methods.neighbours import DNA, DOWN, DNAConfig, DOWNConfig
+from coarse2fine.train import TrainConfig, fit
+
+
+def test_neighbour_contrast_matches_a_hand_computation():
+    q = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
+    bank = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
+    w = torch.tensor([[1.0, 0.5, 0.0], [0.0, 1.0, 0.0]])
+    tau = 0.5
+    # row 0: cosines 1, 0, -1 -> logits 2, 0, -2; row 1: 0, 1, 0 -> 0, 2, 0
+    lse0 = math.log(math.exp(2) + 1 + math.exp(-2))
+    lse1 = math.log(2 + math.exp(2))
+    row0 = -(1.0 * (2 - lse0) + 0.5 * (0 - lse0)) / 1.5
+    row1 = -(2 - lse1)
+    got = neighbour_contrast(q, bank, w, tau)
+    assert float(got) == pytest.approx((row0 + row1) / 2, rel=1e-6)
+    with pytest.raises(ValueError, match="tau must be positive"):
+        neighbour_contrast(q, bank, w, 0.0)
+    with pytest.raises(ValueError, match="weights must be 2 x 3"):
+        neighbour_contrast(q, bank, w[:, :2], tau)
+
+
+def test_rank_weights_and_the_down_schedule():
+    got = rank_weights(torch.arange(3), k=2, base=150.0)
+    assert torch.allclose(got, torch.tensor([1.0, 150**-0.5, 1 / 150]))
+    bases = (150.0, 10.0, 5.0, 2.0)
+    per_epoch = [down_base(e / 20, bases) for e in range(20)]
+    assert per_epoch == [150.0] * 5 + [10.0] * 5 + [5.0] * 5 + [2.0] * 5
+    assert [down_base(e / 3, bases) for e in range(3)] == [150.0, 10.0, 5.0]
+    assert down_base(1.0, bases) == 2.0
+
+
+@pytest.mark.parametrize("same_coarse", [False, True])
+def test_nearest_neighbours_agree_with_brute_force(same_coarse):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 5)).astype(np.float32)
+    coarse = np.repeat([0, 1, 2], [25, 30, 5])
+    index, valid = nearest_neighbours(
+        x, 7, coarse if same_coarse else None, backend="torch", chunk=16
+    )
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    sims = unit @ unit.T
+    if same_coarse:
+        sims[coarse[:, None] != coarse[None, :]] = -np.inf
+    np.fill_diagonal(sims, np.inf)
+    for i in range(len(x)):
+        n_valid = int(valid[i].sum())
+        assert index[i, 0] == i
+        assert list(index[i, :n_valid]) == list(np.argsort(-sims[i], kind="stable")[:n_valid])
+    if same_coarse:  # the 5-row class has 4 neighbours, its last slots are empty
+        assert valid[coarse == 2].sum(1).tolist() == [5] * 5
+        assert (coarse[index[valid]] == np.repeat(coarse, valid.sum(1))).all()
+    else:
+        assert valid.all()
+
+
+def test_duplicate_rows_still_put_the_row_itself_first():
+    x = np.ones((4, 3), dtype=np.float32)
+    index, _ = nearest_neighbours(x, 3, backend="torch")
+    assert index[:, 0].tolist() == [0, 1, 2, 3]
+
+
+def test_reciprocal_and_top_dims_filters_by_hand():
+    index = np.array([[0, 1, 2], [1, 0, 3], [2, 3, 1], [3, 2, 0]])
+    valid = np.ones_like(index, dtype=bool)
+    mutual = reciprocal(index, valid)
+    # 0-1 mutual; 0->2 but 2 does not list 0; 1->3 but 3 does not list 1; 2-3 mutual
+    assert mutual.tolist() == [
+        [True, True, False],
+        [True, True, False],
+        [True, True, False],
+        [True, True, False],
+    ]
+    features = np.array([[5, 4, 0, 0], [4, 5, 0, 0], [0, 0, 5, 4], [5, 0, 4, 0]], float)
+    same = same_top_dims(features, index, dims=2)
+    # top-2 sets: {0,1}, {0,1}, {2,3}, {0,2}
+    assert same[0].tolist() == [True, True, False] and same[3].tolist() == [True, False, False]
+
+
+def test_random_token_replacement_keeps_the_ends_and_draws_ordinary_tokens():
+    tokenizer = TextEncoder.tiny_random().tokenizer
+    vocabulary = ordinary_tokens(tokenizer)
+    assert not set(tokenizer.all_special_ids) & set(vocabulary.tolist())
+    ids = tokenizer("book a flight to paris tomorrow")["input_ids"]
+    rng = np.random.default_rng(0)
+    assert replace_tokens(ids, 0.0, vocabulary, rng) == ids
+    every = replace_tokens(ids, 1.0, vocabulary, rng)
+    assert every[0] == ids[0] and every[-1] == ids[-1] and len(every) == len(ids)
+    assert set(every[1:-1]) <= set(vocabulary.tolist())
+    share = np.mean(
+        [
+            a != b
+            for _ in range(200)
+            for a, b in zip(
+                replace_tokens(ids, 0.22, vocabulary, rng)[1:-1], ids[1:-1], strict=True
+            )
+        ]
+    )
+    assert 0.15 < share < 0.29
+
+
+def _fitted(cls, config, data, epochs=1):
+    encoder = MLPEncoder.for_data(data.vectors, 16, 3)
+    method = cls(encoder, data.n_coarse, config, n_fine=data.n_fine, seed=0)
+    prepared = prepare(encoder, data)
+    history = fit(
+        method, prepared, TrainConfig(epochs=epochs, batch_size=8, lr=1e-3), progress=False
+    )
+    return method, prepared, history
+
+
+def test_dna_gives_filtered_slots_no_weight_and_never_the_last_row(tiny_vectors):
+    method, prepared, _ = _fitted(
+        DNA, DNAConfig(k=5, same_coarse=False, warmup_epochs=0), tiny_vectors
+    )
+    coarse = torch.as_tensor(tiny_vectors.coarse_ids)
+    weights = method.batch_weights(torch.arange(len(coarse)))
+    assert set(weights.unique().tolist()) <= {0.0, 1.0}
+    assert (weights.diagonal() == 1).all()
+    # positives share the row's coarse class, although the search ran over all rows
+    rows, cols = torch.nonzero(weights, as_tuple=True)
+    assert (coarse[rows] == coarse[cols]).all()
+    # the public code's bug would make the last bank row a positive of nearly every row
+    last = len(coarse) - 1
+    listed = (method._neighbours == last) & (method._weights > 0)
+    assert int(weights[:, last].sum()) == int(listed.sum())
+
+
+def test_down_weights_fall_with_rank_and_its_search_may_cross_coarse_classes(tiny_vectors):
+    method, _, _ = _fitted(DOWN, DOWNConfig(k=4, warmup_epochs=0), tiny_vectors)
+    expected = rank_weights(torch.arange(5), 4, 150.0)  # one epoch: the first base
+    assert torch.allclose(method._weights[0], expected)
+    assert method.config.same_coarse is False
+
+
+def test_the_warm_up_stops_when_the_heldout_coarse_accuracy_stops_rising():
+    data = make_hierarchical_blobs((2, 2), rows_per_fine=30, dim=8, seed=1)
+    config = DOWNConfig(k=4, warmup_epochs=5, warmup_patience=1)
+    _, _, history = _fitted(DOWN, config, data)
+    warm = [h for h in history if h.get("stage") == "warmup"]
+    accuracy = [h["heldout_coarse_accuracy"] for h in warm]
+    # patience 1: it stops at the first epoch that does not beat the best so far
+    stops = [e for e in range(1, len(accuracy)) if accuracy[e] <= max(accuracy[:e])]
+    assert len(warm) == (stops[0] + 1 if stops else 5) and stops == stops[-1:]
+    assert [h["epoch"] for h in history[len(warm) :]] == [1]
+    with pytest.raises(ValueError, match="holdout must be in"):
+        DOWNConfig(warmup_holdout=1.0)
+
+
+def test_k_follows_the_mean_fine_class_size_unless_given():
+    encoder = MLPEncoder.for_data(np.zeros((10, 4), np.float32), 8, 2)
+    assert DOWN(encoder, 10, n_fine=150).neighbour_count(18000) == 96  # 0.8 x 120 rows
+    assert DOWN(encoder, 10).neighbour_count(18000) == 50
+    assert DOWN(encoder, 10, DOWNConfig(k=7), n_fine=150).neighbour_count(18000) == 7
+    assert DOWN(encoder, 10, DOWNConfig(k=70), n_fine=2).neighbour_count(30) == 29
