@@ -53,6 +53,67 @@ def test_builtin_counts(name, split, rows, n_fine, n_coarse):
     assert data.row_ids[0] == 1
 
 
+@pytest.mark.parametrize(
+    ("name", "split", "rows", "n_fine", "n_coarse"),
+    [
+        ("dbpedia", "train", 3960, 59, 8),
+        ("dbpedia", "test", 984, 59, 8),
+        ("mmlu", "train", 12509, 57, 4),
+        ("mmlu", "test", 3131, 57, 4),
+        ("zeisel", "train", 2256, 47, 7),
+        ("zeisel", "test", 560, 47, 7),
+    ],
+)
+def test_parquet_builtin_counts(name, split, rows, n_fine, n_coarse):
+    data = load_dataset(name, split)
+    assert (len(data), data.n_fine, data.n_coarse) == (rows, n_fine, n_coarse)
+    assert data.is_text == (name != "zeisel") and data.name == f"{name}-{split}"
+    assert data.row_ids.tolist() == list(range(1, rows + 1))
+
+
+@pytest.mark.parametrize("name", BUILTIN_DATASETS)
+def test_builtin_fine_labels_have_one_coarse_parent(name):
+    parents: dict[str, set[str]] = {}
+    for split in ("train", "test"):
+        data = _load_quietly(name, split)
+        for fine, coarse in zip(data.fine, data.coarse, strict=True):
+            parents.setdefault(fine, set()).add(coarse)
+    assert all(len(p) == 1 for p in parents.values())
+
+
+@pytest.mark.parametrize(
+    ("name", "fine", "coarse", "fine_per_coarse"),
+    [
+        ("dbpedia", "Athlete", "Agent", {"Agent": 23, "Place": 15, "TopicalConcept": 1}),
+        ("mmlu", "abstract_algebra", "STEM", {"STEM": 18, "humanities": 13}),
+        ("zeisel", "Int1", "interneurons", {"interneurons": 16, "pyramidal SS": 8}),
+    ],
+)
+def test_parquet_builtin_hierarchy(name, fine, coarse, fine_per_coarse):
+    data = load_dataset(name, "train")
+    assert set(data.coarse[data.fine == fine]) == {coarse}
+    for parent, count in fine_per_coarse.items():
+        assert len(set(data.fine[data.coarse == parent])) == count
+
+
+@pytest.mark.parametrize("name", ["dbpedia", "mmlu"])
+def test_text_builtin_splits_share_no_text(name):
+    train, test = load_dataset(name, "train"), load_dataset(name, "test")
+    assert set(train.texts).isdisjoint(test.texts)
+    assert len(set(train.texts)) == len(train) and all(t.strip() for t in train.texts)
+
+
+def test_zeisel_vectors():
+    data = load_dataset("zeisel", "test")
+    assert data.vectors.shape == (560, 1000) and data.vectors.dtype == np.float32
+    assert data.feature_names[0] == "g0001" and all(
+        f[0] == "g" and len(f) == 5 for f in data.feature_names
+    )
+    counts = np.expm1(data.vectors.astype(np.float64))  # the values are log(1 + UMI count)
+    assert data.vectors.min() == 0.0 and np.allclose(counts, np.round(counts), atol=0.01)
+    assert "(none)" not in data.fine_classes
+
+
 def test_builtin_coarse_rules():
     clinc = load_dataset("clinc", "train")
     mapping = json.loads((PACKAGE_FILES / "clinc" / "coarse.json").read_text(encoding="utf-8"))
