@@ -62,6 +62,7 @@ def main(
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--dataset", action="append", help="only these datasets' cells")
     parser.add_argument("--row", action="append", help="only these rows' cells")
+    parser.add_argument("--seed", type=int, action="append", help="only these seeds' cells")
     parser.add_argument("--report-only", action="store_true", help="only rewrite the table")
     args = parser.parse_args()
     if args.one:
@@ -73,7 +74,9 @@ def main(
     chosen = [
         c
         for c in cells
-        if (not args.dataset or c.dataset in args.dataset) and (not args.row or c.row in args.row)
+        if (not args.dataset or c.dataset in args.dataset)
+        and (not args.row or c.row in args.row)
+        and (args.seed is None or c.seed in args.seed)
     ]
     if not args.report_only:
         for cell in chosen:

@@ -68,6 +68,15 @@ RECIPE_ROWS = {
     for name, epochs in (("hcsc_ce", 3), ("ancor_ce", 3), ("ancor_ce", 10))
 }
 ROWS += list(RECIPE_ROWS)
+# the neighbour methods of METHODS.md section 7 at their package default (a one-epoch coarse-CE
+# warm-up, then 3 epochs at encoder lr 1e-5, heads 1e-3), and DOWN searching only the row's
+# coarse class as DNA does
+NEIGHBOUR_ROWS = {
+    "dna": ("dna", {}),
+    "down": ("down", {}),
+    "down-same-coarse": ("down", {"same_coarse": True}),
+}
+ROWS += list(NEIGHBOUR_ROWS)
 SEEDS = [0, 1, 2]
 
 # One row per (method, settings). "hwscl" is the paper's setting (lr 5e-5, its loss weights);
@@ -140,7 +149,19 @@ ROW_SETTINGS: dict[str, dict] = {
     },
 }
 
-# The HWSCL paper's own numbers (BERT-base, their Table 2 and 3), shown only as theirs.
+ROW_SETTINGS.update(
+    {
+        row: {
+            "method": name,
+            "train": {"epochs": 3, "lr": 1e-5, "head_lr": 1e-3},
+            "method_params": options,
+        }
+        for row, (name, options) in NEIGHBOUR_ROWS.items()
+    }
+)
+
+# The papers' own numbers (BERT-base; HWSCL's Table 2 and 3, DNA's and DOWN's papers), shown
+# only as theirs.
 PAPER_ACC = {
     ("clinc", "unsupervised"): 33.38,
     ("clinc", "coarse_supervised"): 45.91,
@@ -150,6 +171,10 @@ PAPER_ACC = {
     ("hwu64", "hwscl"): 58.45,
     ("clinc", "simcse_ce"): 52.53,
     ("hwu64", "simcse_ce"): 34.04,
+    ("clinc", "dna"): 87.66,
+    ("hwu64", "dna"): 70.81,
+    ("clinc", "down"): 91.79,
+    ("hwu64", "down"): 78.92,
 }
 
 

@@ -114,6 +114,13 @@ def discover(
     clustering: Annotated[
         str, typer.Option(help="'nested' (inside each coarse class) or 'global'")
     ] = "nested",
+    clusterer: Annotated[
+        str,
+        typer.Option(
+            help="'kmeans', or 'spectral' (spectral clustering of the rows' 15-nearest-neighbour "
+            "graph)"
+        ),
+    ] = "kmeans",
     max_length: Annotated[
         int | None,
         typer.Option(
@@ -159,6 +166,7 @@ def discover(
             lr=lr,
             head_lr=head_lr,
             clustering=clustering,
+            clusterer=clusterer,
             max_length=max_length,
             min_category_size=min_category_size,
             seed=seed,

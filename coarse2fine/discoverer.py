@@ -21,6 +21,7 @@ from coarse2fine.batching import Inference, prepare
 from coarse2fine.cluster import Clustering, group_mask, l2_normalize, nearest_centre
 from coarse2fine.cluster.estimate_k import estimate_counts
 from coarse2fine.cluster.naming import text_names, vector_names
+from coarse2fine.cluster.nested import check_clusterer
 from coarse2fine.data.dataset import CoarseDataset, InputError
 from coarse2fine.encoders import (
     DEFAULT_TEXT_MODEL,
@@ -150,6 +151,35 @@ def combine_datasets(
     return combined, groups, names
 
 
+ENCODER_INTERFACE = ("prepare", "lengths", "collate", "forward", "n_layers", "dim")
+
+
+def _own_encoder(encoder: torch.nn.Module, data: CoarseDataset) -> torch.nn.Module:
+    """A copy of a user's encoder module, after checking it has the encoder interface
+    (``encoders/``: prepare, lengths, collate, forward(inputs, layers), n_layers, dim)."""
+    import copy
+
+    missing = [name for name in ENCODER_INTERFACE if not hasattr(encoder, name)]
+    if missing:
+        raise InputError(
+            f"encoder {type(encoder).__name__} lacks {', '.join(missing)} of the encoder "
+            "interface (see coarse2fine/encoders: prepare, lengths, collate, forward, n_layers, "
+            "dim)"
+        )
+    if data.is_text != hasattr(encoder, "tokenizer"):
+        kind = "texts" if hasattr(encoder, "tokenizer") else "vectors"
+        raise InputError(f"encoder {type(encoder).__name__} reads {kind}, the rows are not")
+    return copy.deepcopy(encoder)
+
+
+def _describe(value: Any) -> Any:
+    """A parameter as JSON can hold it: objects (an encoder module, a clusterer) by their
+    class name, as the saved model needs only what they produced."""
+    if value is None or isinstance(value, str | int | float | bool | dict | list):
+        return value
+    return f"<{type(value).__name__}>"
+
+
 def _is_mapping(value: Any) -> bool:
     return isinstance(value, dict)
 
@@ -168,10 +198,14 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
     rows; the estimate is kept in ``estimated_counts_``);
     encoder: "auto" (all-MiniLM-L6-v2 for texts, "mlp" for vectors), a text model folder or
     cached hub name, "mlp" / "mlp:WIDTHxDEPTH" (vectors), or "tiny-random" (tests);
-    clustering: "nested" (categories inside each coarse class) or "global"; method_params:
-    options of the method's typed config (e.g. {"gamma2": 0.1}); max_length: tokens kept per
-    text, or None to cover the 95th percentile of the rows' token counts (at most the
-    encoder's limit; the fitted value is ``max_length_``).
+    clustering: "nested" (categories inside each coarse class) or "global"; clusterer: "kmeans",
+    "spectral" (spectral clustering of each class's 15-nearest-neighbour graph), or any object
+    with scikit-learn's ``fit_predict`` (cloned, ``n_clusters`` / ``random_state`` set);
+    method_params: options of the method's typed config (e.g. {"gamma2": 0.1}); max_length:
+    tokens kept per text, or None to cover the 95th percentile of the rows' token counts (at
+    most the encoder's limit; the fitted value is ``max_length_``). ``encoder`` may also be an
+    encoder module of your own with the interface of ``coarse2fine.encoders`` (a copy is
+    trained).
 
     epochs / lr / head_lr left as None take the method's measured default for the input kind
     (``Method.defaults``): for HWSCL on MiniLM three epochs with the encoder at lr 2e-6 and the
@@ -193,6 +227,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         max_length: int | None = None,
         precision: str = "bf16",
         clustering: str = "nested",
+        clusterer: Any = "kmeans",
         n_init: int = 10,
         min_category_size: int = 20,
         seed: int = 0,
@@ -210,6 +245,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         self.max_length = max_length
         self.precision = precision
         self.clustering = clustering
+        self.clusterer = clusterer
         self.n_init = n_init
         self.min_category_size = min_category_size
         self.seed = seed
@@ -241,6 +277,8 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         )
 
     def _make_encoder(self, data: CoarseDataset) -> TextEncoder | MLPEncoder:
+        if isinstance(self.encoder, torch.nn.Module):  # the user's own encoder: trained on a copy
+            return _own_encoder(self.encoder, data)
         name = self.encoder
         mlp = parse_mlp_spec(name)
         if not data.is_text:
@@ -286,6 +324,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
     def _check_params(self, data: CoarseDataset) -> None:
         if self.clustering not in ("nested", "global"):
             raise InputError(f"clustering must be 'nested' or 'global', got {self.clustering!r}")
+        check_clusterer(self.clusterer)
         if _is_mapping(self.n_fine):
             self._given_counts(data)  # validates the mapping
             self._train_config(_kind(data))
@@ -401,6 +440,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
             seed=self.seed,
             n_init=self.n_init,
             inference=self._inference(),
+            clusterer=self.clusterer,
         )
         self._set_clusters(clusters, multi=groups is not None)
         self.labels_ = clusters.labels
@@ -562,7 +602,9 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
             tensors["discovery.centres"] = torch.from_numpy(self.cluster_centers_)
             save_file(tensors, str(tmp / _WEIGHTS), metadata={"format": str(FORMAT_VERSION)})
             # where and how verbosely it ran are not part of the model: load() chooses those
-            params = {k: v for k, v in self.get_params().items() if k not in _RUNTIME_PARAMS}
+            params = {
+                k: _describe(v) for k, v in self.get_params().items() if k not in _RUNTIME_PARAMS
+            }
             config = {
                 "format": FORMAT_VERSION,
                 "params": params,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
 
 import numpy as np
 import pytest
+import torch
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
@@ -227,3 +229,34 @@ def test_n_fine_per_coarse_class_is_used_exactly():
         Discoverer("unsupervised", n_fine={"c0": 3, "c1": 2, "c9": 1}).fit(data)
     with pytest.raises(InputError, match=r"n_fine\['c2'\] must be a whole number between 1 and"):
         Discoverer("unsupervised", n_fine={"c0": 3, "c1": 2, "c2": 0}).fit(data)
+
+
+def test_clusterer_by_name_or_object_and_an_encoder_object(tiny_vectors, tmp_path):
+    """Objects where names go: a scikit-learn clusterer, an encoder module (trained on a copy)."""
+    from sklearn.cluster import AgglomerativeClustering
+
+    from coarse2fine.encoders import MLPEncoder
+
+    data = make_hierarchical_blobs((3, 2, 1), rows_per_fine=30, dim=8, seed=3)
+    for clusterer in ("spectral", AgglomerativeClustering(linkage="ward")):
+        est = Discoverer("unsupervised", n_fine=6, clusterer=clusterer, progress=False).fit(data)
+        assert cluster_acc(data.fine, est.labels_) == 100.0
+        centres = est.cluster_centers_  # each category's mean feature, unit length
+        assert np.allclose(np.linalg.norm(centres, axis=1), 1.0, atol=1e-5)
+        # new rows go to the nearest centre: a graph clustering's rows mostly agree with it
+        assert np.mean(est.predict(data) == est.labels_) >= 0.95
+    with pytest.raises(InputError, match="clusterer must be one of kmeans, spectral"):
+        Discoverer("unsupervised", n_fine=6, clusterer="dbscan").fit(data)
+    with pytest.raises(InputError, match="has no fit_predict"):
+        Discoverer("unsupervised", n_fine=6, clusterer=object()).fit(data)
+    mine = MLPEncoder.for_data(tiny_vectors.vectors, 16, 2, seed=0)
+    before = {k: v.clone() for k, v in mine.state_dict().items()}
+    est = Discoverer("coarse_supervised", n_fine=6, encoder=mine, epochs=2, progress=False)
+    est.fit(tiny_vectors)
+    assert all(torch.equal(before[k], v) for k, v in mine.state_dict().items())  # untouched
+    trained = est.method_.encoder.state_dict()
+    assert any(not torch.equal(before[k], trained[k]) for k in before)
+    saved = json.loads((est.save(tmp_path / "m") / "coarse2fine.json").read_text())
+    assert saved["params"]["encoder"] == "<MLPEncoder>"
+    with pytest.raises(InputError, match="lacks prepare, lengths, collate"):
+        Discoverer(encoder=torch.nn.Linear(2, 2), n_fine=6).fit(tiny_vectors)

@@ -1,13 +1,23 @@
-"""Discovery: global K-Means, or nested K-Means inside each coarse class when labels are known."""
+"""Discovery: one clustering of all rows, or one inside each coarse class when labels are known.
+
+The clusterer is K-Means ("kmeans"), spectral clustering of the rows' k-nearest-neighbour graph
+("spectral"), or any object with scikit-learn's ``fit_predict`` (cloned for every clustering,
+with ``n_clusters`` and ``random_state`` set when it has them).
+"""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from coarse2fine.cluster.kmeans import kmeans
+from coarse2fine.cluster.kmeans import kmeans, l2_normalize
 from coarse2fine.data.dataset import InputError
+
+CLUSTERERS = ("kmeans", "spectral")
+SPECTRAL_NEIGHBOURS = 15  # the neighbours of each row in the spectral graph (UMAP's default)
 
 
 @dataclass
@@ -68,6 +78,7 @@ def discover(
     n_init: int = 10,
     backend: str = "auto",
     counts: np.ndarray | None = None,
+    clusterer: Any = "kmeans",
 ) -> Clustering:
     """Cluster features into k categories.
 
@@ -75,15 +86,17 @@ def discover(
     so no category straddles two coarse classes. nested=False: one global K-Means; each
     category's parent is then the majority coarse class of its rows (when coarse is given).
     ``counts`` (nested only) gives each coarse class's number of categories instead of the
-    split by size (e.g. estimated ones); they must add up to k.
+    split by size (e.g. estimated ones); they must add up to k. ``clusterer``: see the module
+    docstring; a centre is then its rows' mean feature, at unit length.
     """
+    check_clusterer(clusterer)
     n = len(features)
     if not 1 <= k <= n:
         raise InputError(f"--n-fine must be between 1 and the number of rows ({n}), got {k}")
     if nested and coarse is None:
         raise ValueError("nested discovery needs coarse labels")
     if not nested:
-        labels, centres = kmeans(features, k, seed=seed, n_init=n_init, backend=backend)
+        labels, centres = partition(features, k, clusterer, seed, n_init, backend)
         parents = (
             majority_parents(labels, coarse, k) if coarse is not None else np.zeros(k, np.int64)
         )
@@ -101,10 +114,63 @@ def discover(
     centres, parents = [], []
     for c, k_c in zip(classes, alloc, strict=True):
         rows = np.flatnonzero(coarse == c)
-        sub, sub_centres = kmeans(
-            features[rows], int(k_c), seed=seed, n_init=n_init, backend=backend
-        )
+        sub, sub_centres = partition(features[rows], int(k_c), clusterer, seed, n_init, backend)
         labels[rows] = sub + len(centres)
         centres.extend(sub_centres)
         parents.extend([c] * int(k_c))
     return Clustering(labels, np.asarray(centres, dtype=np.float32), np.asarray(parents, np.int64))
+
+
+def check_clusterer(clusterer: Any) -> None:
+    if isinstance(clusterer, str):
+        if clusterer not in CLUSTERERS:
+            raise InputError(
+                f"clusterer must be one of {', '.join(CLUSTERERS)} or an object with "
+                f"fit_predict, got {clusterer!r}"
+            )
+    elif not callable(getattr(clusterer, "fit_predict", None)):
+        raise InputError(
+            f"clusterer {type(clusterer).__name__} has no fit_predict(X): pass 'kmeans', "
+            "'spectral' or a scikit-learn style clusterer"
+        )
+
+
+def partition(
+    features: np.ndarray, k: int, clusterer: Any, seed: int, n_init: int, backend: str = "auto"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Labels (0..k-1) and centres of ``features`` split into k groups by ``clusterer``."""
+    if clusterer == "kmeans":
+        return kmeans(features, k, seed=seed, n_init=n_init, backend=backend)
+    n = len(features)
+    if k == 1 or k >= n:
+        labels = np.zeros(n, np.int64) if k == 1 else np.arange(n, dtype=np.int64)
+    elif clusterer == "spectral":
+        from sklearn.cluster import SpectralClustering
+
+        model = SpectralClustering(
+            n_clusters=k,
+            affinity="nearest_neighbors",
+            n_neighbors=min(SPECTRAL_NEIGHBOURS, n - 1),
+            assign_labels="cluster_qr",
+            random_state=seed,
+        )
+        with warnings.catch_warnings():  # fine categories far apart leave the graph in pieces
+            warnings.filterwarnings("ignore", message="Graph is not fully connected")
+            labels = model.fit_predict(features)
+    else:
+        from sklearn.base import clone
+
+        model = clone(clusterer)
+        params = model.get_params() if hasattr(model, "get_params") else {}
+        wanted = {"n_clusters": k, "random_state": seed}
+        model.set_params(**{name: v for name, v in wanted.items() if name in params})
+        labels = model.fit_predict(features)
+    labels = np.unique(np.asarray(labels), return_inverse=True)[1].astype(np.int64)
+    return labels, mean_centres(features, labels, k)
+
+
+def mean_centres(features: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """Each group's mean feature at unit length (an empty group keeps a zero centre)."""
+    sums = np.zeros((k, features.shape[1]), dtype=np.float64)
+    np.add.at(sums, labels, features)
+    return l2_normalize(sums.astype(np.float32))

@@ -205,11 +205,13 @@ class Method(nn.Module):
         seed: int = 0,
         n_init: int = 10,
         inference: Inference | None = None,
+        clusterer: Any = "kmeans",
     ) -> Clustering:
-        """The categories of the rows: K-Means on the unit-length ``features``, inside each
-        coarse class when ``nested`` (``counts`` categories per class, else shared out by size),
-        else over all rows (parents by majority). ``prepared`` and ``inference`` serve methods
-        that run their own model here instead."""
+        """The categories of the rows: ``clusterer`` (K-Means by default; cluster/nested.py) on
+        the unit-length ``features``, inside each coarse class when ``nested`` (``counts``
+        categories per class, else shared out by size), else over all rows (parents by
+        majority). ``prepared`` and ``inference`` serve methods that run their own model here
+        instead."""
         return cluster_discover(
             features,
             n_fine,
@@ -218,6 +220,7 @@ class Method(nn.Module):
             seed=seed,
             n_init=n_init,
             counts=counts if nested else None,
+            clusterer=clusterer,
         )
 
     def set_coarse_groups(self, groups: np.ndarray) -> None:

@@ -20,6 +20,7 @@ with its own M (``set_coarse_groups``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -317,10 +318,12 @@ class FALCON(Method):
         seed: int = 0,
         n_init: int = 10,
         inference: Inference | None = None,
+        clusterer: Any = "kmeans",
     ) -> Clustering:
         """The classifier's categories: each row's most likely fine class, among those under
         its own coarse class when ``nested``; a category's centre is its rows' mean feature
-        (for ``predict`` by nearest centre elsewhere), its parent the one M gives it."""
+        (for ``predict`` by nearest centre elsewhere), its parent the one M gives it. The
+        classifier is the clusterer here: ``clusterer`` is not used."""
         logits = (inference or Inference()).map(self, prepared, self.fine_logits)
         if nested:
             under = self.relation.t().cpu().numpy()[coarse] > 0
