@@ -31,7 +31,7 @@ from coarse2fine.batching import Inference, Prepared, map_rows
 from coarse2fine.cluster import Clustering
 from coarse2fine.cluster.hierarchy import relation_matrix, same_coarse_neighbours, solve_relation
 from coarse2fine.cluster.kmeans import l2_normalize
-from coarse2fine.cluster.nested import allocate_by_size, discover
+from coarse2fine.cluster.nested import allocate_by_size, discover, mean_centres
 from coarse2fine.losses.falcon import (
     balance_regulariser,
     coarse_log_probs,
@@ -329,7 +329,5 @@ class FALCON(Method):
             under = self.relation.t().cpu().numpy()[coarse] > 0
             logits = np.where(under, logits, -np.inf)
         labels = logits.argmax(1)
-        sums = np.zeros((logits.shape[1], features.shape[1]), dtype=np.float64)
-        np.add.at(sums, labels, features)
-        centres = l2_normalize(sums.astype(np.float32))  # empty classes keep a zero centre
+        centres = mean_centres(features, labels, logits.shape[1])  # empty: a zero centre
         return Clustering(labels, centres, self.hierarchy(0))
