@@ -58,6 +58,9 @@ TEXT_ROWS: dict[str, dict[str, Any]] = {
         "system": "discover",
         "params": {"method": "down", "method_params": {"same_coarse": True}},
     },
+    # long texts: training reads the first 64 / 128 tokens, the features all max_length_
+    "down-len64": {"system": "discover", "params": {"method": "down", "train_length": 64}},
+    "down-len128": {"system": "discover", "params": {"method": "down", "train_length": 128}},
 }
 VECTOR_ROWS: dict[str, dict[str, Any]] = {
     "untrained": {"system": "untrained"},
@@ -113,8 +116,11 @@ def run_one(cell: Cell) -> dict[str, Any]:
         labels = {None: labels}
     record: dict[str, Any] = {"rows": len(data), "k": data.n_fine, "seconds": round(seconds, 1)}
     record["variants"] = {}
+    silhouettes = extra.pop("silhouette", {})
     for variant, found in labels.items():
         scores = {**clustering_scores(data.fine, found), "found": len(np.unique(found))}
+        if variant in silhouettes:  # label-free: the fallback signal's candidate
+            scores["silhouette"] = silhouettes[variant]
         record["variants"][variant or ""] = scores
         print(
             f"{cell.dataset} {cell.row}{f' ({variant})' if variant else ''} seed {cell.seed}: "
@@ -130,6 +136,7 @@ def _discover(data, spec, seed):
     learned features: the clustering step costs well under a second of the total."""
     from coarse2fine import Discoverer
     from coarse2fine.cluster import discover
+    from coarse2fine.metrics import within_coarse_silhouette
 
     est = Discoverer(n_fine=true_counts(data), seed=seed, progress=False, **spec["params"])
     est.fit(data)
@@ -147,6 +154,11 @@ def _discover(data, spec, seed):
             )
             labels[clusterer] = found.labels
     extra = {"max_length": getattr(est, "max_length_", None), "method": est.method}
+    extra["train_rows"] = est.train_rows_
+    extra["silhouette"] = {
+        variant: round(within_coarse_silhouette(est.embedding_, found, data.coarse), 3)
+        for variant, found in labels.items()
+    }
     extra["history"] = [
         {k: v for k, v in h.items() if k != "curve"} for h in getattr(est, "history_", [])
     ]

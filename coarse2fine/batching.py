@@ -44,6 +44,34 @@ class Prepared:
         return Prepared(inputs, self.lengths[rows], self.coarse[rows])
 
 
+def proportional_sample(groups: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """``size`` row indices drawn without replacement, each group (coarse class) getting its
+    share of ``size`` in proportion to its rows (largest remainders; at least one row per
+    group when ``size`` allows), sorted."""
+    groups = np.asarray(groups)
+    names, counts = np.unique(groups, return_counts=True)
+    size = int(min(max(size, 0), len(groups)))
+    exact = counts * size / counts.sum()
+    share = np.minimum(
+        np.maximum(np.floor(exact).astype(np.int64), 1 if size >= len(names) else 0), counts
+    )
+    order = np.argsort(-(exact - np.floor(exact)), kind="stable")
+    while share.sum() < size:  # hand out what rounding left, largest remainder first
+        for g in order:
+            if share.sum() == size:
+                break
+            if share[g] < counts[g]:
+                share[g] += 1
+    while share.sum() > size:  # the one-row floor overshot: take back from the largest shares
+        share[np.argmax(share)] -= 1
+    rng = np.random.default_rng(seed)
+    picked = [
+        rng.choice(np.flatnonzero(groups == name), size=int(n), replace=False)
+        for name, n in zip(names, share, strict=True)
+    ]
+    return np.sort(np.concatenate(picked)).astype(np.int64)
+
+
 def prepare(encoder, data) -> Prepared:
     """Tokenise (or convert) every row once; batches are padded later, per batch."""
     inputs = encoder.prepare(data.texts if data.is_text else data.vectors)

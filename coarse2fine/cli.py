@@ -67,6 +67,12 @@ def _split_columns(spec: str) -> list[str]:
     return columns
 
 
+def _caps(**given: int | None) -> dict[str, int | None]:
+    """Training caps as the estimator takes them: left out (its default) when not given, None
+    (no cap) for 0."""
+    return {name: (value or None) for name, value in given.items() if value is not None}
+
+
 @app.command()
 def discover(
     data: Annotated[
@@ -128,6 +134,20 @@ def discover(
             "counts, at most the encoder's limit]"
         ),
     ] = None,
+    train_length: Annotated[
+        int | None,
+        typer.Option(
+            help="tokens kept per text while training (0: all of --max-length) [default: the "
+            "estimator's]"
+        ),
+    ] = None,
+    train_rows: Annotated[
+        int | None,
+        typer.Option(
+            help="most rows training reads, sampled inside each coarse class (0: all); every "
+            "row is still assigned [default: the estimator's]"
+        ),
+    ] = None,
     option: Annotated[
         list[str] | None,
         typer.Option("--option", "-o", help="method option KEY=VALUE (JSON value)"),
@@ -168,6 +188,7 @@ def discover(
             clustering=clustering,
             clusterer=clusterer,
             max_length=max_length,
+            **_caps(train_length=train_length, train_rows=train_rows),
             min_category_size=min_category_size,
             seed=seed,
             method_params=_parse_options(option),

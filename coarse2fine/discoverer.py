@@ -17,7 +17,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 
-from coarse2fine.batching import Inference, prepare
+from coarse2fine.batching import Inference, Prepared, prepare, proportional_sample
 from coarse2fine.cluster import Clustering, group_mask, l2_normalize, nearest_centre
 from coarse2fine.cluster.estimate_k import estimate_counts
 from coarse2fine.cluster.naming import text_names, vector_names
@@ -42,6 +42,7 @@ _RUNTIME_PARAMS = ("device", "progress")
 # fitted attributes that only some fits set
 _OPTIONAL_FITTED = (
     "max_length_",
+    "train_length_",
     "estimated_counts_",
     "finer_labels_",
     "hierarchies_",
@@ -203,9 +204,14 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
     with scikit-learn's ``fit_predict`` (cloned, ``n_clusters`` / ``random_state`` set);
     method_params: options of the method's typed config (e.g. {"gamma2": 0.1}); max_length:
     tokens kept per text, or None to cover the 95th percentile of the rows' token counts (at
-    most the encoder's limit; the fitted value is ``max_length_``). ``encoder`` may also be an
-    encoder module of your own with the interface of ``coarse2fine.encoders`` (a copy is
-    trained).
+    most the encoder's limit; the fitted value is ``max_length_``); train_length: tokens kept
+    per text while training (None: ``max_length_``; the features and categories always use
+    ``max_length_``), because attention's cost grows with length and long texts lose little
+    when training reads their start; train_rows: the most rows training reads, a sample drawn
+    inside each coarse class in proportion to its size (None: all; every row is still
+    embedded, clustered and assigned; ``train_rows_`` is the number used). ``encoder`` may
+    also be an encoder module of your own with the interface of ``coarse2fine.encoders`` (a
+    copy is trained).
 
     epochs / lr / head_lr left as None take the method's measured default for the input kind
     (``Method.defaults``): for HWSCL on MiniLM three epochs with the encoder at lr 2e-6 and the
@@ -225,6 +231,8 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         lr: float | None = None,
         head_lr: float | None = None,
         max_length: int | None = None,
+        train_length: int | None = None,
+        train_rows: int | None = None,
         precision: str = "bf16",
         clustering: str = "nested",
         clusterer: Any = "kmeans",
@@ -243,6 +251,8 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         self.lr = lr
         self.head_lr = head_lr
         self.max_length = max_length
+        self.train_length = train_length
+        self.train_rows = train_rows
         self.precision = precision
         self.clustering = clustering
         self.clusterer = clusterer
@@ -322,6 +332,15 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         return cls(encoder, n_coarse, config, n_fine=n_fine, seed=self.seed)
 
     def _check_params(self, data: CoarseDataset) -> None:
+        for name in ("train_length", "train_rows"):
+            value = getattr(self, name)
+            least = 2 if name == "train_length" else data.n_coarse
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | np.integer) or value < least
+            ):
+                raise InputError(f"{name} must be a whole number >= {least} or None, got {value!r}")
+        if self.train_length is not None and not data.is_text:
+            raise InputError("train_length cuts texts; the rows are vectors: leave it None")
         if self.clustering not in ("nested", "global"):
             raise InputError(f"clustering must be 'nested' or 'global', got {self.clustering!r}")
         check_clusterer(self.clusterer)
@@ -406,9 +425,33 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
             self.method_.set_coarse_groups(groups)
         self.train_config_ = self._train_config(_kind(data))
         self.history_ = fit(
-            self.method_, prepared, self.train_config_, device=self.device, progress=self.progress
+            self.method_,
+            self._training_rows(encoder, data, prepared),
+            self.train_config_,
+            device=self.device,
+            progress=self.progress,
         )
         return prepared, counts
+
+    def _training_rows(self, encoder, data: CoarseDataset, prepared: Prepared) -> Prepared:
+        """The rows training reads: at most ``train_rows`` of them (a sample inside each coarse
+        class, in proportion to its size, at least one row each), texts cut to ``train_length``
+        tokens."""
+        rows = np.arange(len(data))
+        if self.train_rows is not None and int(self.train_rows) < len(data):
+            rows = proportional_sample(data.coarse_ids, int(self.train_rows), self.seed)
+        self.train_rows_ = len(rows)
+        if self.train_length is not None and data.is_text:
+            self.train_length_ = min(int(self.train_length), encoder.max_length)
+            if self.train_length_ < encoder.max_length:
+                full = encoder.max_length
+                encoder.max_length = self.train_length_
+                try:
+                    inputs = encoder.prepare([data.texts[i] for i in rows])
+                finally:
+                    encoder.max_length = full
+                return Prepared(inputs, encoder.lengths(inputs), prepared.coarse[rows])
+        return prepared if len(rows) == len(data) else prepared.subset(rows)
 
     def fit(self, X: Any, y: Any = None, *, fine: Any = None) -> Discoverer:
         """Learn the representation, then discover ``n_fine`` categories among the rows.

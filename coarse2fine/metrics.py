@@ -76,3 +76,23 @@ def true_parents(fine, coarse) -> list[str]:
         values, counts = np.unique(coarse[fine == f], return_counts=True)
         parents.append(str(values[counts.argmax()]))
     return parents
+
+
+def within_coarse_silhouette(features, labels, coarse) -> float:
+    """Label-free quality of categories found inside coarse classes: the cosine silhouette of
+    each coarse class's rows under their categories, averaged over classes weighted by rows
+    (classes with one category or fewer than 3 rows are left out; nan when none is left).
+    x100, in [-100, 100]."""
+    from sklearn.metrics import silhouette_score
+
+    features = np.asarray(features, dtype=np.float64)
+    labels, coarse = _codes(labels), _codes(coarse)
+    total, weight = 0.0, 0
+    for c in np.unique(coarse):
+        rows = np.flatnonzero(coarse == c)
+        found = labels[rows]
+        if len(rows) < 3 or not 1 < len(np.unique(found)) < len(rows):
+            continue
+        total += len(rows) * silhouette_score(features[rows], found, metric="cosine")
+        weight += len(rows)
+    return 100.0 * total / weight if weight else float("nan")

@@ -175,6 +175,9 @@ def write_discovery(
         run = {"params": est.get_params(), "history": est.history_, "seconds": round(seconds, 1)}
         if getattr(est, "max_length_", None) is not None:  # texts: the tokens kept per row
             run["max_length"] = est.max_length_
+        run["train_rows"] = est.train_rows_
+        if getattr(est, "train_length_", None) is not None:
+            run["train_length"] = est.train_length_
         (tmp / "run.json").write_text(json.dumps(run, indent=2) + "\n")
         maps.to_csv(tmp / "map.csv", index=False, float_format="%.4g")
         est.save(tmp / "model")

@@ -176,6 +176,24 @@ def test_head_lr_reaches_the_model_and_a_bad_one_is_refused(tiny_csv, tmp_path):
     assert not bad.exists()
 
 
+def test_training_caps_reach_the_model_and_zero_means_no_cap(tiny_csv, tmp_path):
+    out = tmp_path / "run"
+    caps = ("--train-rows", "10", "--train-length", "5")
+    result = runner.invoke(app, discover_args(tiny_csv, out, "--n-fine", "6", *caps))
+    assert result.exit_code == 0, result.output
+    run = json.loads((out / "run.json").read_text())
+    assert (run["params"]["train_rows"], run["params"]["train_length"]) == (10, 5)
+    assert (run["train_rows"], run["train_length"]) == (10, 5)
+    assert len(pd.read_csv(out / "assignments.csv")) == 48  # every row is still assigned
+    out = tmp_path / "uncapped"
+    caps = ("--train-rows", "0", "--train-length", "0")
+    result = runner.invoke(app, discover_args(tiny_csv, out, "--n-fine", "6", *caps))
+    assert result.exit_code == 0, result.output
+    run = json.loads((out / "run.json").read_text())
+    assert (run["params"]["train_rows"], run["params"]["train_length"]) == (None, None)
+    assert run["train_rows"] == 48 and "train_length" not in run
+
+
 def test_diverging_training_is_one_line_and_writes_nothing(tiny_csv, tmp_path):
     out = tmp_path / "run"
     args = discover_args(tiny_csv, out, "--n-fine", "6", "--lr", "1e30", "-o", "gamma2=1e30")

@@ -260,3 +260,58 @@ def test_clusterer_by_name_or_object_and_an_encoder_object(tiny_vectors, tmp_pat
     assert saved["params"]["encoder"] == "<MLPEncoder>"
     with pytest.raises(InputError, match="lacks prepare, lengths, collate"):
         Discoverer(encoder=torch.nn.Linear(2, 2), n_fine=6).fit(tiny_vectors)
+
+
+def test_proportional_sample_keeps_each_coarse_class_share():
+    from coarse2fine.batching import proportional_sample
+
+    groups = np.array([0] * 90 + [1] * 9 + [2] * 1)
+    for size, shares in [(10, [8, 1, 1]), (50, [45, 4, 1]), (3, [1, 1, 1]), (100, [90, 9, 1])]:
+        rows = proportional_sample(groups, size, seed=0)
+        assert len(rows) == len(set(rows.tolist())) == size
+        assert (np.diff(rows) > 0).all()  # sorted, no repeats
+        assert np.bincount(groups[rows], minlength=3).tolist() == shares
+    assert (
+        proportional_sample(groups, 10, 1).tolist() != proportional_sample(groups, 10, 0).tolist()
+    )
+
+
+def test_training_reads_a_sample_of_rows_cut_short_but_every_row_is_assigned(
+    tiny_data, monkeypatch
+):
+    """train_rows / train_length cap what training reads; features use the full length."""
+    import coarse2fine.discoverer as module
+
+    seen = {}
+    real_fit = module.fit
+
+    def spy(method, prepared, cfg, **kw):
+        seen["rows"], seen["longest"] = len(prepared), int(prepared.lengths.max())
+        seen["coarse"] = np.bincount(prepared.coarse).tolist()
+        return real_fit(method, prepared, cfg, **kw)
+
+    monkeypatch.setattr(module, "fit", spy)
+    est = small(train_rows=12, train_length=4).fit(tiny_data)
+    assert (seen["rows"], seen["longest"], seen["coarse"]) == (12, 4, [6, 6])
+    assert (est.train_rows_, est.train_length_) == (12, 4) and est.max_length_ > 4
+    assert est.labels_.shape == (len(tiny_data),)
+    est = small().fit(tiny_data)
+    assert seen["rows"] == est.train_rows_ == len(tiny_data) and seen["longest"] == est.max_length_
+    assert not hasattr(est, "train_length_")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"train_rows": 1}, "train_rows must be a whole number >= 2 or None, got 1"),
+        ({"train_length": 1.5}, "train_length must be a whole number >= 2 or None, got 1.5"),
+    ],
+)
+def test_bad_training_caps_are_refused_before_training(tiny_data, kwargs, message):
+    with pytest.raises(InputError, match=message):
+        small(**kwargs).fit(tiny_data)
+
+
+def test_train_length_is_refused_for_vectors(tiny_vectors):
+    with pytest.raises(InputError, match="train_length cuts texts; the rows are vectors"):
+        Discoverer("unsupervised", n_fine=6, train_length=16).fit(tiny_vectors)

@@ -44,3 +44,18 @@ def test_coarse_accuracy_and_errors():
     assert coarse_accuracy(["x", "y", "y", "x"], ["x", "y", "x", "x"]) == pytest.approx(75.0)
     with pytest.raises(ValueError, match="2 true labels but 1 predictions"):
         cluster_acc([0, 1], [0])
+
+
+def test_within_coarse_silhouette_against_hand_computed_values():
+    """Class a: two pairs of identical directions, silhouette 1 each. Class c: cosine distances
+    d12 = 0.4, d13 = 1, d23 = 0.2 with {1, 2} vs {3}: s1 = (1 - 0.4) / 1 = 0.6, s2 = (0.2 -
+    0.4) / 0.4 = -0.5, s3 = 0 (alone), mean 0.1 / 3. Class b has one category: left out.
+    Weighted by rows: (4 * 1 + 3 * 0.1 / 3) / 7."""
+    from coarse2fine.metrics import within_coarse_silhouette
+
+    features = [[1, 0], [1, 0], [0, 1], [0, 1], [1, 0], [0, 1], [1, 1], [1, 0], [0.6, 0.8], [0, 1]]
+    labels = [0, 0, 1, 1, 2, 2, 2, 3, 3, 4]
+    coarse = ["a"] * 4 + ["b"] * 3 + ["c"] * 3
+    got = within_coarse_silhouette(features, labels, coarse)
+    assert got == pytest.approx(100 * (4 + 0.1) / 7)
+    assert np.isnan(within_coarse_silhouette(features[4:7], labels[4:7], coarse[4:7]))
