@@ -78,6 +78,7 @@ def main(
         and (not args.row or c.row in args.row)
         and (args.seed is None or c.seed in args.seed)
     ]
+    failed = []
     if not args.report_only:
         for cell in chosen:
             out = cell.path(results)
@@ -85,9 +86,13 @@ def main(
                 continue
             out.parent.mkdir(parents=True, exist_ok=True)
             cmd = [sys.executable, script, "--one", cell.to_json(), "--out", str(out)]
-            subprocess.run(cmd, check=True)
+            if subprocess.run(cmd).returncode != 0:  # its traceback is above; the rest still run
+                failed.append(f"{cell.dataset} {cell.row} seed {cell.seed}")
+                continue
             report(finished(cells, results))
     report(finished(cells, results))
+    if failed:
+        sys.exit(f"{len(failed)} cell(s) failed (no result written): {'; '.join(failed)}")
 
 
 def finished(cells: Sequence[Cell], results: Path) -> list[dict[str, Any]]:

@@ -10,7 +10,8 @@ Text rows:
   its default UMAP (15 neighbours, 5 dimensions, cosine) and K-Means with K_c as its clusterer;
 - ``bertopic-hdbscan``: the same with BERTopic's default HDBSCAN (min_cluster_size 10), its
   outliers then reduced to their nearest topic by embedding (``reduce_outliers``); it finds
-  its own number of topics;
+  its own number of topics (a coarse class of 10 rows or fewer, where HDBSCAN cannot run, is
+  one topic);
 - ``discover``: ``coarse2fine.Discoverer()`` at its defaults, given K_c;
 - further rows name a method and its settings (the neighbour methods DNA and DOWN).
 
@@ -120,7 +121,8 @@ def run_one(cell: Cell) -> dict[str, Any]:
     for variant, found in labels.items():
         scores = {**clustering_scores(data.fine, found), "found": len(np.unique(found))}
         if variant in silhouettes:  # label-free: the fallback signal's candidate
-            scores["silhouette"] = silhouettes[variant]
+            scores["silhouette"] = silhouettes[variant]["all"]
+            scores["per_coarse"] = per_coarse(data, found, silhouettes[variant]["by_coarse"])
         record["variants"][variant or ""] = scores
         print(
             f"{cell.dataset} {cell.row}{f' ({variant})' if variant else ''} seed {cell.seed}: "
@@ -131,12 +133,29 @@ def run_one(cell: Cell) -> dict[str, Any]:
     return {**record, **extra}
 
 
+def per_coarse(data, found, silhouettes: dict[str, float]) -> dict[str, dict[str, float]]:
+    """Inside each coarse class: its rows, ACC of the found categories against the fine labels,
+    and the label-free silhouette (to test the signal class by class)."""
+    from coarse2fine.metrics import cluster_acc
+
+    coarse = np.asarray(data.coarse).astype(str)
+    fine, found = np.asarray(data.fine), np.asarray(found)
+    out = {}
+    for c in np.unique(coarse):
+        rows = coarse == c
+        acc = float(cluster_acc(fine[rows], found[rows]))
+        out[str(c)] = {"rows": int(rows.sum()), "ACC": round(acc, 3)}
+        if c in silhouettes:
+            out[str(c)]["silhouette"] = silhouettes[c]
+    return out
+
+
 def _discover(data, spec, seed):
     """The estimator (its defaults, or the row's parameters), then each clusterer on the same
     learned features: the clustering step costs well under a second of the total."""
     from coarse2fine import Discoverer
     from coarse2fine.cluster import discover
-    from coarse2fine.metrics import within_coarse_silhouette
+    from coarse2fine.metrics import silhouette_by_coarse, within_coarse_silhouette
 
     est = Discoverer(n_fine=true_counts(data), seed=seed, progress=False, **spec["params"])
     est.fit(data)
@@ -155,10 +174,13 @@ def _discover(data, spec, seed):
             labels[clusterer] = found.labels
     extra = {"max_length": getattr(est, "max_length_", None), "method": est.method}
     extra["train_rows"] = est.train_rows_
-    extra["silhouette"] = {
-        variant: round(within_coarse_silhouette(est.embedding_, found, data.coarse), 3)
-        for variant, found in labels.items()
-    }
+    extra["silhouette"] = {}
+    for variant, found in labels.items():
+        by_coarse = silhouette_by_coarse(est.embedding_, found, np.asarray(data.coarse))
+        extra["silhouette"][variant] = {
+            "all": round(within_coarse_silhouette(est.embedding_, found, data.coarse), 3),
+            "by_coarse": {str(c): round(s, 3) for c, (_, s) in by_coarse.items()},
+        }
     extra["history"] = [
         {k: v for k, v in h.items() if k != "curve"} for h in getattr(est, "history_", [])
     ]
@@ -201,6 +223,8 @@ def _bertopic(data, spec, seed):
             metric="cosine",
             random_state=seed,
         )
+        if spec["clusterer"] == "hdbscan" and n <= 10:  # too few rows for one HDBSCAN cluster:
+            return np.zeros(n, dtype=np.int64)  # all outliers, reduced to one topic
         if spec["clusterer"] == "kmeans":
             clusterer = KMeans(n_clusters=k, n_init=10, random_state=seed)
         else:

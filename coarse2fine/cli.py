@@ -148,6 +148,13 @@ def discover(
             "row is still assigned [default: the estimator's]"
         ),
     ] = None,
+    fallback: Annotated[
+        bool,
+        typer.Option(
+            help="also cluster the untrained features and keep whichever clusters better "
+            "(silhouette inside coarse classes)"
+        ),
+    ] = False,
     option: Annotated[
         list[str] | None,
         typer.Option("--option", "-o", help="method option KEY=VALUE (JSON value)"),
@@ -189,6 +196,7 @@ def discover(
             clusterer=clusterer,
             max_length=max_length,
             **_caps(train_length=train_length, train_rows=train_rows),
+            fallback=fallback,
             min_category_size=min_category_size,
             seed=seed,
             method_params=_parse_options(option),

@@ -8,6 +8,7 @@ through safetensors + JSON (nothing is ever unpickled).
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from coarse2fine.encoders import (
 from coarse2fine.io import atomic_dir
 from coarse2fine.methods import METHODS
 from coarse2fine.methods.base import Method
+from coarse2fine.metrics import within_coarse_silhouette
 from coarse2fine.train import TrainConfig, fit, seed_everything
 
 FORMAT_VERSION = 1
@@ -42,6 +44,7 @@ _RUNTIME_PARAMS = ("device", "progress")
 # fitted attributes that only some fits set
 _OPTIONAL_FITTED = (
     "max_length_",
+    "representation_",
     "train_length_",
     "estimated_counts_",
     "finer_labels_",
@@ -211,7 +214,11 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
     inside each coarse class in proportion to its size (None: all; every row is still
     embedded, clustered and assigned; ``train_rows_`` is the number used). ``encoder`` may
     also be an encoder module of your own with the interface of ``coarse2fine.encoders`` (a
-    copy is trained).
+    copy is trained). fallback: also cluster the features the encoder gave BEFORE training
+    (the pre-trained text encoder's; the standardised input for vectors) and keep whichever
+    representation clusters better by a label-free score, the mean cosine silhouette of the
+    categories inside each coarse class (``representation_`` holds both scores and the
+    choice; when the untrained one wins, the model is the untrained encoder).
 
     epochs / lr / head_lr left as None take the method's measured default for the input kind
     (``Method.defaults``): for HWSCL on MiniLM three epochs with the encoder at lr 2e-6 and the
@@ -233,6 +240,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         max_length: int | None = None,
         train_length: int | None = None,
         train_rows: int | None = None,
+        fallback: bool = False,
         precision: str = "bf16",
         clustering: str = "nested",
         clusterer: Any = "kmeans",
@@ -253,6 +261,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         self.max_length = max_length
         self.train_length = train_length
         self.train_rows = train_rows
+        self.fallback = fallback
         self.precision = precision
         self.clustering = clustering
         self.clusterer = clusterer
@@ -321,8 +330,15 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         return encoder
 
     def _build(
-        self, n_coarse: int, encoder: TextEncoder | MLPEncoder, n_fine: int | None = None
+        self,
+        n_coarse: int,
+        encoder: TextEncoder | MLPEncoder,
+        n_fine: int | None = None,
+        method: str | None = None,
     ) -> Method:
+        """The method named ``method`` (default: the ``method`` parameter) around ``encoder``."""
+        if method is not None and method != self.method:  # a fallback's untrained encoder
+            return METHODS[method](encoder, n_coarse, n_fine=n_fine, seed=self.seed)
         cls = self._method_class()
         if n_fine is None and self.n_fine is not None:
             n_fine = (
@@ -394,11 +410,13 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
     def fit_representation(self, X: Any, y: Any = None) -> Discoverer:
         """Train the method on coarse labels only; no clustering (used by the paper protocol)."""
         self._train(as_dataset(X, y, est=self))
+        self.fitted_method_ = self.method
         return self
 
     def _train(self, data: CoarseDataset, groups: np.ndarray | None = None, estimate: bool = False):
-        """Build and train the method; returns the rows prepared for the encoder (reused) and,
-        with ``estimate``, the estimated number of categories per coarse class.
+        """Build and train the method; returns the rows prepared for the encoder (reused), the
+        categories per coarse class (given, or with ``estimate`` estimated) and, with
+        ``fallback``, the untrained method with its features (else None).
 
         K is estimated on the features BEFORE training (the pre-trained encoder's, or the
         standardised input for an MLP): they do not depend on the training seed, and methods
@@ -409,11 +427,16 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         encoder = self._make_encoder(data)
         prepared = prepare(encoder, data)
         counts = self._given_counts(data)
-        if estimate:
-            untrained = METHODS["unsupervised"](encoder, len(self.coarse_classes_))
+        compare = self.fallback and groups is None and self._method_class().trains
+        if estimate or compare:
+            initial = copy.deepcopy(encoder) if compare else encoder  # training changes encoder
+            untrained = METHODS["unsupervised"](initial, len(self.coarse_classes_))
             before = self._inference().map(untrained, prepared, untrained.embed)
+        if estimate:
             counts = estimate_counts(before, data.coarse_ids, min_size=int(self.min_category_size))
             self.estimated_counts_ = dict(zip(self.coarse_classes_, counts.tolist(), strict=True))
+        # the untrained method and its features, for the fallback's comparison
+        start = (untrained, l2_normalize(before)) if compare else None
         n_fine = None if counts is None else int(counts.sum())
         self.method_ = self._build(len(self.coarse_classes_), encoder, n_fine)
         if groups is not None:
@@ -431,7 +454,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
             device=self.device,
             progress=self.progress,
         )
-        return prepared, counts
+        return prepared, counts, start
 
     def _training_rows(self, encoder, data: CoarseDataset, prepared: Prepared) -> Prepared:
         """The rows training reads: at most ``train_rows`` of them (a sample inside each coarse
@@ -471,9 +494,33 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         else:
             data = as_dataset(X, y, fine, est=self)
         self._check_params(data)
-        prepared, counts = self._train(data, groups, estimate=self.n_fine is None)
+        prepared, counts, start = self._train(data, groups, estimate=self.n_fine is None)
+        self.fitted_method_ = self.method
         features = self._embed(prepared)
-        clusters = self.method_.discover(
+        clusters = self._discover(self.method_, features, prepared, data, counts)
+        if start is not None:
+            untrained, before = start
+            found = self._discover(untrained, before, prepared, data, counts)
+            scores = {
+                "trained": within_coarse_silhouette(features, clusters.labels, data.coarse_ids),
+                "untrained": within_coarse_silhouette(before, found.labels, data.coarse_ids),
+            }
+            chosen = "untrained" if scores["untrained"] > scores["trained"] else "trained"
+            self.representation_ = {"silhouette": scores, "chosen": chosen}
+            if chosen == "untrained":  # training did not pay here: the model is the start
+                self.method_, self.fitted_method_ = untrained, "unsupervised"
+                features, clusters = before, found
+        self._set_clusters(clusters, multi=groups is not None)
+        self.labels_ = clusters.labels
+        self.embedding_ = features
+        self.category_names_ = self._names(data, clusters)
+        finer = self._map(prepared, self.method_.finer_groups)  # HCSC's prototypes, CD's heads
+        if finer is not None:
+            self.finer_labels_ = finer[:, 0].astype(np.int64)
+        return self
+
+    def _discover(self, method: Method, features, prepared, data, counts) -> Clustering:
+        return method.discover(
             features,
             prepared,
             data.coarse_ids,
@@ -485,14 +532,6 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
             inference=self._inference(),
             clusterer=self.clusterer,
         )
-        self._set_clusters(clusters, multi=groups is not None)
-        self.labels_ = clusters.labels
-        self.embedding_ = features
-        self.category_names_ = self._names(data, clusters)
-        finer = self._map(prepared, self.method_.finer_groups)  # HCSC's prototypes, CD's heads
-        if finer is not None:
-            self.finer_labels_ = finer[:, 0].astype(np.int64)
-        return self
 
     def _names(self, data: CoarseDataset, clusters: Clustering) -> list[str]:
         """A short descriptive name per category (cluster/naming.py)."""
@@ -653,6 +692,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
                 "params": params,
                 "method_config": self.method_.config.to_dict(),
                 "method_n_fine": self.method_.n_fine,  # the fitted K, also when estimated
+                "fitted_method": self.fitted_method_,  # "unsupervised" after a fallback
                 "encoder": spec,
                 "coarse_classes": self.coarse_classes_,
                 "categories": self.categories_,
@@ -678,7 +718,11 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
             est = cls(**params, device=device, progress=progress)
             est.coarse_classes_ = config["coarse_classes"]
             encoder = encoder_from_architecture(path, config["encoder"])
-            est.method_ = est._build(len(est.coarse_classes_), encoder, config.get("method_n_fine"))
+            fitted = config.get("fitted_method", est.method)
+            est.method_ = est._build(
+                len(est.coarse_classes_), encoder, config.get("method_n_fine"), method=fitted
+            )
+            est.fitted_method_ = fitted
             tensors = load_file(str(path / _WEIGHTS))
             est.cluster_centers_ = tensors.pop("discovery.centres").numpy()
             est.method_.load_state_dict(tensors, strict=True)

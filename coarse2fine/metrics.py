@@ -4,6 +4,7 @@ distance between an inferred and the true coarse -> fine hierarchy."""
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -78,21 +79,26 @@ def true_parents(fine, coarse) -> list[str]:
     return parents
 
 
-def within_coarse_silhouette(features, labels, coarse) -> float:
-    """Label-free quality of categories found inside coarse classes: the cosine silhouette of
-    each coarse class's rows under their categories, averaged over classes weighted by rows
-    (classes with one category or fewer than 3 rows are left out; nan when none is left).
-    x100, in [-100, 100]."""
+def silhouette_by_coarse(features, labels, coarse) -> dict[Any, tuple[int, float]]:
+    """Per coarse class: (rows, cosine silhouette of its rows under their categories, x100).
+    Classes with one category, or every row its own, or fewer than 3 rows are left out."""
     from sklearn.metrics import silhouette_score
 
     features = np.asarray(features, dtype=np.float64)
-    labels, coarse = _codes(labels), _codes(coarse)
-    total, weight = 0.0, 0
+    labels, coarse = _codes(labels), np.asarray(coarse)
+    out = {}
     for c in np.unique(coarse):
         rows = np.flatnonzero(coarse == c)
         found = labels[rows]
-        if len(rows) < 3 or not 1 < len(np.unique(found)) < len(rows):
-            continue
-        total += len(rows) * silhouette_score(features[rows], found, metric="cosine")
-        weight += len(rows)
-    return 100.0 * total / weight if weight else float("nan")
+        if len(rows) >= 3 and 1 < len(np.unique(found)) < len(rows):
+            score = silhouette_score(features[rows], found, metric="cosine")
+            out[c.item() if hasattr(c, "item") else c] = (len(rows), 100.0 * float(score))
+    return out
+
+
+def within_coarse_silhouette(features, labels, coarse) -> float:
+    """Label-free quality of categories found inside coarse classes: ``silhouette_by_coarse``
+    averaged over classes weighted by rows; nan when no class counts. x100, in [-100, 100]."""
+    scores = silhouette_by_coarse(features, labels, coarse).values()
+    weight = sum(n for n, _ in scores)
+    return sum(n * s for n, s in scores) / weight if weight else float("nan")

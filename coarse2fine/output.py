@@ -117,6 +117,14 @@ def summary_text(
         f"discovered {est.n_fine_} fine categories in {len(est.coarse_classes_)} coarse classes"
         f"{estimated} ({est.method}, {seconds:.0f} s)"
     )
+    chosen = getattr(est, "representation_", None)
+    if chosen is not None:
+        scores = chosen["silhouette"]
+        other = "untrained" if chosen["chosen"] == "trained" else "trained"
+        console.print(
+            f"kept the {chosen['chosen']} features: silhouette inside coarse classes "
+            f"{scores[chosen['chosen']]:.1f}, {other} {scores[other]:.1f}"
+        )
     for node in tree["coarse"]:
         table = Table(
             title=f"{node['coarse']}: {node['size']} rows, {len(node['categories'])} categories",
@@ -176,6 +184,8 @@ def write_discovery(
         if getattr(est, "max_length_", None) is not None:  # texts: the tokens kept per row
             run["max_length"] = est.max_length_
         run["train_rows"] = est.train_rows_
+        if getattr(est, "representation_", None) is not None:  # the fallback's comparison
+            run["representation"] = est.representation_
         if getattr(est, "train_length_", None) is not None:
             run["train_length"] = est.train_length_
         (tmp / "run.json").write_text(json.dumps(run, indent=2) + "\n")

@@ -315,3 +315,24 @@ def test_bad_training_caps_are_refused_before_training(tiny_data, kwargs, messag
 def test_train_length_is_refused_for_vectors(tiny_vectors):
     with pytest.raises(InputError, match="train_length cuts texts; the rows are vectors"):
         Discoverer("unsupervised", n_fine=6, train_length=16).fit(tiny_vectors)
+
+
+def test_fallback_keeps_the_representation_that_clusters_better(tmp_path):
+    """On blobs the standardised input is already near perfect: two epochs of HWSCL's MLP
+    score a lower silhouette (93 vs 96), so the fallback keeps the untrained features, and the
+    saved model is the untrained encoder (predictions survive the round trip)."""
+    from coarse2fine.metrics import within_coarse_silhouette
+
+    data = make_hierarchical_blobs((3, 2, 1), rows_per_fine=40, dim=8, seed=3)
+    est = Discoverer("hwscl", n_fine=6, fallback=True, epochs=2, progress=False).fit(data)
+    scores = est.representation_["silhouette"]
+    assert est.representation_["chosen"] == "untrained" and scores["untrained"] > scores["trained"]
+    assert scores["untrained"] == within_coarse_silhouette(est.embedding_, est.labels_, data.coarse)
+    plain = Discoverer("unsupervised", n_fine=6, progress=False).fit(data)
+    assert (est.labels_ == plain.labels_).all() and est.fitted_method_ == "unsupervised"
+    assert est.history_  # the training happened and is still reported
+    loaded = Discoverer.load(est.save(tmp_path / "model"), progress=False)
+    assert loaded.fitted_method_ == "unsupervised" and loaded.method == "hwscl"
+    assert (loaded.predict(data.vectors) == est.predict(data.vectors)).all()
+    kept = Discoverer("hwscl", n_fine=6, epochs=2, progress=False).fit(data)  # fallback off
+    assert not hasattr(kept, "representation_") and kept.fitted_method_ == "hwscl"
