@@ -28,10 +28,14 @@ BERTopic-kmeans on the same dataset and seed.
     python bench/peers.py                   # every missing cell (3 seeds), then the table
     python bench/peers.py --dataset clinc --row discover
     python bench/peers.py --report-only
+
+With ``C2F_PEERS_FEATURES=DIR`` set, each trained system's features and labels are also saved
+in DIR (``dataset-row-seedN.npz``) for offline studies of label-free signals.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -53,23 +57,35 @@ TEXT_ROWS: dict[str, dict[str, Any]] = {
     "bertopic-kmeans": {"system": "bertopic", "clusterer": "kmeans"},
     "bertopic-hdbscan": {"system": "bertopic", "clusterer": "hdbscan"},
     "discover": {"system": "discover", "params": {}},
-    "dna": {"system": "discover", "params": {"method": "dna"}},
-    "down": {"system": "discover", "params": {"method": "down"}},
+    # variants of the default, one seed: the other neighbour method, DOWN searching neighbours
+    # inside the row's coarse class, and (long texts) training on 128 tokens or all of them
+    "dna": {"system": "discover", "params": {"method": "dna"}, "seeds": (0,)},
     "down-same-coarse": {
         "system": "discover",
-        "params": {"method": "down", "method_params": {"same_coarse": True}},
+        "params": {"method_params": {"same_coarse": True}},
+        "seeds": (0,),
     },
-    # long texts: training reads the first 64 / 128 tokens, the features all max_length_
-    "down-len64": {"system": "discover", "params": {"method": "down", "train_length": 64}},
-    "down-len128": {"system": "discover", "params": {"method": "down", "train_length": 128}},
+    "train-128-tokens": {
+        "system": "discover",
+        "params": {"train_length": 128},
+        "seeds": (0,),
+        "datasets": ("mmlu", "dbpedia"),
+    },
+    "train-all-tokens": {
+        "system": "discover",
+        "params": {"train_length": None},
+        "seeds": (0,),
+        "datasets": ("dbpedia",),
+    },
 }
 VECTOR_ROWS: dict[str, dict[str, Any]] = {
     "untrained": {"system": "untrained"},
     "pca-kmeans": {"system": "pca-kmeans", "components": 50},
     "leiden": {"system": "leiden", "resolution": 1.0},
     "discover": {"system": "discover", "params": {}},
-    "dna": {"system": "discover", "params": {"method": "dna"}},
-    "down": {"system": "discover", "params": {"method": "down"}},
+    # what the default's fallback compares against: the trained features kept whatever
+    "down": {"system": "discover", "params": {"fallback": False}, "seeds": (0,)},
+    "dna": {"system": "discover", "params": {"method": "dna", "fallback": False}, "seeds": (0,)},
 }
 
 
@@ -94,12 +110,28 @@ def true_counts(data) -> dict[str, int]:
     return counts
 
 
+def package_defaults() -> dict[str, Any]:
+    """The estimator's defaults, part of every ``discover`` cell's settings: a cell measured
+    under older defaults no longer counts once they change."""
+    from coarse2fine import Discoverer
+
+    params = Discoverer().get_params()
+    return {k: v for k, v in params.items() if k not in ("progress", "device", "seed")}
+
+
 def cells() -> list[Cell]:
     out = []
+    defaults = package_defaults()
     for names, rows in ((TEXT_DATASETS, TEXT_ROWS), (VECTOR_DATASETS, VECTOR_ROWS)):
         for dataset in names:
             for row, spec in rows.items():
-                for seed in SEEDS:
+                if dataset not in spec.get("datasets", (dataset,)):
+                    continue
+                seeds = spec.get("seeds", SEEDS)
+                spec = {k: v for k, v in spec.items() if k not in ("seeds", "datasets")}
+                if spec["system"] == "discover":
+                    spec = {**spec, "defaults": defaults}
+                for seed in seeds:
                     out.append(Cell(dataset, row, seed, {"version": VERSION, **spec}))
     return out
 
@@ -118,6 +150,15 @@ def run_one(cell: Cell) -> dict[str, Any]:
     record: dict[str, Any] = {"rows": len(data), "k": data.n_fine, "seconds": round(seconds, 1)}
     record["variants"] = {}
     silhouettes = extra.pop("silhouette", {})
+    features = extra.pop("features", None)
+    if features is not None and os.environ.get("C2F_PEERS_FEATURES"):  # for offline studies
+        folder = Path(os.environ["C2F_PEERS_FEATURES"])
+        folder.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(
+            folder / f"{cell.dataset}-{cell.row}-seed{cell.seed}.npz",
+            features=features.astype(np.float32),
+            **{f"labels_{v}": np.asarray(found) for v, found in labels.items()},
+        )
     for variant, found in labels.items():
         scores = {**clustering_scores(data.fine, found), "found": len(np.unique(found))}
         if variant in silhouettes:  # label-free: the fallback signal's candidate
@@ -159,7 +200,7 @@ def _discover(data, spec, seed):
 
     est = Discoverer(n_fine=true_counts(data), seed=seed, progress=False, **spec["params"])
     est.fit(data)
-    labels = {est.clusterer: est.labels_}
+    labels = {est.clusterer_: est.labels_}
     counts = np.array([est.cluster_parents_.count(c) for c in est.coarse_classes_])
     for clusterer in CLUSTERERS:
         if clusterer not in labels:
@@ -174,6 +215,7 @@ def _discover(data, spec, seed):
             labels[clusterer] = found.labels
     extra = {"max_length": getattr(est, "max_length_", None), "method": est.method}
     extra["train_rows"] = est.train_rows_
+    extra["features"] = est.embedding_
     extra["silhouette"] = {}
     for variant, found in labels.items():
         by_coarse = silhouette_by_coarse(est.embedding_, found, np.asarray(data.coarse))

@@ -67,6 +67,13 @@ def _split_columns(spec: str) -> list[str]:
     return columns
 
 
+def _on_off_auto(value: str, option: str) -> bool | str:
+    choices = {"on": True, "off": False, "auto": "auto"}
+    if value not in choices:
+        raise InputError(f"{option} must be on, off or auto, got {value!r}")
+    return choices[value]
+
+
 def _caps(**given: int | None) -> dict[str, int | None]:
     """Training caps as the estimator takes them: left out (its default) when not given, None
     (no cap) for 0."""
@@ -97,7 +104,7 @@ def discover(
     min_category_size: Annotated[
         int, typer.Option(help="with --n-fine unknown: fewest rows that make a category")
     ] = 20,
-    method: Annotated[str, typer.Option(help="method name (see coarse2fine.METHODS)")] = "hwscl",
+    method: Annotated[str, typer.Option(help="method name (see coarse2fine.METHODS)")] = "down",
     epochs: Annotated[
         int | None, typer.Option(help="training epochs [default: the method's, per input kind]")
     ] = None,
@@ -123,10 +130,10 @@ def discover(
     clusterer: Annotated[
         str,
         typer.Option(
-            help="'kmeans', or 'spectral' (spectral clustering of the rows' 15-nearest-neighbour "
-            "graph)"
+            help="'auto' (spectral for texts, K-Means for vectors), 'kmeans', or 'spectral' "
+            "(spectral clustering of the rows' 15-nearest-neighbour graph)"
         ),
-    ] = "kmeans",
+    ] = "auto",
     max_length: Annotated[
         int | None,
         typer.Option(
@@ -149,12 +156,12 @@ def discover(
         ),
     ] = None,
     fallback: Annotated[
-        bool,
+        str,
         typer.Option(
-            help="also cluster the untrained features and keep whichever clusters better "
-            "(silhouette inside coarse classes)"
+            help="'on': also cluster the untrained features and keep the partition the other "
+            "space's neighbours agree with more; 'off'; 'auto': on for vectors only"
         ),
-    ] = False,
+    ] = "auto",
     option: Annotated[
         list[str] | None,
         typer.Option("--option", "-o", help="method option KEY=VALUE (JSON value)"),
@@ -196,7 +203,7 @@ def discover(
             clusterer=clusterer,
             max_length=max_length,
             **_caps(train_length=train_length, train_rows=train_rows),
-            fallback=fallback,
+            fallback=_on_off_auto(fallback, "--fallback"),
             min_category_size=min_category_size,
             seed=seed,
             method_params=_parse_options(option),

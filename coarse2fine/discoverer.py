@@ -34,7 +34,7 @@ from coarse2fine.encoders import (
 from coarse2fine.io import atomic_dir
 from coarse2fine.methods import METHODS
 from coarse2fine.methods.base import Method
-from coarse2fine.metrics import within_coarse_silhouette
+from coarse2fine.metrics import knn_agreement
 from coarse2fine.train import TrainConfig, fit, seed_everything
 
 FORMAT_VERSION = 1
@@ -202,34 +202,38 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
     rows; the estimate is kept in ``estimated_counts_``);
     encoder: "auto" (all-MiniLM-L6-v2 for texts, "mlp" for vectors), a text model folder or
     cached hub name, "mlp" / "mlp:WIDTHxDEPTH" (vectors), or "tiny-random" (tests);
-    clustering: "nested" (categories inside each coarse class) or "global"; clusterer: "kmeans",
+    clustering: "nested" (categories inside each coarse class) or "global"; clusterer: "auto"
+    (spectral for texts, K-Means for vectors; the one used is ``clusterer_``), "kmeans",
     "spectral" (spectral clustering of each class's 15-nearest-neighbour graph), or any object
     with scikit-learn's ``fit_predict`` (cloned, ``n_clusters`` / ``random_state`` set);
     method_params: options of the method's typed config (e.g. {"gamma2": 0.1}); max_length:
     tokens kept per text, or None to cover the 95th percentile of the rows' token counts (at
     most the encoder's limit; the fitted value is ``max_length_``); train_length: tokens kept
-    per text while training (None: ``max_length_``; the features and categories always use
-    ``max_length_``), because attention's cost grows with length and long texts lose little
-    when training reads their start; train_rows: the most rows training reads, a sample drawn
-    inside each coarse class in proportion to its size (None: all; every row is still
-    embedded, clustered and assigned; ``train_rows_`` is the number used). ``encoder`` may
-    also be an encoder module of your own with the interface of ``coarse2fine.encoders`` (a
-    copy is trained). fallback: also cluster the features the encoder gave BEFORE training
-    (the pre-trained text encoder's; the standardised input for vectors) and keep whichever
-    representation clusters better by a label-free score, the mean cosine silhouette of the
-    categories inside each coarse class (``representation_`` holds both scores and the
-    choice; when the untrained one wins, the model is the untrained encoder).
+    per text while training (None: ``max_length_``; vectors ignore it; the features and
+    categories always use ``max_length_``), because attention's cost grows with length and long
+    texts lose little when training reads their start; train_rows: the most rows training reads,
+    a sample drawn inside each coarse class in proportion to its size (None: all; every row is
+    still embedded, clustered and assigned; ``train_rows_`` is the number used). ``encoder`` may
+    also be an encoder module of your own with the interface of ``coarse2fine.encoders`` (a copy
+    is trained). fallback ("auto": on for vectors, off for texts; True; False): also cluster the
+    features the encoder gave BEFORE training (the pre-trained text encoder's; the standardised
+    input for vectors) and keep whichever partition the other space's neighbourhoods agree with
+    more (``metrics.knn_agreement``: the trained categories judged by the untrained features' 10
+    nearest neighbours inside each coarse class, and the other way round; docs/FALLBACK.md says
+    what it is worth). ``representation_`` holds both scores and the choice; when the untrained
+    features win, the model is the untrained encoder.
 
-    epochs / lr / head_lr left as None take the method's measured default for the input kind
-    (``Method.defaults``): for HWSCL on MiniLM three epochs with the encoder at lr 2e-6 and the
-    coarse head at 1e-3, because the paper's BERT-base setting (lr 5e-5) collapses MiniLM's fine
-    structure (docs/HWSCL_MINILM.md). head_lr applies to the parameters outside the encoder;
-    a method without a default for it trains them at ``lr``.
+    The defaults are the recipe bench/peers.py chose over six real datasets (docs/PEERS.md):
+    DOWN (neighbour contrast with a coarse-CE warm-up), training on at most 4,000 rows cut to
+    64 tokens, spectral clustering for texts. epochs / lr / head_lr left as None take the
+    method's measured default for the input kind (``Method.defaults``): for DOWN on MiniLM
+    three epochs with the encoder at lr 1e-5 and the heads at 1e-3. head_lr applies to the
+    parameters outside the encoder; a method without a default for it trains them at ``lr``.
     """
 
     def __init__(
         self,
-        method: str = "hwscl",
+        method: str = "down",
         n_fine: int | None = None,
         *,
         encoder: str = "auto",
@@ -238,12 +242,12 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         lr: float | None = None,
         head_lr: float | None = None,
         max_length: int | None = None,
-        train_length: int | None = None,
-        train_rows: int | None = None,
-        fallback: bool = False,
+        train_length: int | None = 64,
+        train_rows: int | None = 4000,
+        fallback: bool | str = "auto",
         precision: str = "bf16",
         clustering: str = "nested",
-        clusterer: Any = "kmeans",
+        clusterer: Any = "auto",
         n_init: int = 10,
         min_category_size: int = 20,
         seed: int = 0,
@@ -355,11 +359,12 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
                 isinstance(value, bool) or not isinstance(value, int | np.integer) or value < least
             ):
                 raise InputError(f"{name} must be a whole number >= {least} or None, got {value!r}")
-        if self.train_length is not None and not data.is_text:
-            raise InputError("train_length cuts texts; the rows are vectors: leave it None")
         if self.clustering not in ("nested", "global"):
             raise InputError(f"clustering must be 'nested' or 'global', got {self.clustering!r}")
-        check_clusterer(self.clusterer)
+        if not (isinstance(self.fallback, bool) or self.fallback == "auto"):
+            raise InputError(f"fallback must be True, False or 'auto', got {self.fallback!r}")
+        if not (isinstance(self.clusterer, str) and self.clusterer == "auto"):
+            check_clusterer(self.clusterer)
         if _is_mapping(self.n_fine):
             self._given_counts(data)  # validates the mapping
             self._train_config(_kind(data))
@@ -427,7 +432,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         encoder = self._make_encoder(data)
         prepared = prepare(encoder, data)
         counts = self._given_counts(data)
-        compare = self.fallback and groups is None and self._method_class().trains
+        compare = self._falls_back(data) and groups is None and self._method_class().trains
         if estimate or compare:
             initial = copy.deepcopy(encoder) if compare else encoder  # training changes encoder
             untrained = METHODS["unsupervised"](initial, len(self.coarse_classes_))
@@ -494,6 +499,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         else:
             data = as_dataset(X, y, fine, est=self)
         self._check_params(data)
+        self.clusterer_ = self._resolve_clusterer(data)
         prepared, counts, start = self._train(data, groups, estimate=self.n_fine is None)
         self.fitted_method_ = self.method
         features = self._embed(prepared)
@@ -501,12 +507,14 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         if start is not None:
             untrained, before = start
             found = self._discover(untrained, before, prepared, data, counts)
+            # each partition judged by the OTHER space's neighbours (a space always agrees
+            # with its own partition; contrastive training makes any partition look tight)
             scores = {
-                "trained": within_coarse_silhouette(features, clusters.labels, data.coarse_ids),
-                "untrained": within_coarse_silhouette(before, found.labels, data.coarse_ids),
+                "trained": knn_agreement(before, clusters.labels, data.coarse_ids),
+                "untrained": knn_agreement(features, found.labels, data.coarse_ids),
             }
             chosen = "untrained" if scores["untrained"] > scores["trained"] else "trained"
-            self.representation_ = {"silhouette": scores, "chosen": chosen}
+            self.representation_ = {"agreement": scores, "chosen": chosen}
             if chosen == "untrained":  # training did not pay here: the model is the start
                 self.method_, self.fitted_method_ = untrained, "unsupervised"
                 features, clusters = before, found
@@ -519,6 +527,21 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
             self.finer_labels_ = finer[:, 0].astype(np.int64)
         return self
 
+    def _falls_back(self, data: CoarseDataset) -> bool:
+        """``fallback="auto"``: on for vectors, where the MLP starts from nothing and the signal
+        is decisive, off for texts, where it is not (docs/FALLBACK.md)."""
+        if isinstance(self.fallback, str):
+            return not data.is_text
+        return bool(self.fallback)
+
+    def _resolve_clusterer(self, data: CoarseDataset) -> Any:
+        """``"auto"``: spectral clustering for texts, K-Means for vectors (bench/peers.py: on
+        sentence-encoder features the kNN graph's partition leads K-Means by 1-6 ACC, on the
+        cell datasets K-Means leads by 2-4)."""
+        if isinstance(self.clusterer, str) and self.clusterer == "auto":
+            return "spectral" if data.is_text else "kmeans"
+        return self.clusterer
+
     def _discover(self, method: Method, features, prepared, data, counts) -> Clustering:
         return method.discover(
             features,
@@ -530,7 +553,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
             seed=self.seed,
             n_init=self.n_init,
             inference=self._inference(),
-            clusterer=self.clusterer,
+            clusterer=self.clusterer_,
         )
 
     def _names(self, data: CoarseDataset, clusters: Clustering) -> list[str]:

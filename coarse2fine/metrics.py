@@ -102,3 +102,33 @@ def within_coarse_silhouette(features, labels, coarse) -> float:
     scores = silhouette_by_coarse(features, labels, coarse).values()
     weight = sum(n for n, _ in scores)
     return sum(n * s for n, s in scores) / weight if weight else float("nan")
+
+
+def knn_agreement(features, labels, coarse, k: int = 10) -> float:
+    """How well a space's neighbourhoods agree with a partition found elsewhere: inside each
+    coarse class, the share of rows whose ``k`` nearest other rows (cosine, same class) mostly
+    carry the row's own label (ties go to the smallest label), averaged over rows, x100.
+    Classes of fewer than 3 rows are left out; nan when none is left. The fallback compares
+    the trained partition judged by the untrained space's neighbours with the untrained
+    partition judged by the trained space's (bench/fallback_signal.py measures it)."""
+    features = np.asarray(features, dtype=np.float64)
+    norms = np.linalg.norm(features, axis=1, keepdims=True)
+    features = features / np.where(norms > 0, norms, 1.0)
+    labels, coarse = _codes(labels), np.asarray(coarse)
+    agree, total = 0, 0
+    for c in np.unique(coarse):
+        rows = np.flatnonzero(coarse == c)
+        if len(rows) < 3:
+            continue
+        kc = min(k, len(rows) - 1)
+        own = labels[rows]
+        for start in range(0, len(rows), 2048):  # row blocks keep the similarity matrix small
+            block = slice(start, start + 2048)
+            sims = features[rows[block]] @ features[rows].T
+            sims[np.arange(sims.shape[0]), np.arange(start, start + sims.shape[0])] = -np.inf
+            nearest = np.argpartition(-sims, kc - 1, axis=1)[:, :kc]
+            votes = own[nearest]
+            majority = np.array([np.bincount(v).argmax() for v in votes])
+            agree += int((majority == own[block]).sum())
+        total += len(rows)
+    return 100.0 * agree / total if total else float("nan")

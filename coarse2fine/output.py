@@ -119,11 +119,11 @@ def summary_text(
     )
     chosen = getattr(est, "representation_", None)
     if chosen is not None:
-        scores = chosen["silhouette"]
-        other = "untrained" if chosen["chosen"] == "trained" else "trained"
+        scores = chosen["agreement"]
         console.print(
-            f"kept the {chosen['chosen']} features: silhouette inside coarse classes "
-            f"{scores[chosen['chosen']]:.1f}, {other} {scores[other]:.1f}"
+            f"kept the {chosen['chosen']} features (fallback: the other space's neighbours agree "
+            f"with the trained categories {scores['trained']:.1f} %, with the untrained ones "
+            f"{scores['untrained']:.1f} %)"
         )
     for node in tree["coarse"]:
         table = Table(

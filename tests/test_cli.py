@@ -196,7 +196,9 @@ def test_training_caps_reach_the_model_and_zero_means_no_cap(tiny_csv, tmp_path)
 
 def test_diverging_training_is_one_line_and_writes_nothing(tiny_csv, tmp_path):
     out = tmp_path / "run"
-    args = discover_args(tiny_csv, out, "--n-fine", "6", "--lr", "1e30", "-o", "gamma2=1e30")
+    args = discover_args(
+        tiny_csv, out, "--n-fine", "6", "--method", "hwscl", "--lr", "1e30", "-o", "gamma2=1e30"
+    )
     result = runner.invoke(app, args)
     assert result.exit_code == 1, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]

@@ -140,18 +140,34 @@ def test_sklearn_params_and_clone():
 
 
 def test_text_defaults_are_the_measured_recipe_and_each_part_can_be_overridden():
-    """HWSCL on text: 3 epochs, encoder lr 2e-6, heads 1e-3 (docs/HWSCL_MINILM.md). A user's
-    lr replaces the encoder's only; FALCON keeps its own recipe; vectors train their heads at lr."""
-    cfg = Discoverer()._train_config("text")
-    assert (cfg.epochs, cfg.lr, cfg.head_lr) == (3, 2e-6, 1e-3)
-    cfg = Discoverer(lr=1e-5)._train_config("text")
+    """DOWN on text: 3 epochs, encoder lr 1e-5, heads 1e-3, training on at most 4,000 rows of
+    64 tokens, spectral clustering for texts and K-Means for vectors (docs/PEERS.md). A user's
+    lr replaces the encoder's only; FALCON and HWSCL keep their own recipes; vectors train
+    their heads at lr."""
+    est = Discoverer()
+    assert (est.method, est.train_rows, est.train_length, est.clusterer) == (
+        "down",
+        4000,
+        64,
+        "auto",
+    )
+    cfg = est._train_config("text")
     assert (cfg.epochs, cfg.lr, cfg.head_lr) == (3, 1e-5, 1e-3)
+    cfg = Discoverer(lr=2e-5)._train_config("text")
+    assert (cfg.epochs, cfg.lr, cfg.head_lr) == (3, 2e-5, 1e-3)
     cfg = Discoverer(epochs=1, head_lr=2e-6)._train_config("text")
-    assert (cfg.epochs, cfg.lr, cfg.head_lr) == (1, 2e-6, 2e-6)
+    assert (cfg.epochs, cfg.lr, cfg.head_lr) == (1, 1e-5, 2e-6)
     cfg = Discoverer("falcon")._train_config("text")
     assert (cfg.epochs, cfg.lr, cfg.head_lr) == (1, 1e-5, 1e-3)
+    cfg = Discoverer("hwscl")._train_config("text")
+    assert (cfg.epochs, cfg.lr, cfg.head_lr) == (3, 2e-6, 1e-3)
     cfg = Discoverer()._train_config("vectors")
     assert (cfg.epochs, cfg.lr, cfg.head_lr) == (30, 1e-3, None)
+    texts = CoarseDataset(texts=["a b", "c d"], coarse=["x", "y"])
+    assert est._resolve_clusterer(texts) == "spectral"
+    vectors = make_hierarchical_blobs((2, 2), rows_per_fine=3, dim=4)
+    assert est._resolve_clusterer(vectors) == "kmeans"
+    assert Discoverer(clusterer="kmeans")._resolve_clusterer(texts) == "kmeans"
 
 
 def test_not_fitted():
@@ -295,7 +311,7 @@ def test_training_reads_a_sample_of_rows_cut_short_but_every_row_is_assigned(
     assert (seen["rows"], seen["longest"], seen["coarse"]) == (12, 4, [6, 6])
     assert (est.train_rows_, est.train_length_) == (12, 4) and est.max_length_ > 4
     assert est.labels_.shape == (len(tiny_data),)
-    est = small().fit(tiny_data)
+    est = small(train_rows=None, train_length=None).fit(tiny_data)
     assert seen["rows"] == est.train_rows_ == len(tiny_data) and seen["longest"] == est.max_length_
     assert not hasattr(est, "train_length_")
 
@@ -312,27 +328,28 @@ def test_bad_training_caps_are_refused_before_training(tiny_data, kwargs, messag
         small(**kwargs).fit(tiny_data)
 
 
-def test_train_length_is_refused_for_vectors(tiny_vectors):
-    with pytest.raises(InputError, match="train_length cuts texts; the rows are vectors"):
-        Discoverer("unsupervised", n_fine=6, train_length=16).fit(tiny_vectors)
+def test_fallback_keeps_the_partition_the_other_space_agrees_with_more(tmp_path):
+    """Blobs whose standardised input already separates the fine classes (ACC 99), and 30
+    epochs of coarse cross-entropy that squeeze them together (ACC 78): the scores are
+    knn_agreement of each partition in the other space, the untrained features win (89 vs
+    97), and the saved model is the untrained encoder (predictions survive loading)."""
+    from coarse2fine.metrics import knn_agreement
 
-
-def test_fallback_keeps_the_representation_that_clusters_better(tmp_path):
-    """On blobs the standardised input is already near perfect: two epochs of HWSCL's MLP
-    score a lower silhouette (93 vs 96), so the fallback keeps the untrained features, and the
-    saved model is the untrained encoder (predictions survive the round trip)."""
-    from coarse2fine.metrics import within_coarse_silhouette
-
-    data = make_hierarchical_blobs((3, 2, 1), rows_per_fine=40, dim=8, seed=3)
-    est = Discoverer("hwscl", n_fine=6, fallback=True, epochs=2, progress=False).fit(data)
-    scores = est.representation_["silhouette"]
-    assert est.representation_["chosen"] == "untrained" and scores["untrained"] > scores["trained"]
-    assert scores["untrained"] == within_coarse_silhouette(est.embedding_, est.labels_, data.coarse)
+    data = make_hierarchical_blobs((3, 2, 1), dim=8, fine_spread=1.5, noise=0.6, seed=3)
+    params = dict(n_fine=6, epochs=30, lr=1e-2, progress=False)
+    trained = Discoverer("coarse_supervised", fallback=False, **params).fit(data)
+    assert not hasattr(trained, "representation_") and cluster_acc(data.fine, trained.labels_) < 80
     plain = Discoverer("unsupervised", n_fine=6, progress=False).fit(data)
+    assert cluster_acc(data.fine, plain.labels_) > 99
+    est = Discoverer("coarse_supervised", **params).fit(data)  # "auto": on for vectors
+    scores = est.representation_["agreement"]
+    assert scores == {
+        "trained": knn_agreement(plain.embedding_, trained.labels_, data.coarse),
+        "untrained": knn_agreement(trained.embedding_, plain.labels_, data.coarse),
+    }
+    assert est.representation_["chosen"] == "untrained" and scores["untrained"] > scores["trained"]
     assert (est.labels_ == plain.labels_).all() and est.fitted_method_ == "unsupervised"
     assert est.history_  # the training happened and is still reported
     loaded = Discoverer.load(est.save(tmp_path / "model"), progress=False)
-    assert loaded.fitted_method_ == "unsupervised" and loaded.method == "hwscl"
+    assert loaded.fitted_method_ == "unsupervised" and loaded.method == "coarse_supervised"
     assert (loaded.predict(data.vectors) == est.predict(data.vectors)).all()
-    kept = Discoverer("hwscl", n_fine=6, epochs=2, progress=False).fit(data)  # fallback off
-    assert not hasattr(kept, "representation_") and kept.fitted_method_ == "hwscl"

@@ -59,3 +59,18 @@ def test_within_coarse_silhouette_against_hand_computed_values():
     got = within_coarse_silhouette(features, labels, coarse)
     assert got == pytest.approx(100 * (4 + 0.1) / 7)
     assert np.isnan(within_coarse_silhouette(features[4:7], labels[4:7], coarse[4:7]))
+
+
+def test_knn_agreement_against_hand_counted_votes():
+    """k = 1. Class a: each row's nearest is its pair, same label: 4 of 4 agree (0 of 4 when
+    the pairs are split). Class c: (1,0) and (0.8,0.6) are each other's nearest, both label 0;
+    (0,1)'s nearest is (0.8,0.6), label 0, not its own 1: 2 of 3. Class b (2 rows) is left out."""
+    from coarse2fine.metrics import knn_agreement
+
+    a = [[1, 0], [0.9, 0.1], [0, 1], [0.1, 0.9]]
+    features = a + [[1, 0], [0, 1]] + [[1, 0], [0.8, 0.6], [0, 2]]
+    labels = [0, 0, 1, 1, 5, 6, 0, 0, 1]
+    coarse = ["a"] * 4 + ["b"] * 2 + ["c"] * 3
+    assert knn_agreement(features, labels, coarse, k=1) == pytest.approx(100 * 6 / 7)
+    assert knn_agreement(a, [0, 1, 0, 1], ["a"] * 4, k=1) == 0.0
+    assert np.isnan(knn_agreement(features[4:6], labels[4:6], coarse[4:6]))
