@@ -219,11 +219,11 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
     features the encoder gave BEFORE training (the pre-trained text encoder's; the standardised
     input for vectors) and keep whichever partition the other space's neighbourhoods agree with
     more (``metrics.knn_agreement``: the trained categories judged by the untrained features' 10
-    nearest neighbours inside each coarse class, and the other way round; docs/FALLBACK.md says
+    nearest neighbours inside each coarse class, and the other way round; docs/DEFAULTS.md says
     what it is worth). ``representation_`` holds both scores and the choice; when the untrained
     features win, the model is the untrained encoder.
 
-    The defaults are the recipe bench/peers.py chose over six real datasets (docs/PEERS.md):
+    The defaults are the recipe bench/peers.py chose over six real datasets (docs/DEFAULTS.md):
     DOWN (neighbour contrast with a coarse-CE warm-up), training on at most 4,000 rows cut to
     64 tokens, spectral clustering for texts. epochs / lr / head_lr left as None take the
     method's measured default for the input kind (``Method.defaults``): for DOWN on MiniLM
@@ -529,7 +529,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def _falls_back(self, data: CoarseDataset) -> bool:
         """``fallback="auto"``: on for vectors, where the MLP starts from nothing and the signal
-        is decisive, off for texts, where it is not (docs/FALLBACK.md)."""
+        is decisive, off for texts, where it is not (docs/DEFAULTS.md)."""
         if isinstance(self.fallback, str):
             return not data.is_text
         return bool(self.fallback)

@@ -141,7 +141,7 @@ def test_sklearn_params_and_clone():
 
 def test_text_defaults_are_the_measured_recipe_and_each_part_can_be_overridden():
     """DOWN on text: 3 epochs, encoder lr 1e-5, heads 1e-3, training on at most 4,000 rows of
-    64 tokens, spectral clustering for texts and K-Means for vectors (docs/PEERS.md). A user's
+    64 tokens, spectral clustering for texts and K-Means for vectors (docs/DEFAULTS.md). A user's
     lr replaces the encoder's only; FALCON and HWSCL keep their own recipes; vectors train
     their heads at lr."""
     est = Discoverer()
