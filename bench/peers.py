@@ -161,7 +161,7 @@ def run_one(cell: Cell) -> dict[str, Any]:
         )
     for variant, found in labels.items():
         scores = {**clustering_scores(data.fine, found), "found": len(np.unique(found))}
-        if variant in silhouettes:  # label-free: the fallback signal's candidate
+        if variant in silhouettes:  # label-free (bench/fallback_signal.py: not a usable signal)
             scores["silhouette"] = silhouettes[variant]["all"]
             scores["per_coarse"] = per_coarse(data, found, silhouettes[variant]["by_coarse"])
         record["variants"][variant or ""] = scores
@@ -411,7 +411,7 @@ def targets(by: dict[tuple[str, str], list[dict]], datasets: list[str]) -> str:
         for label in ("untrained (kmeans)", "untrained (spectral)"):
             for r in by.get((dataset, label), []):
                 floor[r["seed"]] = max(floor.get(r["seed"], -1.0), r["ACC"])
-        seeds = sorted(set(peer) & set(default) & set(floor))
+        seeds = sorted(set(peer) & set(default) & set(floor) & set(kmeans))
         if not seeds:
             continue
         acc = np.mean([default[s]["ACC"] for s in seeds])

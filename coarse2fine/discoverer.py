@@ -354,7 +354,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
     def _check_params(self, data: CoarseDataset) -> None:
         for name in ("train_length", "train_rows"):
             value = getattr(self, name)
-            least = 2 if name == "train_length" else data.n_coarse
+            least = 2
             if value is not None and (
                 isinstance(value, bool) or not isinstance(value, int | np.integer) or value < least
             ):
@@ -414,11 +414,21 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
     # -- fitting -------------------------------------------------------------------------------
     def fit_representation(self, X: Any, y: Any = None) -> Discoverer:
         """Train the method on coarse labels only; no clustering (used by the paper protocol)."""
-        self._train(as_dataset(X, y, est=self))
+        for attr in _OPTIONAL_FITTED:
+            self.__dict__.pop(attr, None)
+        data = as_dataset(X, y, est=self)
+        self._check_params(data)
+        self._train(data, compare=False)
         self.fitted_method_ = self.method
         return self
 
-    def _train(self, data: CoarseDataset, groups: np.ndarray | None = None, estimate: bool = False):
+    def _train(
+        self,
+        data: CoarseDataset,
+        groups: np.ndarray | None = None,
+        estimate: bool = False,
+        compare: bool = False,
+    ):
         """Build and train the method; returns the rows prepared for the encoder (reused), the
         categories per coarse class (given, or with ``estimate`` estimated) and, with
         ``fallback``, the untrained method with its features (else None).
@@ -432,7 +442,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         encoder = self._make_encoder(data)
         prepared = prepare(encoder, data)
         counts = self._given_counts(data)
-        compare = self._falls_back(data) and groups is None and self._method_class().trains
+        compare = compare and groups is None and self._method_class().trains
         if estimate or compare:
             initial = copy.deepcopy(encoder) if compare else encoder  # training changes encoder
             untrained = METHODS["unsupervised"](initial, len(self.coarse_classes_))
@@ -466,10 +476,11 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         class, in proportion to its size, at least one row each), texts cut to ``train_length``
         tokens."""
         rows = np.arange(len(data))
-        if self.train_rows is not None and int(self.train_rows) < len(data):
-            rows = proportional_sample(data.coarse_ids, int(self.train_rows), self.seed)
+        cap = None if self.train_rows is None else max(int(self.train_rows), data.n_coarse)
+        if cap is not None and cap < len(data):  # at least one row of every coarse class
+            rows = proportional_sample(data.coarse_ids, cap, self.seed)
         self.train_rows_ = len(rows)
-        if self.train_length is not None and data.is_text:
+        if self.train_length is not None and data.is_text and hasattr(encoder, "max_length"):
             self.train_length_ = min(int(self.train_length), encoder.max_length)
             if self.train_length_ < encoder.max_length:
                 full = encoder.max_length
@@ -500,7 +511,9 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
             data = as_dataset(X, y, fine, est=self)
         self._check_params(data)
         self.clusterer_ = self._resolve_clusterer(data)
-        prepared, counts, start = self._train(data, groups, estimate=self.n_fine is None)
+        prepared, counts, start = self._train(
+            data, groups, estimate=self.n_fine is None, compare=self._falls_back(data)
+        )
         self.fitted_method_ = self.method
         features = self._embed(prepared)
         clusters = self._discover(self.method_, features, prepared, data, counts)
@@ -664,8 +677,15 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         if within == "head":
             logits = self._map(prepared, self.method_.coarse_logits)
             if logits is None:
+                fell_back = getattr(self, "fitted_method_", self.method) != self.method
+                which = (
+                    f"the model fell back to the untrained encoder (method {self.method!r}'s "
+                    "training did not pay) and"
+                    if fell_back
+                    else f"method {self.method!r}"
+                )
                 raise InputError(
-                    f"method {self.method!r} has no coarse head to route rows with; predict "
+                    f"{which} has no coarse head to route rows with; predict "
                     "within='given' (rows with coarse labels) or within='all'"
                 )
             return logits.argmax(1)
@@ -737,11 +757,13 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
             config = json.loads((path / _CONFIG).read_text(encoding="utf-8"))
             if config.get("format") != FORMAT_VERSION:
                 raise InputError(f"{path}: model format {config.get('format')} is not supported")
-            params = dict(config["params"], method_params=config["method_config"])
+            fitted = config.get("fitted_method", config["params"]["method"])
+            params = dict(config["params"])
+            if fitted == params["method"]:  # the trained method's full config
+                params["method_params"] = config["method_config"]
             est = cls(**params, device=device, progress=progress)
             est.coarse_classes_ = config["coarse_classes"]
             encoder = encoder_from_architecture(path, config["encoder"])
-            fitted = config.get("fitted_method", est.method)
             est.method_ = est._build(
                 len(est.coarse_classes_), encoder, config.get("method_n_fine"), method=fitted
             )

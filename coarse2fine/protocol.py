@@ -62,7 +62,8 @@ def paper_protocol(
         seed=seed,
         method_params=method_params,
         progress=progress,
-        **discoverer_params,
+        # the papers' protocol trains on every training row at full length
+        **{"train_rows": None, "train_length": None, **discoverer_params},
     )
     start = time.perf_counter()
     est.fit_representation(train)

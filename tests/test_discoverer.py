@@ -336,7 +336,7 @@ def test_fallback_keeps_the_partition_the_other_space_agrees_with_more(tmp_path)
     from coarse2fine.metrics import knn_agreement
 
     data = make_hierarchical_blobs((3, 2, 1), dim=8, fine_spread=1.5, noise=0.6, seed=3)
-    params = dict(n_fine=6, epochs=30, lr=1e-2, progress=False)
+    params = dict(n_fine=6, epochs=30, lr=1e-2, progress=False, method_params={"dropout": 0.2})
     trained = Discoverer("coarse_supervised", fallback=False, **params).fit(data)
     assert not hasattr(trained, "representation_") and cluster_acc(data.fine, trained.labels_) < 80
     plain = Discoverer("unsupervised", n_fine=6, progress=False).fit(data)
@@ -353,3 +353,8 @@ def test_fallback_keeps_the_partition_the_other_space_agrees_with_more(tmp_path)
     loaded = Discoverer.load(est.save(tmp_path / "model"), progress=False)
     assert loaded.fitted_method_ == "unsupervised" and loaded.method == "coarse_supervised"
     assert (loaded.predict(data.vectors) == est.predict(data.vectors)).all()
+    assert loaded.get_params()["method_params"] == {"dropout": 0.2}  # the user's options kept
+    with pytest.raises(InputError, match="fell back to the untrained encoder"):
+        loaded.predict(data.vectors, within="head")
+    refit = est.set_params(fallback=False).fit(data)
+    assert not hasattr(refit, "representation_") and refit.fitted_method_ == "coarse_supervised"

@@ -1,0 +1,52 @@
+"""The README's main job (all 18,000 CLINC train rows) under each clusterer, on the same features.
+
+Why this exists: the default recipe was chosen on the test splits (at most 3,131 rows); on the
+train split the main job scored lower than the test-split peers run. This fits the default
+once (and the untrained encoder once) and clusters the same features with K-Means and with
+spectral clustering, so the clustering step and the training can be told apart.
+
+    python bench/main_job_clusterers.py       # writes bench/results/discover/clusterers.json
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from common import ROOT, machine, write_json
+
+from coarse2fine import Discoverer
+from coarse2fine.cluster import discover
+from coarse2fine.data import load_dataset
+from coarse2fine.metrics import clustering_scores
+
+RESULT = ROOT / "bench" / "results" / "discover" / "clusterers.json"
+
+
+def main() -> None:
+    data = load_dataset("clinc", "train")
+    coarse = np.asarray(data.coarse_ids)
+    record = {"rows": len(data), "machine": machine(), "systems": {}}
+    for name, params in (("untrained", {"method": "unsupervised"}), ("default", {})):
+        start = time.perf_counter()
+        est = Discoverer(n_fine=data.n_fine, progress=False, **params).fit(data)
+        seconds = time.perf_counter() - start
+        counts = np.array([est.cluster_parents_.count(c) for c in est.coarse_classes_])
+        scores = {}
+        for clusterer in ("kmeans", "spectral"):
+            found = discover(
+                est.embedding_,
+                est.n_fine_,
+                coarse=coarse,
+                counts=counts,
+                seed=0,
+                clusterer=clusterer,
+            )
+            scores[clusterer] = clustering_scores(data.fine, found.labels)
+            print(f"{name} {clusterer}: ACC {scores[clusterer]['ACC']:.2f}", flush=True)
+        record["systems"][name] = {"seconds": round(seconds, 1), "scores": scores}
+    write_json(RESULT, record)
+
+
+if __name__ == "__main__":
+    main()
