@@ -141,7 +141,8 @@ def test_sklearn_params_and_clone():
 
 def test_text_defaults_are_the_measured_recipe_and_each_part_can_be_overridden():
     """DOWN on text: 3 epochs, encoder lr 1e-5, heads 1e-3, training on at most 4,000 rows of
-    64 tokens, spectral clustering for texts and K-Means for vectors (docs/DEFAULTS.md). A user's
+    64 tokens, spectral clustering for texts with small categories, else K-Means
+    (docs/DEFAULTS.md). A user's
     lr replaces the encoder's only; FALCON and HWSCL keep their own recipes; vectors train
     their heads at lr."""
     est = Discoverer()
@@ -164,10 +165,12 @@ def test_text_defaults_are_the_measured_recipe_and_each_part_can_be_overridden()
     cfg = Discoverer()._train_config("vectors")
     assert (cfg.epochs, cfg.lr, cfg.head_lr) == (30, 1e-3, None)
     texts = CoarseDataset(texts=["a b", "c d"], coarse=["x", "y"])
-    assert est._resolve_clusterer(texts) == "spectral"
+    assert est._resolve_clusterer(texts, 64) == "spectral"
+    assert est._resolve_clusterer(texts, 65) == "kmeans"  # big categories: K-Means
     vectors = make_hierarchical_blobs((2, 2), rows_per_fine=3, dim=4)
-    assert est._resolve_clusterer(vectors) == "kmeans"
-    assert Discoverer(clusterer="kmeans")._resolve_clusterer(texts) == "kmeans"
+    assert est._resolve_clusterer(vectors, 3) == "kmeans"
+    assert Discoverer(clusterer="kmeans")._resolve_clusterer(texts, 3) == "kmeans"
+    assert small().fit(CoarseDataset(texts=["a b"] * 6, coarse=["x"] * 6)).clusterer_ == "spectral"
 
 
 def test_not_fitted():
