@@ -165,8 +165,8 @@ def test_text_defaults_are_the_measured_recipe_and_each_part_can_be_overridden()
     cfg = Discoverer()._train_config("vectors")
     assert (cfg.epochs, cfg.lr, cfg.head_lr) == (30, 1e-3, None)
     texts = CoarseDataset(texts=["a b", "c d"], coarse=["x", "y"])
-    assert est._resolve_clusterer(texts, 64) == "spectral"
-    assert est._resolve_clusterer(texts, 65) == "kmeans"  # big categories: K-Means
+    assert est._resolve_clusterer(texts, 100) == "spectral"
+    assert est._resolve_clusterer(texts, 101) == "kmeans"  # big categories: K-Means
     vectors = make_hierarchical_blobs((2, 2), rows_per_fine=3, dim=4)
     assert est._resolve_clusterer(vectors, 3) == "kmeans"
     assert Discoverer(clusterer="kmeans")._resolve_clusterer(texts, 3) == "kmeans"
