@@ -130,8 +130,9 @@ def discover(
     clusterer: Annotated[
         str,
         typer.Option(
-            help="'auto' (spectral for texts, K-Means for vectors), 'kmeans', or 'spectral' "
-            "(spectral clustering of the rows' 15-nearest-neighbour graph)"
+            help="'auto' (spectral for texts averaging at most 100 rows per category, else "
+            "K-Means), 'kmeans', or 'spectral' (spectral clustering of the rows' "
+            "15-nearest-neighbour graph)"
         ),
     ] = "auto",
     max_length: Annotated[

@@ -228,11 +228,11 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
     features win, the model is the untrained encoder.
 
     The defaults are the recipe bench/peers.py chose over six real datasets (docs/DEFAULTS.md):
-    DOWN (neighbour contrast with a coarse-CE warm-up), training on at most 4,000 rows cut to
-    64 tokens, spectral clustering for texts. epochs / lr / head_lr left as None take the
-    method's measured default for the input kind (``Method.defaults``): for DOWN on MiniLM
-    three epochs with the encoder at lr 1e-5 and the heads at 1e-3. head_lr applies to the
-    parameters outside the encoder; a method without a default for it trains them at ``lr``.
+    DOWN (neighbour contrast with a coarse-CE warm-up), training on at most 4,000 rows cut to 64
+    tokens, spectral clustering for texts with small categories. epochs / lr / head_lr left as
+    None take the method's measured default for the input kind (``Method.defaults``): for DOWN
+    on MiniLM three epochs with the encoder at lr 1e-5 and the heads at 1e-3. head_lr applies to
+    the parameters outside the encoder; a method without a default for it trains them at ``lr``.
     """
 
     def __init__(
@@ -358,11 +358,10 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
     def _check_params(self, data: CoarseDataset) -> None:
         for name in ("train_length", "train_rows"):
             value = getattr(self, name)
-            least = 2
             if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int | np.integer) or value < least
+                isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 2
             ):
-                raise InputError(f"{name} must be a whole number >= {least} or None, got {value!r}")
+                raise InputError(f"{name} must be a whole number >= 2 or None, got {value!r}")
         if self.clustering not in ("nested", "global"):
             raise InputError(f"clustering must be 'nested' or 'global', got {self.clustering!r}")
         if not (isinstance(self.fallback, bool) or self.fallback == "auto"):
@@ -449,7 +448,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         compare = compare and groups is None and self._method_class().trains
         if estimate or compare:
             initial = copy.deepcopy(encoder) if compare else encoder  # training changes encoder
-            untrained = METHODS["unsupervised"](initial, len(self.coarse_classes_))
+            untrained = self._build(len(self.coarse_classes_), initial, method="unsupervised")
             before = self._inference().map(untrained, prepared, untrained.embed)
         if estimate:
             counts = estimate_counts(before, data.coarse_ids, min_size=int(self.min_category_size))
