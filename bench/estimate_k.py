@@ -1,165 +1,268 @@
-"""Unknown K: the estimated number of fine categories, and what clustering with it costs.
+"""Unknown K: the estimated number of fine categories per coarse class, and what clustering with
+it costs, on every dataset of bench/peers.py (the same rows).
 
-The analyst's (transductive) setting: each built-in dataset's train split, its coarse labels
-known, fine labels used only to score. As `Discoverer` does without n_fine, K is estimated inside
-each coarse class on the features BEFORE training (coarse2fine/cluster/estimate_k.py); for each
-(dataset, method, seed) cell the method is trained and the rows clustered inside their coarse
-classes twice, with the estimated counts and with the true K. One JSON per cell under
-bench/results/estimate_k/; a rerun skips finished cells.
+Per (dataset, seed) cell: the features the default ``discover`` clusters (after training, and
+after its fallback where it has one) and the untrained encoder's; on each, every criterion of
+coarse2fine/cluster/estimate_k.py estimates K inside each coarse class; the rows are then
+clustered inside their coarse classes (the default's clusterer) with the estimated counts and
+with the true ones. The peers' own counts on the same rows: BERTopic's HDBSCAN (texts; as in
+bench/peers.py) and scanpy's leiden at resolution 1 restricted to each coarse class. The
+estimate's time is set against the default ``discover``'s own wall time.
+
+Features are cached under bench/cache/estimate_k/ (not committed) so a change of criteria
+reruns in seconds; a change of the package defaults makes new ones.
 
     python bench/estimate_k.py
+    python bench/estimate_k.py --dataset clinc --seed 0
     python bench/estimate_k.py --report-only
 """
 
 from __future__ import annotations
 
-import argparse
+import hashlib
+import json
 import time
-from pathlib import Path
+from typing import Any
 
 import numpy as np
-from common import (
-    ROOT,
-    load_record,
-    mean_std,
-    replace_section,
-    run_cell,
-    save_cell,
-)
+from common import ROOT, mean_std, replace_section
+from harness import Cell, main
 
 RESULTS = ROOT / "bench" / "results" / "estimate_k"
-DATASETS = ["clinc", "hwu64"]
-# the discover command's defaults (hwscl: 3 epochs, encoder lr 2e-6, head 1e-3), and the untrained
-# encoder
-ROWS = {"unsupervised": {"method": "unsupervised"}, "hwscl": {"method": "hwscl"}}
-SEEDS = [0, 1, 2]
-MIN_SIZE = 20
-# 2: K estimated before training, as Discoverer does; 3: total shared by size; 5: the package
-# default became 3 epochs with the heads at lr 1e-3 (was one epoch, heads at the encoder's lr)
-VERSION = 5
+CACHE = ROOT / "bench" / "cache" / "estimate_k"
+SEEDS = (0, 1, 2)
+# 6: every peers dataset, every criterion, before and after training (was: HDBSCAN on CLINC and
+# HWU64 train splits)
+VERSION = 7  # 7: the package's estimator reads a 10-neighbour graph (its range resampled)
+FEATURES = ("after", "before")  # the default's clustered features; the untrained encoder's
+TARGET_TOTAL = 15.0  # % error of the total
+TARGET_FACTOR = 1.5  # per class
+TARGET_SHARE = 80.0  # % of classes within the factor
+TARGET_ACC = 3.0  # ACC points lost against the true K
+TARGET_TIME = 20.0  # % of discover's wall time
+# the candidates: label -> (criterion, neighbours of the graph criteria)
+VARIANTS = {
+    "eigengap-5nn": ("eigengap", 5),
+    "eigengap-10nn": ("eigengap", 10),
+    "eigengap-15nn": ("eigengap", 15),
+    "modularity-10nn": ("modularity", 10),
+    "modularity-15nn": ("modularity", 15),
+    "hdbscan": ("hdbscan", 15),
+    "silhouette": ("silhouette", 15),
+    "hdbscan-fixed": ("hdbscan-fixed", 15),
+}
 
 
-def settings(row: str) -> dict:
-    return {"version": VERSION, **ROWS[row], "min_category_size": MIN_SIZE}
+def datasets() -> tuple[str, ...]:
+    from peers import TEXT_DATASETS, VECTOR_DATASETS
+
+    return (*TEXT_DATASETS, *VECTOR_DATASETS)
 
 
-def cell_path(dataset: str, row: str, seed: int) -> Path:
-    return RESULTS / dataset / f"{row}-seed{seed}.json"
+def cells() -> list[Cell]:
+    from peers import package_defaults
+
+    variants = {label: list(spec) for label, spec in VARIANTS.items()}  # as JSON stores them
+    settings = {"version": VERSION, "variants": variants, "defaults": package_defaults()}
+    return [Cell(d, "estimate", s, settings) for s in SEEDS for d in datasets()]
 
 
-def run_one(dataset: str, row: str, seed: int, out: Path) -> None:
-    from coarse2fine import Discoverer, load_dataset
+def features(data, name: str, seed: int) -> dict[str, Any]:
+    """The default's clustered features and the untrained encoder's (cached), with the
+    default's wall time and its clusterer."""
+    from peers import package_defaults, true_counts
+
+    from coarse2fine import Discoverer
+
+    key = hashlib.sha1(json.dumps(package_defaults(), sort_keys=True).encode()).hexdigest()[:10]
+    path = CACHE / f"{name}-seed{seed}-{key}.npz"
+    if path.is_file():
+        saved = np.load(path, allow_pickle=False)
+        return {k: saved[k].item() if saved[k].ndim == 0 else saved[k] for k in saved.files}
+    start = time.perf_counter()
+    est = Discoverer(n_fine=true_counts(data), seed=seed, progress=False).fit(data)
+    seconds = time.perf_counter() - start
+    untrained = Discoverer("unsupervised", n_fine=true_counts(data), seed=seed, progress=False)
+    found = {
+        "after": est.embedding_.astype(np.float32),
+        "before": untrained.fit(data).embedding_.astype(np.float32),
+        "discover_seconds": seconds,
+        "chosen": getattr(est, "representation_", {}).get("chosen", "trained"),
+    }
+    CACHE.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **found)
+    return found
+
+
+def leiden_counts(data, seed: int, feats: np.ndarray) -> list[int]:
+    """Communities scanpy's leiden (resolution 1) finds inside each coarse class: on the genes'
+    principal components for cells (as bench/peers.py), on the MiniLM features for texts."""
+    import anndata
+    import scanpy as sc
+
+    adata = anndata.AnnData(np.asarray(feats if data.is_text else data.vectors, np.float32))
+    adata.obs["coarse"] = np.asarray(data.coarse_ids).astype(str)
+    adata.obs["coarse"] = adata.obs["coarse"].astype("category")
+    if data.is_text:
+        sc.pp.neighbors(adata, use_rep="X", random_state=seed)
+    else:
+        sc.pp.pca(adata, random_state=seed)
+        sc.pp.neighbors(adata, random_state=seed)
+    sc.tl.leiden(
+        adata,
+        resolution=1.0,
+        restrict_to=("coarse", list(adata.obs["coarse"].cat.categories)),
+        random_state=seed,
+        key_added="fine",
+        flavor="igraph",
+        n_iterations=2,
+    )
+    return per_class_counts(adata.obs["fine"].astype(str).to_numpy(), data.coarse_ids)
+
+
+def per_class_counts(labels, coarse) -> list[int]:
+    labels, coarse = np.asarray(labels), np.asarray(coarse)
+    return [len(set(labels[coarse == c].tolist())) for c in np.unique(coarse)]
+
+
+def run_one(cell: Cell) -> dict[str, Any]:
+    from peers import _bertopic, load
+
+    from coarse2fine import Discoverer
     from coarse2fine.cluster import discover
-    from coarse2fine.cluster.estimate_k import estimate_counts
+    from coarse2fine.cluster.estimate_k import (
+        DEFAULT_CRITERION,
+        NEIGHBOURS,
+        RESAMPLES,
+        estimate_k,
+    )
     from coarse2fine.metrics import clustering_scores
 
-    data = load_dataset(dataset, "train")
-    wanted = settings(row)
-    start = time.perf_counter()
-    coarse = data.coarse_ids
-    untrained = Discoverer("unsupervised", n_fine=data.n_fine, progress=False)
-    before = untrained.fit_representation(data).transform(data)
-    counted = time.perf_counter()
-    counts = estimate_counts(before, coarse, min_size=MIN_SIZE)
-    estimate_seconds = time.perf_counter() - counted
-    density = estimate_counts(before, coarse, min_size=MIN_SIZE, split="density")
-    est = Discoverer(wanted["method"], n_fine=data.n_fine, seed=seed, progress=False)
-    features = est.fit_representation(data).transform(data)
-    true = np.array([len(set(data.fine[coarse == c])) for c in range(data.n_coarse)])
-    with_estimate = discover(
-        features, int(counts.sum()), coarse=coarse, nested=True, seed=seed, counts=counts
-    )
-    with_truth = discover(features, data.n_fine, coarse=coarse, nested=True, seed=seed)
-    record = {
-        "dataset": dataset,
-        "row": row,
-        "seed": seed,
-        "k_true": int(true.sum()),
-        "k_estimated": int(counts.sum()),
-        "per_class_l1": int(np.abs(counts - true).sum()),
-        # the per-class HDBSCAN counts before the total is shared by size
-        "density_counts": density.tolist(),
-        "per_class_l1_density": int(np.abs(density - true).sum()),
-        "estimated": clustering_scores(data.fine, with_estimate.labels),
-        "true_k": clustering_scores(data.fine, with_truth.labels),
-        "estimate_seconds": round(estimate_seconds, 1),
+    data = load(cell.dataset)
+    coarse = np.asarray(data.coarse_ids)
+    true = per_class_counts(data.fine, coarse)
+    found = features(data, cell.dataset, cell.seed)
+    record: dict[str, Any] = {
+        "rows": len(data),
+        "true": true,
+        "discover_seconds": round(float(found["discover_seconds"]), 1),
+        "chosen": str(found["chosen"]),
+        "estimates": {},
     }
-    save_cell(out, record, wanted, start)
-    print(f"{dataset} {row} seed {seed}: K {record['k_estimated']} / {record['k_true']}")
+    resolver = Discoverer()
 
+    def scores(feats, counts):
+        clusterer = resolver._resolve_clusterer(data, len(data) / max(int(np.sum(counts)), 1))
+        labels = discover(
+            feats,
+            int(np.sum(counts)),
+            coarse=coarse,
+            counts=np.asarray(counts),
+            seed=cell.seed,
+            clusterer=clusterer,
+        ).labels
+        return {k: round(v, 2) for k, v in clustering_scores(data.fine, labels).items()}
 
-def report(command: str) -> None:
-    machines = set()
-    table = [
-        "| dataset | features | seeds | K true | K estimated | error | per-class L1 "
-        "| per-class L1, density counts | density counts per class | ACC, est. K "
-        "| ACC, true K | ARI, est. K | NMI, est. K | estimate s | peak MB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for dataset in DATASETS:
-        for row in ROWS:
-            recs = [load_record(cell_path(dataset, row, s), settings(row)) for s in SEEDS]
-            recs = [r for r in recs if r is not None]
-            if not recs:
-                table.append(f"| {dataset} | {row} | 0 |" + " — |" * 12)
-                continue
-            machines |= {r["machine"] for r in recs}
-            k_true = recs[0]["k_true"]
-            k_est = [r["k_estimated"] for r in recs]
-            error = [100.0 * (k - k_true) / k_true for k in k_est]
-            table.append(
-                f"| {dataset} | {row} | {len(recs)} | {k_true} | {mean_std(k_est)} "
-                f"| {mean_std(error)} % | {mean_std([r['per_class_l1'] for r in recs])} "
-                f"| {mean_std([r['per_class_l1_density'] for r in recs])} "
-                f"| {min(recs[0]['density_counts'])}-{max(recs[0]['density_counts'])} "
-                f"| {mean_std([r['estimated']['ACC'] for r in recs])} "
-                f"| {mean_std([r['true_k']['ACC'] for r in recs])} "
-                f"| {mean_std([r['estimated']['ARI'] for r in recs])} "
-                f"| {mean_std([r['estimated']['NMI'] for r in recs])} "
-                f"| {max(r['estimate_seconds'] for r in recs):.1f} "
-                f"| {max(r['peak_memory_mb'] for r in recs):.0f} |"
+    for kind in FEATURES:
+        feats = found[kind]
+        record["estimates"][kind] = {"true K": {"counts": true, **scores(feats, true)}}
+        for label, (criterion, neighbours) in VARIANTS.items():
+            start = time.perf_counter()
+            # the plausible range (resampling) only for the package's default: it costs x9
+            default = (criterion, neighbours) == (DEFAULT_CRITERION, NEIGHBOURS)
+            estimate = estimate_k(
+                feats,
+                coarse,
+                criterion=criterion,
+                seed=cell.seed,
+                neighbours=neighbours,
+                resamples=RESAMPLES if default else 0,
             )
-    body = [
-        "## Unknown K: estimated number of fine categories",
+            seconds = time.perf_counter() - start
+            counts = estimate.counts.tolist()
+            record["estimates"][kind][label] = {
+                "counts": counts,
+                "low": [e.low for e in estimate.classes],
+                "high": [e.high for e in estimate.classes],
+                "seconds": round(seconds, 2),
+                **scores(feats, counts),
+            }
+            print(f"{cell.dataset} {kind} {label}: K {sum(counts)} / {sum(true)} ({seconds:.1f} s)")
+    peers = {"leiden": leiden_counts(data, cell.seed, found["before"])}
+    if data.is_text:
+        labels, _ = _bertopic(data, {"clusterer": "hdbscan"}, cell.seed)
+        peers["bertopic-hdbscan"] = per_class_counts(labels, coarse)
+    record["peers"] = peers
+    return record
+
+
+def summary(true: list[int], counts: list[int]) -> dict[str, float]:
+    true_a, est = np.asarray(true, float), np.asarray(counts, float)
+    ratio = est / true_a
+    return {
+        "total": float(est.sum()),
+        "error": 100.0 * (est.sum() - true_a.sum()) / true_a.sum(),
+        "within": 100.0 * float(np.mean((ratio <= TARGET_FACTOR) & (ratio >= 1 / TARGET_FACTOR))),
+    }
+
+
+def report(records: list[dict[str, Any]]) -> None:
+    by: dict[str, list[dict]] = {}
+    for r in records:
+        by.setdefault(r["dataset"], []).append(r)
+    names = [d for d in datasets() if d in by]
+    lines = [
+        "## Unknown K: estimated number of fine categories per coarse class",
         "",
-        "Train split of each dataset (the analyst's data, coarse labels known). K is estimated on",
-        "the untrained encoder's features (HDBSCAN inside each coarse class, groups of >=",
-        f"{MIN_SIZE} rows; their total shared over the coarse classes by size; the same for every",
-        "row and seed); then the features of the untrained encoder (`unsupervised`) or of",
-        "`discover`'s default (HWSCL: 3 epochs, encoder lr 2e-6, heads 1e-3) are clustered",
-        "inside each coarse class with the estimated counts, or with the true K split by size.",
-        "Targets (issue 6): K within 15 % of the truth; ACC with the estimate within 5 points",
-        "of ACC with the true K. Mean ± std over seeds "
-        + ", ".join(map(str, SEEDS))
-        + "; scores x100.",
+        "The rows of bench/peers.py (test splits; all 700 PBMC cells), their coarse labels known.",
+        "Each criterion estimates K inside every coarse class on the features the default",
+        "`discover` clusters (`after`: trained, or the untrained ones where its fallback chose",
+        "them) and on the untrained encoder's (`before`); the rows are then clustered inside",
+        "their coarse classes with the estimated counts, by the default's clusterer. Peers:",
+        "BERTopic's HDBSCAN (min_cluster_size 10, as bench/peers.py) and scanpy's leiden",
+        "(resolution 1, restricted to each coarse class) find their own counts on the same rows.",
+        f"Targets (issue 'Unknown K'): total within {TARGET_TOTAL:.0f} % of the truth; at least "
+        f"{TARGET_SHARE:.0f} % of classes within a factor {TARGET_FACTOR}; ACC within "
+        f"{TARGET_ACC:.0f} points of ACC with the true K; the estimate at most "
+        f"{TARGET_TIME:.0f} % of `discover`'s wall time. Mean ± std over seeds; x100.",
         "",
-        f"Command: `{command}`  ",
-        "Machine: " + ("; ".join(sorted(machines)) or "—"),
+        "Command: `python bench/estimate_k.py`  ",
+        "Machine: " + ("; ".join(sorted({r["machine"] for r in records})) or "—"),
         "",
-        *table,
+        "| dataset | features | criterion | seeds | K true | K found | error % "
+        "| classes within x1.5 % | ACC | ACC, true K | estimate s | % of discover time |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    replace_section("estimate_k", "\n".join(body))
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--one", nargs=3, metavar=("DATASET", "ROW", "SEED"))
-    parser.add_argument("--out", type=Path)
-    parser.add_argument("--report-only", action="store_true")
-    args = parser.parse_args()
-    if args.one:
-        dataset, row, seed = args.one
-        run_one(dataset, row, int(seed), args.out)
-        return
-    if not args.report_only:
-        for seed in SEEDS:
-            for dataset in DATASETS:
-                for row in ROWS:
-                    out = cell_path(dataset, row, seed)
-                    if load_record(out, settings(row)) is None:
-                        run_cell(Path(__file__), [dataset, row, str(seed)], out)
-    report("python bench/estimate_k.py")
+    for d in names:
+        recs = by[d]
+        k_true = sum(recs[0]["true"])
+        for kind in FEATURES:
+            truth = [r["estimates"][kind]["true K"]["ACC"] for r in recs]
+            for criterion in VARIANTS:
+                got = [r["estimates"][kind][criterion] for r in recs]
+                s = [summary(r["true"], g["counts"]) for r, g in zip(recs, got, strict=True)]
+                share = [
+                    100 * g["seconds"] / r["discover_seconds"]
+                    for r, g in zip(recs, got, strict=True)
+                ]
+                lines.append(
+                    f"| {d} | {kind} | {criterion} | {len(recs)} | {k_true} "
+                    f"| {mean_std([x['total'] for x in s])} | {mean_std([x['error'] for x in s])} "
+                    f"| {mean_std([x['within'] for x in s])} "
+                    f"| {mean_std([g['ACC'] for g in got])} | {mean_std(truth)} "
+                    f"| {mean_std([g['seconds'] for g in got])} | {mean_std(share)} |"
+                )
+        for peer in ("bertopic-hdbscan", "leiden"):
+            got = [r["peers"][peer] for r in recs if peer in r["peers"]]
+            if got:
+                s = [summary(recs[0]["true"], g) for g in got]
+                lines.append(
+                    f"| {d} | peer | {peer} | {len(got)} | {k_true} "
+                    f"| {mean_std([x['total'] for x in s])} | {mean_std([x['error'] for x in s])} "
+                    f"| {mean_std([x['within'] for x in s])} | — | — | — | — |"
+                )
+    replace_section("estimate_k", "\n".join(lines))
 
 
 if __name__ == "__main__":
-    main()
+    main(__file__, __doc__, cells(), run_one, report, RESULTS)

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from coarse2fine.cluster.estimate_k import CRITERIA, DEFAULT_CRITERION
 from coarse2fine.data import BUILTIN_DATASETS, CoarseDataset, InputError, load_dataset, read_table
 
 app = typer.Typer(
@@ -101,9 +102,21 @@ def discover(
         int | None,
         typer.Option(help="number of fine categories in total [default: estimated per class]"),
     ] = None,
+    k_estimator: Annotated[
+        str,
+        typer.Option(
+            help="with --n-fine unknown: how K is estimated per coarse class ("
+            + ", ".join(CRITERIA)
+            + ")"
+        ),
+    ] = DEFAULT_CRITERION,
     min_category_size: Annotated[
-        int, typer.Option(help="with --n-fine unknown: fewest rows that make a category")
-    ] = 20,
+        int | None,
+        typer.Option(
+            help="with --n-fine unknown: fewest rows that make a category [default: 2, the "
+            "estimator decides]"
+        ),
+    ] = None,
     method: Annotated[str, typer.Option(help="method name (see coarse2fine.METHODS)")] = "down",
     epochs: Annotated[
         int | None, typer.Option(help="training epochs [default: the method's, per input kind]")
@@ -205,6 +218,7 @@ def discover(
             max_length=max_length,
             **_caps(train_length=train_length, train_rows=train_rows),
             fallback=_on_off_auto(fallback, "--fallback"),
+            k_estimator=k_estimator,
             min_category_size=min_category_size,
             seed=seed,
             method_params=_parse_options(option),

@@ -20,7 +20,7 @@ from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 
 from coarse2fine.batching import Inference, Prepared, prepare, proportional_sample
 from coarse2fine.cluster import Clustering, group_mask, l2_normalize, nearest_centre
-from coarse2fine.cluster.estimate_k import estimate_counts
+from coarse2fine.cluster.estimate_k import CRITERIA, DEFAULT_CRITERION, estimate_k
 from coarse2fine.cluster.naming import text_names, vector_names
 from coarse2fine.cluster.nested import check_clusterer
 from coarse2fine.data.dataset import CoarseDataset, InputError
@@ -47,6 +47,7 @@ _OPTIONAL_FITTED = (
     "representation_",
     "train_length_",
     "estimated_counts_",
+    "k_estimate_",
     "finer_labels_",
     "hierarchies_",
     "dataset_names_",
@@ -201,8 +202,12 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
     Parameters are only stored here (scikit-learn convention); ``fit`` does the work.
     method: a name in ``coarse2fine.METHODS``; n_fine: total number of fine categories, a dict
     giving each coarse class its number (nested clustering then uses exactly those), or None
-    to estimate it inside each coarse class (HDBSCAN, groups of at least ``min_category_size``
-    rows; the estimate is kept in ``estimated_counts_``);
+    to estimate it inside each coarse class by ``k_estimator`` (a criterion of
+    ``coarse2fine.cluster.estimate_k``, default the eigengap of the class's neighbour graph), on
+    the features that get clustered (the trained ones; the starting ones for methods whose model
+    holds K, ``Method.needs_k``); ``estimated_counts_`` holds the counts, ``k_estimate_`` each
+    class's plausible range and the criterion's curve over K; min_category_size: the smallest
+    group that counts as a category (None: 2 rows, the criterion decides);
     encoder: "auto" (all-MiniLM-L6-v2 for texts, "mlp" for vectors), a text model folder or
     cached hub name, "mlp" / "mlp:WIDTHxDEPTH" (vectors), or "tiny-random" (tests);
     clustering: "nested" (categories inside each coarse class) or "global"; clusterer: "auto"
@@ -253,7 +258,8 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         clustering: str = "nested",
         clusterer: Any = "auto",
         n_init: int = 10,
-        min_category_size: int = 20,
+        k_estimator: str = DEFAULT_CRITERION,
+        min_category_size: int | None = None,
         seed: int = 0,
         method_params: dict[str, Any] | None = None,
         device: str = "cpu",
@@ -274,6 +280,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         self.clustering = clustering
         self.clusterer = clusterer
         self.n_init = n_init
+        self.k_estimator = k_estimator
         self.min_category_size = min_category_size
         self.seed = seed
         self.method_params = method_params
@@ -373,8 +380,17 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
             self._train_config(_kind(data))
             return
         if self.n_fine is None:
-            if self.min_category_size < 2:
-                raise InputError(f"min_category_size must be >= 2, got {self.min_category_size}")
+            if self.k_estimator not in CRITERIA:
+                raise InputError(
+                    f"k_estimator must be one of {', '.join(CRITERIA)}, got {self.k_estimator!r}"
+                )
+            size = self.min_category_size
+            if size is not None and (
+                isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 2
+            ):
+                raise InputError(
+                    f"min_category_size must be a whole number >= 2 or None, got {size!r}"
+                )
             self._train_config(_kind(data))
             return
         if not 1 <= int(self.n_fine) <= len(data):
@@ -436,9 +452,9 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         categories per coarse class (given, or with ``estimate`` estimated) and, with
         ``fallback``, the untrained method with its features (else None).
 
-        K is estimated on the features BEFORE training (the pre-trained encoder's, or the
-        standardised input for an MLP): they do not depend on the training seed, and methods
-        that need K up front (FALCON, the pseudo-label baselines) can be built with it."""
+        With ``estimate``, K is estimated here, on the features BEFORE training, only for
+        methods whose model holds K (``needs_k``: FALCON, the pseudo-label baselines); for the
+        others ``fit`` estimates it on the trained features (counts None here)."""
         data.validate_for_training()
         seed_everything(self.seed)
         self.coarse_classes_ = list(data.coarse_classes)
@@ -446,13 +462,13 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         prepared = prepare(encoder, data)
         counts = self._given_counts(data)
         compare = compare and groups is None and self._method_class().trains
+        estimate = estimate and self._method_class().needs_k
         if estimate or compare:
             initial = copy.deepcopy(encoder) if compare else encoder  # training changes encoder
             untrained = self._build(len(self.coarse_classes_), initial, method="unsupervised")
             before = self._inference().map(untrained, prepared, untrained.embed)
         if estimate:
-            counts = estimate_counts(before, data.coarse_ids, min_size=int(self.min_category_size))
-            self.estimated_counts_ = dict(zip(self.coarse_classes_, counts.tolist(), strict=True))
+            counts = self._estimate(before, data, "starting")
         # the untrained method and its features, for the fallback's comparison
         start = (untrained, l2_normalize(before)) if compare else None
         n_fine = None if counts is None else int(counts.sum())
@@ -516,10 +532,15 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         prepared, counts, start = self._train(
             data, groups, estimate=self.n_fine is None, compare=self._falls_back(data)
         )
-        total = int(self.n_fine) if counts is None else int(counts.sum())
-        self.clusterer_ = self._resolve_clusterer(data, len(data) / max(total, 1))
         self.fitted_method_ = self.method
         features = self._embed(prepared)
+        estimated_here = self.n_fine is None and counts is None
+        if estimated_here:  # on the features that get clustered
+            counts = self._estimate(
+                features, data, "trained" if self.method_.trains else "starting"
+            )
+        total = int(self.n_fine) if counts is None else int(counts.sum())
+        self.clusterer_ = self._resolve_clusterer(data, len(data) / max(total, 1))
         clusters = self._discover(self.method_, features, prepared, data, counts)
         if start is not None:
             untrained, before = start
@@ -535,6 +556,12 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
             if chosen == "untrained":  # training did not pay here: the model is the start
                 self.method_, self.fitted_method_ = untrained, "unsupervised"
                 features, clusters = before, found
+                if estimated_here:  # K compared on the trained features; now the kept ones'
+                    again = self._estimate(features, data, "starting")
+                    if not np.array_equal(again, counts):
+                        counts, total = again, int(again.sum())
+                        self.clusterer_ = self._resolve_clusterer(data, len(data) / max(total, 1))
+                        clusters = self._discover(untrained, before, prepared, data, counts)
         self._set_clusters(clusters, multi=groups is not None)
         self.labels_ = clusters.labels
         self.embedding_ = features
@@ -543,6 +570,36 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         if finer is not None:
             self.finer_labels_ = finer[:, 0].astype(np.int64)
         return self
+
+    def _estimate(self, features: np.ndarray, data: CoarseDataset, which: str) -> np.ndarray:
+        """Categories per coarse class estimated on ``features`` (``which``: "starting" or
+        "trained"), kept with each class's plausible range and criterion curve."""
+        found = estimate_k(
+            features,
+            data.coarse_ids,
+            criterion=self.k_estimator,
+            min_size=self.min_category_size,
+            seed=self.seed,
+        )
+        counts = found.counts
+        self.estimated_counts_ = dict(zip(self.coarse_classes_, counts.tolist(), strict=True))
+        self.k_estimate_ = {
+            "criterion": found.criterion,
+            "features": which,
+            "classes": {
+                c: {
+                    "k": int(k),
+                    "low": e.low,
+                    "high": e.high,
+                    "curve": [
+                        [int(x), None if not np.isfinite(y) else round(float(y), 5)]
+                        for x, y in zip(e.ks, e.scores, strict=True)
+                    ],
+                }
+                for c, k, e in zip(self.coarse_classes_, counts, found.classes, strict=True)
+            },
+        }
+        return counts
 
     def _falls_back(self, data: CoarseDataset) -> bool:
         """``fallback="auto"``: on for vectors, where the MLP starts from nothing and the signal

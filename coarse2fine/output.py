@@ -67,6 +67,9 @@ def cluster_table(est: Discoverer, data: CoarseDataset, n_examples: int = N_EXAM
         "n_fine": est.n_fine_,
         # how many categories were estimated per coarse class (None: the count was given)
         "estimated_counts": getattr(est, "estimated_counts_", None),
+        # with an estimate: the criterion, the features it read, and per coarse class the
+        # estimate, its plausible range (80 % subsamples) and the criterion's curve over K
+        "estimate": getattr(est, "k_estimate_", None),
         "coarse": [
             {"coarse": c, "size": int(sum(e["size"] for e in cats)), "categories": cats}
             for c, cats in tree.items()
@@ -125,9 +128,20 @@ def summary_text(
             f"with the trained categories {scores['trained']:.1f} %, with the untrained ones "
             f"{scores['untrained']:.1f} %)"
         )
+    estimate = tree.get("estimate")
+    if estimate is not None:
+        console.print(
+            f"number of categories estimated per coarse class by {estimate['criterion']} on the "
+            f"{estimate['features']} features; plausible range from 80 % subsamples"
+        )
     for node in tree["coarse"]:
+        span = ""
+        if estimate is not None:
+            got = estimate["classes"][node["coarse"]]
+            span = f" (estimated; plausible {got['low']}-{got['high']})"
         table = Table(
-            title=f"{node['coarse']}: {node['size']} rows, {len(node['categories'])} categories",
+            title=f"{node['coarse']}: {node['size']} rows, {len(node['categories'])} categories"
+            + span,
             title_justify="left",
             box=box.SIMPLE_HEAD,
             pad_edge=False,

@@ -143,8 +143,8 @@ def test_estimator_and_protocol_never_probe_a_method():
 
 def test_an_estimated_k_is_saved_and_loaded(tmp_path):
     """FALCON built with the estimated K (n_fine=None) must load again with that K."""
-    data = make_hierarchical_blobs((3, 2, 1), rows_per_fine=40, dim=8, seed=3)
-    est = Discoverer("falcon", n_fine=None, min_category_size=10, epochs=1, progress=False)
+    data = make_hierarchical_blobs((3, 2, 1), rows_per_fine=40, dim=16, seed=3)
+    est = Discoverer("falcon", n_fine=None, epochs=1, progress=False)
     est.fit(data)
     again = Discoverer.load(est.save(tmp_path / "model"), progress=False)
     assert again.method_.n_fine == est.method_.n_fine == 6

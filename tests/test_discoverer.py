@@ -183,7 +183,11 @@ def test_not_fitted():
     [
         ({"n_fine": 0}, "n_fine must be between 1 and the number of rows \\(48\\), got 0"),
         ({"n_fine": 49}, "got 49"),
-        ({"n_fine": None, "min_category_size": 1}, "min_category_size must be >= 2"),
+        (
+            {"n_fine": None, "min_category_size": 1},
+            "min_category_size must be a whole number >= 2 or None, got 1",
+        ),
+        ({"n_fine": None, "k_estimator": "gap"}, "k_estimator must be one of eigengap, "),
         ({"method": "nope"}, "unknown method 'nope'"),
         ({"clustering": "flat"}, "clustering must be 'nested' or 'global'"),
         ({"method_params": {"gama2": 1}}, "unknown option"),
@@ -195,24 +199,39 @@ def test_bad_parameters_raise_clear_errors(tiny_data, kwargs, message):
 
 
 def test_unknown_k_is_estimated_inside_each_coarse_class():
-    data = make_hierarchical_blobs((3, 2, 1), rows_per_fine=40, dim=8, seed=3)
-    est = Discoverer("unsupervised", n_fine=None, min_category_size=10, progress=False).fit(data)
+    data = make_hierarchical_blobs((3, 2, 1), rows_per_fine=40, dim=16, seed=3)
+    est = Discoverer("unsupervised", n_fine=None, progress=False).fit(data)
     assert est.estimated_counts_ == {"c0": 3, "c1": 2, "c2": 1}
     assert est.n_fine_ == 6 and cluster_acc(data.fine, est.labels_) == 100.0
-    assert cluster_table(est, data)["estimated_counts"] == {"c0": 3, "c1": 2, "c2": 1}
+    table = cluster_table(est, data)
+    assert table["estimated_counts"] == {"c0": 3, "c1": 2, "c2": 1}
+    # each class's range and curve travel to clusters.json: the curve peaks at the estimate
+    got = table["estimate"]["classes"]["c0"]
+    assert table["estimate"]["features"] == "starting"  # unsupervised: the features never train
+    assert got["low"] <= 3 <= got["high"]
+    assert max(got["curve"], key=lambda p: -1 if p[1] is None else p[1])[0] == 3
+
+
+def test_unknown_k_is_estimated_on_the_trained_features():
+    """A method whose model does not hold K is trained first; K is then read off the features
+    that get clustered."""
+    data = make_hierarchical_blobs((3, 2, 1), rows_per_fine=40, dim=16, seed=3)
+    est = Discoverer("down", n_fine=None, epochs=2, fallback=False, progress=False).fit(data)
+    assert est.k_estimate_["features"] == "trained"
+    assert est.estimated_counts_ == {"c0": 3, "c1": 2, "c2": 1}
 
 
 def test_falcon_without_k_is_built_with_the_estimate():
     """K is estimated before training, so methods that need it up front can run without it."""
-    data = make_hierarchical_blobs((3, 2, 1), rows_per_fine=40, dim=8, seed=3)
-    est = Discoverer("falcon", n_fine=None, min_category_size=10, progress=False).fit(data)
+    data = make_hierarchical_blobs((3, 2, 1), rows_per_fine=40, dim=16, seed=3)
+    est = Discoverer("falcon", n_fine=None, progress=False).fit(data)
     assert est.estimated_counts_ == {"c0": 3, "c1": 2, "c2": 1}
     assert est.method_.n_fine == 6 and cluster_acc(data.fine, est.labels_) >= 95.0
 
 
 def test_a_refit_with_k_given_forgets_the_earlier_estimate():
-    data = make_hierarchical_blobs((3, 2, 1), rows_per_fine=40, dim=8, seed=3)
-    est = Discoverer("unsupervised", n_fine=None, min_category_size=10, progress=False).fit(data)
+    data = make_hierarchical_blobs((3, 2, 1), rows_per_fine=40, dim=16, seed=3)
+    est = Discoverer("unsupervised", n_fine=None, progress=False).fit(data)
     assert hasattr(est, "estimated_counts_")
     est.set_params(n_fine=6).fit(data)
     assert not hasattr(est, "estimated_counts_")
@@ -237,7 +256,7 @@ def test_text_length_covers_the_95th_percentile_of_token_counts(tiny_data):
 
 
 def test_n_fine_per_coarse_class_is_used_exactly():
-    data = make_hierarchical_blobs((3, 2, 1), rows_per_fine=40, dim=8, seed=3)
+    data = make_hierarchical_blobs((3, 2, 1), rows_per_fine=40, dim=16, seed=3)
     est = Discoverer("unsupervised", n_fine={"c0": 3, "c1": 2, "c2": 1}, progress=False)
     est.fit(data)
     tree = {}

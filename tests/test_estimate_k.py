@@ -1,40 +1,101 @@
-"""Estimating the number of fine categories per coarse class (HDBSCAN inside each class)."""
+"""Estimating the number of fine categories per coarse class: each criterion's curve and choice."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from coarse2fine.cluster.estimate_k import estimate_counts
+from coarse2fine.cluster.estimate_k import (
+    CRITERIA,
+    eigengaps,
+    estimate_counts,
+    estimate_k,
+    k_max,
+)
 from coarse2fine.data.synthetic import make_hierarchical_blobs
 
 
-def test_counts_follow_the_dense_groups_in_each_coarse_class():
+def separated_groups(sizes, dim=8, seed=0):
+    """Tight groups on orthogonal axes: a row's nearest neighbours are its own group's rows."""
+    rng = np.random.default_rng(seed)
+    rows = [np.eye(dim)[g] + 0.01 * rng.standard_normal((n, dim)) for g, n in enumerate(sizes)]
+    return np.concatenate(rows).astype(np.float32)
+
+
+def test_eigengap_curve_of_three_complete_groups_by_hand():
+    """Three groups of 15 rows, each row's 15 neighbours (itself included) its own group: the
+    graph is three complete graphs. The normalised Laplacian ignores self-loops, so per block
+    W = J - I (J: 15 x 15 ones), degree 14 and L = I - (J - I)/14, with eigenvalues 0 (the
+    constant vector) and 1 + 1/14 = 15/14 (the 14 vectors orthogonal to it). Sorted over the
+    blocks: 0, 0, 0, 15/14, ...; the gaps lambda_{K+1} - lambda_K are 0 at K = 1, 2, 15/14 at
+    K = 3 and 0 from K = 4 to k_max(45) = 22."""
+    gaps = eigengaps(separated_groups((15, 15, 15)), k_max(45), neighbours=15)
+    expected = np.zeros(22)
+    expected[2] = 15 / 14
+    np.testing.assert_allclose(gaps, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("criterion", "neighbours"), [("eigengap", 10), ("hdbscan", 10), ("modularity", 15)]
+)
+def test_criteria_count_the_groups_in_each_coarse_class(criterion, neighbours):
     data = make_hierarchical_blobs((4, 2, 1, 3), rows_per_fine=30, dim=8, seed=0)
-    counts = estimate_counts(data.vectors, data.coarse_ids, min_size=10, split="density")
-    assert counts.tolist() == [4, 2, 1, 3]
-    # by default only the total is kept and shared by class size (here: rows = 30 per class)
-    assert estimate_counts(data.vectors, data.coarse_ids, min_size=10).tolist() == [4, 2, 1, 3]
+    counts = estimate_counts(
+        data.vectors, data.coarse_ids, criterion=criterion, neighbours=neighbours
+    ).tolist()
+    if criterion == "eigengap":
+        assert counts == [4, 2, 1, 3]
+    else:  # HDBSCAN never returns one cluster, Louvain splits a lone blob: one group reads as 2+
+        assert counts[:2] == [4, 2] and counts[2] > 1 and counts[3] == 3
+
+
+def test_silhouette_cannot_say_one_group():
+    """The silhouette is undefined for K = 1, so a class of one group still gets 2 or more."""
+    data = make_hierarchical_blobs((3, 1), rows_per_fine=30, dim=8, seed=0)
+    found = estimate_k(data.vectors, data.coarse_ids, criterion="silhouette", resamples=0)
+    assert found.counts[0] == 3 and found.counts[1] >= 2
+    assert np.isnan(found.classes[1].scores[0])
+
+
+def test_small_groups_count_without_a_minimum_size():
+    """Groups of 12 rows are categories for the eigengap (no minimum size); the old fixed rule
+    (HDBSCAN, groups of at least 20) sees a single group."""
+    x = separated_groups((12, 12, 12, 12, 12))
+    assert estimate_counts(x, criterion="eigengap").tolist() == [5]
+    assert estimate_counts(x, criterion="hdbscan-fixed").tolist() == [1]
+
+
+def test_min_size_bounds_the_k_searched():
+    """min_size m caps K at n // m: 5 groups of 12 rows with m = 15 leave K <= 4."""
+    x = separated_groups((12, 12, 12, 12, 12))
+    found = estimate_k(x, criterion="eigengap", min_size=15, resamples=0)
+    assert found.classes[0].ks.tolist() == [1, 2, 3, 4] and found.counts[0] <= 4
+
+
+def test_range_spans_the_subsample_estimates():
+    """Clear groups: every 80 % subsample finds them too, so the range is the estimate itself;
+    overlapping groups: the subsamples disagree and the range widens."""
+    clear = estimate_k(separated_groups((20, 20, 20)), resamples=4).classes[0]
+    assert (clear.k, clear.low, clear.high) == (3, 3, 3)
+    vague = make_hierarchical_blobs((6,), rows_per_fine=15, dim=8, fine_spread=0.5, seed=0)
+    found = estimate_k(vague.vectors, resamples=8).classes[0]
+    assert (found.k, found.low, found.high) == (6, 1, 6)  # some subsamples see one blur
 
 
 def test_size_split_shares_the_total_by_rows():
-    """Class a: 3 groups in 60 rows; class b: 2 groups in 120 rows. Density counts 3 and 2; the
+    """Class a: 3 groups in 60 rows; class b: 2 groups in 120 rows. Per-class counts 3 and 2; the
     size split keeps the total 5 and shares it by rows: 5 x 60/180 = 1.7 and 3.3 -> 2 and 3."""
     a = make_hierarchical_blobs((3,), rows_per_fine=20, dim=8, seed=0).vectors
     b = make_hierarchical_blobs((2,), rows_per_fine=60, dim=8, seed=1).vectors
     x, coarse = np.concatenate([a, b]), np.repeat([0, 1], [60, 120])
-    assert estimate_counts(x, coarse, min_size=10, split="density").tolist() == [3, 2]
-    assert estimate_counts(x, coarse, min_size=10).tolist() == [2, 3]
+    assert estimate_counts(x, coarse).tolist() == [3, 2]
+    assert estimate_counts(x, coarse, split="size").tolist() == [2, 3]
 
 
-def test_a_class_too_small_for_two_groups_counts_one():
-    data = make_hierarchical_blobs((3,), rows_per_fine=5, dim=8, seed=0)
-    assert estimate_counts(data.vectors, data.coarse_ids, min_size=10).tolist() == [1]
-
-
-def test_without_coarse_labels_all_rows_form_one_class():
-    data = make_hierarchical_blobs((2, 2), rows_per_fine=30, dim=8, seed=1)
-    assert estimate_counts(data.vectors, min_size=10).tolist() == [4]
+def test_a_class_of_one_row_counts_one():
+    x = separated_groups((15, 15, 1))
+    coarse = np.repeat([0, 1], [30, 1])
+    assert estimate_counts(x, coarse).tolist() == [2, 1]
 
 
 def test_options_are_checked():
@@ -42,3 +103,5 @@ def test_options_are_checked():
         estimate_counts(np.zeros((4, 2)), min_size=1)
     with pytest.raises(ValueError, match="split must be one of"):
         estimate_counts(np.zeros((4, 2)), split="even")
+    with pytest.raises(ValueError, match="criterion must be one of " + ", ".join(CRITERIA)):
+        estimate_counts(np.zeros((4, 2)), criterion="gap")

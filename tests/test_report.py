@@ -73,3 +73,20 @@ def test_report_renders_in_headless_chromium(run_dir, tmp_path):
         check=True,
     )
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+
+
+def test_an_estimated_k_gets_its_summary_range_and_criterion_plot(tiny_csv, tmp_path):
+    """Without --n-fine the summary gives each class's estimate and plausible range, and the
+    report plots the criterion against K (the sections above plus one figure)."""
+    out = tmp_path / "run"
+    args = ["discover", str(tiny_csv), "--text-col", "utterance", "--coarse-col", "domain"]
+    args += ["--encoder", "tiny-random", "--quiet", "--batch-size", "8", "--epochs", "1"]
+    result = runner.invoke(app, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "estimated per coarse class by eigengap on the trained features" in result.output
+    assert "bank: 24 rows" in result.output and "(estimated; plausible " in result.output
+    result = runner.invoke(app, ["report", str(out)])
+    assert result.exit_code == 0, result.output
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "<section id=estimate>" in page and "Number of categories" in page
+    assert page.count("data:image/png;base64,") == 3  # maps, curves, K curves (no fine labels)

@@ -1,69 +1,247 @@
 """How many fine categories hide in each coarse class, when nobody knows.
 
-HDBSCAN (scikit-learn) runs inside each coarse class on unit-length features (Discoverer passes
-the encoder's features before training, which do not depend on the training seed); the
-number of dense groups it finds (noise rows ignored, at least one per class) is that class's
-estimate. Density-based rather than a K-Means model-selection criterion because the criteria we
-tried (silhouette per class over K = 2..40) kept rising with K on sentence features, where
-near-paraphrases form tight micro-clusters, and chose about three times too many categories on
-HWU64 (a development probe, not kept as a script).
-``min_size`` is the smallest group worth calling a category (20 rows; docs/BENCHMARKS.md has the
-estimates it gives on CLINC and HWU64).
+Every criterion scores each candidate K = 1..K_max inside one coarse class (higher = better) and
+the estimate is the best-scoring K; the curve is kept so the report can plot it and an analyst
+can pick another K. The criteria (all on unit-length features, chosen among by
+``bench/estimate_k.py`` over the benchmark datasets; docs/ESTIMATE_K.md has the measurements):
 
-Per class, the density counts are noisy, but their errors largely cancel in the total (the
-estimate_k table of docs/BENCHMARKS.md shows both on CLINC and HWU64). ``split="size"`` (the
-default) therefore keeps only the total and shares it over the coarse classes in proportion to
-their rows, as nested discovery does with a given K; ``split="density"`` keeps the per-class
-counts.
+- ``"eigengap"`` (the default): the gap lambda_{K+1} - lambda_K between consecutive eigenvalues
+  of the normalised Laplacian of the class's 10-nearest-neighbour graph. K groups with few
+  edges between them give K eigenvalues near 0 and then a jump. No minimum group size: a
+  category that is its own neighbourhood counts, however few its rows.
+- ``"hdbscan"``: HDBSCAN run over a range of minimum group sizes (2 .. a third of the class);
+  a count that persists over a wide range of sizes is a structure rather than an artefact of one
+  size. Score of K: the share (in log size) of the range that yields K clusters.
+- ``"silhouette"``: K-Means for each K, scored by the mean cosine silhouette (K >= 2).
+- ``"modularity"``: Louvain communities of the nearest-neighbour graph at resolution 1 over
+  several seeds (networkx); score of K: the share of seeds finding K communities of 2+ rows.
+- ``"hdbscan-fixed"``: the earlier default, HDBSCAN with groups of at least ``min_size`` rows
+  (20 unless given); a single K, no curve.
+
+``min_size`` (the smallest group that counts as a category) bounds the K searched in a class of n
+rows to n // min_size (at most MAX_PER_CLASS); by default 2, so the criterion alone decides.
+
+The plausible range per class comes from the criterion's stability: the estimate is redone on
+``resamples`` random 80 % subsamples of the class's rows, and the range spans the estimates
+(with the full-data one).
+
+``split="size"`` keeps only the total and shares it over the coarse classes in proportion to
+their rows (as nested discovery does with a given K); ``split="criterion"`` keeps the per-class
+estimates.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
 from coarse2fine.cluster.kmeans import l2_normalize
 
-MIN_SIZE = 20
+DEFAULT_CRITERION = "eigengap"
+CRITERIA = ("eigengap", "hdbscan", "silhouette", "modularity", "hdbscan-fixed")
+SPLITS = ("size", "criterion")
+MAX_PER_CLASS = 60  # the most categories one coarse class is searched for
+# rows in each row's graph neighbourhood: 10 was the best of 5 / 10 / 15 over the six benchmark
+# datasets (bench/estimate_k.py; 5 splits categories, 15 merges the small ones)
+NEIGHBOURS = 10
+FIXED_MIN_SIZE = 20  # "hdbscan-fixed" without a min_size
 MIN_SAMPLES = 3
+RESAMPLES = 8
+RESAMPLE_SHARE = 0.8
 
 
-SPLITS = ("size", "density")
+@dataclass
+class ClassEstimate:
+    """One coarse class: the estimate, its plausible range, and the criterion's curve."""
+
+    k: int
+    low: int
+    high: int
+    ks: np.ndarray  # candidate K values
+    scores: np.ndarray  # the criterion at each K (higher = better; nan = not computed)
+
+
+@dataclass
+class Estimate:
+    counts: np.ndarray  # per coarse class, in np.unique(coarse) order, after the split
+    classes: list[ClassEstimate]
+    criterion: str
 
 
 def estimate_counts(
     features: np.ndarray,
     coarse: np.ndarray | None = None,
     *,
-    min_size: int = MIN_SIZE,
-    min_samples: int = MIN_SAMPLES,
-    split: str = "size",
+    criterion: str = "eigengap",
+    split: str = "criterion",
+    min_size: int | None = None,
+    seed: int = 0,
+    neighbours: int = NEIGHBOURS,
 ) -> np.ndarray:
     """Estimated number of fine categories per coarse class (in ``np.unique(coarse)`` order; one
     entry for all rows when ``coarse`` is None)."""
-    from sklearn.cluster import HDBSCAN
+    return estimate_k(
+        features,
+        coarse,
+        criterion=criterion,
+        split=split,
+        min_size=min_size,
+        seed=seed,
+        resamples=0,
+        neighbours=neighbours,
+    ).counts
 
+
+def estimate_k(
+    features: np.ndarray,
+    coarse: np.ndarray | None = None,
+    *,
+    criterion: str = "eigengap",
+    split: str = "criterion",
+    min_size: int | None = None,
+    seed: int = 0,
+    resamples: int = RESAMPLES,
+    neighbours: int = NEIGHBOURS,
+) -> Estimate:
+    """Per coarse class: the estimated K, a plausible range from ``resamples`` 80 % subsamples,
+    and the criterion's curve over K."""
     from coarse2fine.cluster.nested import allocate_by_size
 
-    if min_size < 2:
-        raise ValueError(f"min_size must be >= 2, got {min_size}")
+    if criterion not in CRITERIA:
+        raise ValueError(f"criterion must be one of {', '.join(CRITERIA)}, got {criterion!r}")
     if split not in SPLITS:
         raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    if min_size is not None and min_size < 2:
+        raise ValueError(f"min_size must be >= 2, got {min_size}")
     features = l2_normalize(np.asarray(features, dtype=np.float32))
     coarse = np.zeros(len(features), np.int64) if coarse is None else np.asarray(coarse)
-    counts = []
+    rng = np.random.default_rng(seed)
+    classes = []
     for c in np.unique(coarse):
         rows = features[coarse == c]
-        if len(rows) < 2 * min_size:  # too few rows for two groups of min_size
-            counts.append(1)
-            continue
-        labels = HDBSCAN(
-            min_cluster_size=min_size,
-            min_samples=min(min_samples, len(rows) - 1),
-            copy=True,
-        ).fit_predict(rows)
-        counts.append(max(1, len(set(labels.tolist()) - {-1})))
-    counts = np.asarray(counts, dtype=np.int64)
+        ks, scores = class_curve(rows, criterion, min_size, seed, neighbours)
+        k = int(ks[np.nanargmax(scores)]) if np.isfinite(scores).any() else 1
+        found = [k]
+        for _ in range(resamples):
+            take = rng.choice(len(rows), max(2, int(RESAMPLE_SHARE * len(rows))), replace=False)
+            sub = rows[np.sort(take)]
+            sub_ks, sub_scores = class_curve(sub, criterion, min_size, seed, neighbours)
+            if np.isfinite(sub_scores).any():
+                found.append(int(sub_ks[np.nanargmax(sub_scores)]))
+        classes.append(ClassEstimate(k, min(found), max(found), ks, scores))
+    counts = np.array([e.k for e in classes], dtype=np.int64)
     if split == "size":
         sizes = np.unique(coarse, return_counts=True)[1]  # rows per class, same order
         counts = allocate_by_size(sizes, int(counts.sum()))
-    return counts
+    return Estimate(counts, classes, criterion)
+
+
+def k_max(n: int, min_size: int | None = None) -> int:
+    """The largest K searched in a class of n rows: groups of at least ``min_size`` (default 2)
+    rows, at most MAX_PER_CLASS."""
+    return max(1, min(MAX_PER_CLASS, n // (min_size or 2)))
+
+
+def class_curve(
+    rows: np.ndarray, criterion: str, min_size: int | None, seed: int, neighbours: int = NEIGHBOURS
+) -> tuple[np.ndarray, np.ndarray]:
+    """The candidate K values of one class and the criterion's score at each."""
+    top = k_max(len(rows), min_size)
+    ks = np.arange(1, top + 1)
+    if top == 1:
+        return ks, np.zeros(1)
+    if criterion == "eigengap":
+        scores = eigengaps(rows, top, neighbours)
+    elif criterion == "hdbscan":
+        scores = hdbscan_persistence(rows, top)
+    elif criterion == "silhouette":
+        scores = silhouettes(rows, top, seed)
+    elif criterion == "modularity":
+        scores = modularity_votes(rows, top, seed, neighbours)
+    else:
+        scores = np.full(top, np.nan)
+        scores[min(hdbscan_count(rows, min_size or FIXED_MIN_SIZE), top) - 1] = 1.0
+    return ks, scores
+
+
+def neighbour_graph(rows: np.ndarray, neighbours: int = NEIGHBOURS):
+    """The symmetrised nearest-neighbour connectivity graph (scipy sparse), as the spectral
+    clusterer builds it."""
+    from sklearn.neighbors import kneighbors_graph
+
+    graph = kneighbors_graph(rows, n_neighbors=min(neighbours, len(rows) - 1), include_self=True)
+    return 0.5 * (graph + graph.T)
+
+
+def eigengaps(rows: np.ndarray, top: int, neighbours: int = NEIGHBOURS) -> np.ndarray:
+    """lambda_{K+1} - lambda_K for K = 1..top, lambda the normalised Laplacian's eigenvalues in
+    ascending order."""
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import laplacian
+
+    lap = laplacian(neighbour_graph(rows, neighbours), normed=True)
+    want = min(top + 1, len(rows))
+    if len(rows) <= 1500:
+        values = np.linalg.eigvalsh(lap.toarray())[:want]
+    else:  # the largest of 2I - L are the smallest of L, a fast Lanczos problem
+        from scipy.sparse.linalg import eigsh
+
+        shifted = 2 * sp.identity(len(rows)) - lap
+        values = np.sort(2 - eigsh(shifted, k=want, which="LA", return_eigenvectors=False))
+    values = np.clip(values, 0.0, None)
+    gaps = np.full(top, np.nan)
+    gaps[: len(values) - 1] = np.diff(values)
+    return gaps
+
+
+def hdbscan_count(rows: np.ndarray, min_size: int) -> int:
+    """Dense groups HDBSCAN finds with groups of at least ``min_size`` rows (noise ignored)."""
+    from sklearn.cluster import HDBSCAN
+
+    if len(rows) < 2 * min_size:  # too few rows for two groups of min_size
+        return 1
+    labels = HDBSCAN(
+        min_cluster_size=min_size, min_samples=min(MIN_SAMPLES, len(rows) - 1), copy=True
+    ).fit_predict(rows)
+    return max(1, len(set(labels.tolist()) - {-1}))
+
+
+def hdbscan_persistence(rows: np.ndarray, top: int) -> np.ndarray:
+    """Share of a log-spaced range of minimum group sizes (2 .. a third of the rows) at which
+    HDBSCAN finds K groups."""
+    sizes = np.unique(np.geomspace(2, max(2, len(rows) // 3), 12).astype(int))
+    scores = np.zeros(top)
+    for size in sizes:
+        scores[min(hdbscan_count(rows, int(size)), top) - 1] += 1.0 / len(sizes)
+    return scores
+
+
+def silhouettes(rows: np.ndarray, top: int, seed: int) -> np.ndarray:
+    """Mean cosine silhouette of K-Means with K groups, K = 2..top (K = 1 has none)."""
+    from sklearn.metrics import silhouette_score
+
+    from coarse2fine.cluster.kmeans import kmeans
+
+    scores = np.full(top, np.nan)
+    for k in range(2, min(top, len(rows) - 1) + 1):
+        labels, _ = kmeans(rows, k, seed=seed, n_init=3)
+        if len(np.unique(labels)) > 1:
+            scores[k - 1] = silhouette_score(rows, labels, metric="cosine")
+    return scores
+
+
+def modularity_votes(
+    rows: np.ndarray, top: int, seed: int, neighbours: int = NEIGHBOURS, runs: int = 5
+) -> np.ndarray:
+    """Share of ``runs`` Louvain runs (resolution 1) finding K communities of 2+ rows."""
+    import networkx as nx
+
+    graph = nx.from_scipy_sparse_array(neighbour_graph(rows, neighbours))
+    graph.remove_edges_from(nx.selfloop_edges(graph))
+    scores = np.zeros(top)
+    for run in range(runs):
+        found = nx.community.louvain_communities(graph, resolution=1.0, seed=seed + run)
+        k = max(1, sum(len(group) >= 2 for group in found))
+        scores[min(k, top) - 1] += 1.0 / runs
+    return scores

@@ -117,6 +117,10 @@ class Method(nn.Module):
     trains: ClassVar[bool] = True
     # Several datasets with their own coarse labels sharing one model (``set_coarse_groups``).
     supports_groups: ClassVar[bool] = False
+    # The number of fine categories is part of the model (a fine classifier, pseudo-labels): an
+    # unknown K is estimated before training, on the starting features; otherwise on the
+    # trained features that get clustered.
+    needs_k: ClassVar[bool] = False
     # Training settings used when the user gives none, per input kind. Text: three epochs with the
     # encoder at lr 2e-6 and the freshly initialised heads at 1e-3, the best measured for MiniLM:
     # a fast head stops distorting the pre-trained features, so the extra epochs sharpen the fine

@@ -103,6 +103,7 @@ class CosineClassifier(nn.Module):
 class FALCON(Method):
     Config = FALCONConfig
     supports_groups = True
+    needs_k = True  # its fine classifier has K outputs
     # Text: one epoch, encoder lr 1e-5, classifier lr 1e-3 (on MiniLM, three epochs added 0.1
     # ACC on CLINC and 0.5 on HWU64, seed 0, for three times the time: docs/FALCON.md).
     defaults = {

@@ -54,6 +54,7 @@ class PseudoLabel(CoarseCE, Method):
     Config = PseudoLabelConfig
     defaults = CONTRASTIVE_DEFAULTS
     align = False
+    needs_k = True  # K pseudo-labels and a K-way head
 
     def __init__(self, encoder, n_coarse, config=None, n_fine=None, *, seed: int = 0):
         super().__init__(encoder, n_coarse, config, n_fine, seed=seed)

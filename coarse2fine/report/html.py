@@ -139,6 +139,41 @@ def _curves(history: list[dict]) -> str | None:
     return _png(fig)
 
 
+MAX_K_PANELS = 30  # coarse classes drawn in the number-of-categories figure (the largest)
+
+
+def _k_curves(clusters: dict) -> str | None:
+    """Per coarse class, the estimator's criterion against K: the chosen K marked, the plausible
+    range shaded, so an analyst sees how clear the choice was and can pick another K."""
+    estimate = clusters.get("estimate")
+    if not estimate:
+        return None
+    sizes = {node["coarse"]: node["size"] for node in clusters["coarse"]}
+    names = sorted(estimate["classes"], key=lambda c: -sizes.get(c, 0))[:MAX_K_PANELS]
+    plt = _pyplot()
+    cols = min(5, len(names))
+    rows = -(-len(names) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
+    for ax in axes.flat[len(names) :]:
+        ax.set_visible(False)
+    for ax, name in zip(axes.flat, names, strict=False):
+        got = estimate["classes"][name]
+        ks = np.array([k for k, _ in got["curve"]], dtype=float)
+        scores = np.array([np.nan if s is None else s for _, s in got["curve"]], dtype=float)
+        ax.axvspan(got["low"] - 0.5, got["high"] + 0.5, color="#cde", linewidth=0)
+        ax.plot(ks, scores, linewidth=1, color="#333")
+        k = got["k"]
+        if k <= len(scores) and np.isfinite(scores[k - 1]):
+            ax.plot([k], [scores[k - 1]], "o", color="#c33")
+        label = name.replace("$", r"\$")  # a label is text, not math markup
+        ax.set_title(f"{label}: K={k} ({got['low']}-{got['high']})", fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.supxlabel("K (categories in the coarse class)", fontsize=9)
+    fig.supylabel(f"{estimate['criterion']} score", fontsize=9)
+    fig.tight_layout()
+    return _png(fig)
+
+
 def _tree(clusters: dict) -> str:
     blocks = []
     for node in clusters["coarse"]:
@@ -224,6 +259,14 @@ def write_report(run: str | Path, coarse: str | None = None, out: str | Path | N
             _section("metrics", "Scores against the fine labels", f"<table>{cells}</table>")
         )
     sections.append(_section("tree", "The discovered tree", _tree(clusters)))
+    k_curves = _k_curves(clusters)
+    if k_curves:
+        note = (
+            "<p>How many categories each coarse class holds was estimated (red dot; shaded: the "
+            "range over 80 % subsamples of its rows). A curve with no clear peak means the "
+            "number is uncertain: rerun with <code>--n-fine</code> to choose it.</p>"
+        )
+        sections.append(_section("estimate", "Number of categories", note + k_curves))
     if "fine" in assignments.columns:
         sections.append(
             _section("confusion", "Categories against fine labels", _confusion(assignments))
