@@ -18,7 +18,13 @@ import torch
 from safetensors.torch import load_file, save_file
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 
-from coarse2fine.batching import Inference, Prepared, prepare, proportional_sample
+from coarse2fine.batching import (
+    Inference,
+    Prepared,
+    prepare,
+    proportional_sample,
+    resolve_precision,
+)
 from coarse2fine.cluster import Clustering, group_mask, l2_normalize, nearest_centre
 from coarse2fine.cluster.estimate_k import CRITERIA, DEFAULT_CRITERION, estimate_k
 from coarse2fine.cluster.naming import text_names, vector_names
@@ -231,6 +237,9 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
     nearest neighbours inside each coarse class, and the other way round; docs/DEFAULTS.md says
     what it is worth). ``representation_`` holds both scores and the choice; when the untrained
     features win, the model is the untrained encoder.
+    precision: "auto" (bfloat16 autocast where the device computes it natively: a GPU with bf16,
+    a CPU with AVX512-BF16 or AMX; float32 elsewhere, where emulated bf16 is many times slower),
+    "bf16" or "fp32"; ``train_config_.precision`` says which ran.
 
     The defaults are the recipe bench/peers.py chose over six real datasets (docs/DEFAULTS.md):
     DOWN (neighbour contrast with a coarse-CE warm-up), training on at most 4,000 rows cut to 64
@@ -254,7 +263,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         train_length: int | None = 64,
         train_rows: int | None = 4000,
         fallback: bool | str = "auto",
-        precision: str = "bf16",
+        precision: str = "auto",
         clustering: str = "nested",
         clusterer: Any = "auto",
         n_init: int = 10,
@@ -481,6 +490,8 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
                 )
             self.method_.set_coarse_groups(groups)
         self.train_config_ = self._train_config(_kind(data))
+        # run.json records what ran: "auto" is bf16 only where the device computes it natively
+        self.train_config_.precision = resolve_precision(self.precision, self.device)
         self.history_ = fit(
             self.method_,
             self._training_rows(encoder, data, prepared),

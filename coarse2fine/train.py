@@ -17,7 +17,15 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from coarse2fine.batching import Prepared, autocast, bucketed_batches, make_batch, map_rows
+from coarse2fine.batching import (
+    PRECISIONS,
+    Prepared,
+    autocast,
+    bucketed_batches,
+    make_batch,
+    map_rows,
+    resolve_precision,
+)
 from coarse2fine.methods.base import Method
 
 CURVE_POINTS = 200  # training curve: at most this many averaged points per fit
@@ -33,7 +41,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     warmup: float = 0.1  # fraction of steps with linear warm-up, then linear decay
     grad_clip: float = 1.0
-    precision: str = "bf16"  # "bf16" autocast or "fp32"
+    precision: str = "auto"  # "bf16" autocast, "fp32", or "auto" (bf16 where native)
     seed: int = 0
     head_lr: float | None = None  # lr of the parameters outside the encoder; None: same as lr
 
@@ -48,8 +56,10 @@ class TrainConfig:
             raise ValueError(f"head_lr must be positive, got {self.head_lr}")
         if not 0.0 <= self.warmup < 1.0:
             raise ValueError(f"warmup must be in [0, 1), got {self.warmup}")
-        if self.precision not in ("bf16", "fp32"):
-            raise ValueError(f"precision must be 'bf16' or 'fp32', got {self.precision!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(
+                f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -110,6 +120,7 @@ def fit(
     device = torch.device(device)
     seed_everything(cfg.seed)
     method.to(device)
+    method.precision = resolve_precision(cfg.precision, device)  # its hooks encode rows so too
     if not method.trains or cfg.epochs == 0:
         return []
     history: list[dict[str, float]] = []

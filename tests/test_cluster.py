@@ -99,3 +99,17 @@ def test_nearest_centre_inside_groups():
     assert got.tolist() == [1, 0, 2, 1]
     with pytest.raises(ValueError, match="both row_groups and centre_groups"):
         nearest_centre(x, centres, row_groups=row_groups)
+
+
+def test_kmeans_auto_is_sklearn_below_the_faiss_threshold():
+    """faiss seeds at random; below FAISS_MIN_ROWS "auto" must give sklearn's k-means++ result
+    whether faiss is installed or not."""
+    from coarse2fine.cluster.kmeans import FAISS_MIN_ROWS
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(c, 0.1, size=(n, 4)) for c, n in ((0, 200), (3, 20), (6, 5))])
+    assert len(x) < FAISS_MIN_ROWS
+    auto, _ = kmeans(x.astype(np.float32), 3, seed=0, backend="auto")
+    sk, _ = kmeans(x.astype(np.float32), 3, seed=0, backend="sklearn")
+    assert (auto == sk).all()
+    assert len(np.unique(auto[-5:])) == 1 and len(np.unique(auto[200:220])) == 1

@@ -149,3 +149,28 @@ def test_an_estimated_k_is_saved_and_loaded(tmp_path):
     again = Discoverer.load(est.save(tmp_path / "model"), progress=False)
     assert again.method_.n_fine == est.method_.n_fine == 6
     assert np.array_equal(again.predict(data), est.predict(data))
+
+
+def test_precision_auto_is_bf16_only_where_the_device_has_it_natively():
+    from coarse2fine.batching import native_bf16, resolve_precision
+
+    assert resolve_precision("fp32", "cpu") == "fp32"
+    assert resolve_precision("bf16", "cpu") == "bf16"
+    assert resolve_precision("auto", "cpu") == ("bf16" if native_bf16("cpu") else "fp32")
+    with pytest.raises(ValueError, match="precision must be one of auto, bf16, fp32"):
+        resolve_precision("fp16", "cpu")
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_hooks_encode_rows_at_the_precision_the_loop_trains_at(tiny_data, precision):
+    est = Discoverer("down", n_fine=6, epochs=1, precision=precision, progress=False)
+    est.fit(tiny_data)
+    assert est.method_.precision == precision  # the bank refresh and warm-up checks use it
+    assert est.train_config_.precision == precision
+
+
+def test_auto_precision_is_recorded_as_what_ran(tiny_vectors):
+    from coarse2fine.batching import resolve_precision
+
+    est = Discoverer("hwscl", n_fine=6, epochs=1, progress=False).fit(tiny_vectors)
+    assert est.train_config_.precision == resolve_precision("auto", "cpu") != "auto"

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from coarse2fine.batching import Inference, Prepared
+from coarse2fine.batching import Inference, Prepared, map_rows
 from coarse2fine.cluster import Clustering
 from coarse2fine.cluster import discover as cluster_discover
 
@@ -130,6 +130,9 @@ class Method(nn.Module):
         "text": {"epochs": 3, "lr": 2e-6, "head_lr": 1e-3},
         "vectors": {"epochs": 30, "lr": 1e-3},
     }
+    # The precision the loop trains at ("bf16" or "fp32", set by ``train.fit``); hooks that
+    # encode every training row (banks, neighbours, pseudo-labels) use it too.
+    precision: str = "auto"
 
     def __init__(
         self,
@@ -151,6 +154,11 @@ class Method(nn.Module):
     def training_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Return {"loss": scalar, <named parts>: scalars} for one batch."""
         raise NotImplementedError(f"{type(self).__name__} does not train")
+
+    def over_rows(self, data: Prepared, step, device: torch.device) -> np.ndarray | None:
+        """``step(batch)`` over every row of ``data`` at the loop's precision, without a
+        progress bar: what hooks use to encode the training rows."""
+        return map_rows(self, data, step, device=device, precision=self.precision, progress=False)
 
     def on_fit_start(self, data: Prepared, total_steps: int) -> None:
         """Called once before the first epoch with the prepared training data and the number

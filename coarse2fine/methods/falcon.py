@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from coarse2fine.batching import Inference, Prepared, map_rows
+from coarse2fine.batching import Inference, Prepared
 from coarse2fine.cluster import Clustering
 from coarse2fine.cluster.hierarchy import relation_matrix, same_coarse_neighbours, solve_relation
 from coarse2fine.cluster.kmeans import l2_normalize
@@ -176,12 +176,12 @@ class FALCON(Method):
         cfg = self.config
         self._data = data
         device = self.relation.device
-        output = l2_normalize(map_rows(self, data, self.embed, device=device, progress=False))
+        output = l2_normalize(self.over_rows(data, self.embed, device))
         # Neighbours and the K-Means start come from a pre-trained encoder's features, or from
         # the (standardised) input itself when the encoder starts random (the MLP).
         features = output
         if not getattr(self.encoder, "pretrained", True):
-            inputs = map_rows(self, data, self.inputs, device=device, progress=False)
+            inputs = self.over_rows(data, self.inputs, device)
             features = l2_normalize(inputs)
         neighbours = same_coarse_neighbours(features, data.coarse, cfg.n_neighbours)
         self._neighbours = torch.from_numpy(neighbours)

@@ -44,7 +44,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from coarse2fine.augment import ViewMaker
-from coarse2fine.batching import map_rows
 from coarse2fine.cluster.kmeans import kmeans, l2_normalize
 from coarse2fine.cluster.nested import majority_parents
 from coarse2fine.losses.contrastive import (
@@ -150,7 +149,7 @@ class HCSC(MomentumKeysMixin, CoarseCE, Method):
         self._views = ViewMaker(self.encoder, data.inputs, kind, seed=self.seed)
         self.start_momentum()
         device = self.queue.device
-        keys = map_rows(self, data, self.keys, device=device, progress=False)
+        keys = self.over_rows(data, self.keys, device)
         self._bank = F.normalize(torch.from_numpy(keys).to(device), dim=1)
         self._warmup_steps = round(cfg.warmup * total_steps)
         self._step = 0

@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from coarse2fine.augment import ViewMaker
-from coarse2fine.batching import Prepared, map_rows
+from coarse2fine.batching import Prepared
 from coarse2fine.cluster.kmeans import l2_normalize
 from coarse2fine.cluster.neighbours import nearest_neighbours, reciprocal, same_top_dims
 from coarse2fine.losses.neighbours import down_base, neighbour_contrast, rank_weights
@@ -159,7 +159,7 @@ class NeighbourContrast(CoarseCE, Method):
         """Refill the bank with clean features of every row and mine the neighbours again."""
         cfg = self.config
         device = self.head.classifier.weight.device
-        features = l2_normalize(map_rows(self, data, self.embed, device=device, progress=False))
+        features = l2_normalize(self.over_rows(data, self.embed, device))
         coarse = np.asarray(data.coarse)
         k = self.neighbour_count(len(features))
         index, valid = nearest_neighbours(features, k, coarse if cfg.same_coarse else None)

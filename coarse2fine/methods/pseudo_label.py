@@ -19,7 +19,6 @@ import torch
 import torch.nn.functional as F
 from scipy.optimize import linear_sum_assignment
 
-from coarse2fine.batching import map_rows
 from coarse2fine.cluster.kmeans import kmeans, l2_normalize
 from coarse2fine.methods.base import CoarseCE, CoarseHead, Method, MethodConfig
 from coarse2fine.methods.instance import CONTRASTIVE_DEFAULTS
@@ -67,7 +66,7 @@ class PseudoLabel(CoarseCE, Method):
 
     def on_epoch_start(self, epoch: int, data) -> None:
         device = self.fine_head.classifier.weight.device
-        features = l2_normalize(map_rows(self, data, self.embed, device=device, progress=False))
+        features = l2_normalize(self.over_rows(data, self.embed, device))
         seed = (self.seed + epoch) % (2**31)
         k = min(self.n_fine, len(features))
         labels, centres = kmeans(features, k, seed=seed, n_init=self.config.n_init)
