@@ -6,6 +6,7 @@ Bad input exits with status 2 and one line naming the problem; nothing partial i
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ import typer
 
 from coarse2fine.cluster.estimate_k import CRITERIA, DEFAULT_CRITERION
 from coarse2fine.data import BUILTIN_DATASETS, CoarseDataset, InputError, load_dataset, read_table
+from coarse2fine.io import check_output_dir, check_output_file
 
 app = typer.Typer(
     add_completion=False,
@@ -189,8 +191,7 @@ def discover(
     from coarse2fine.output import write_discovery
 
     try:
-        if out.exists() and not overwrite:  # checked now, not only at writing: fail before training
-            raise InputError(f"{out} already exists; choose another --out or pass --overwrite")
+        check_output_dir(out, overwrite)  # now, not only at writing: fail before training
         rows = load_rows(
             data,
             text_col=text_col,
@@ -274,6 +275,7 @@ def predict(
         given = within == "given"
         if not given and (coarse_col is not None or coarse_from is not None):
             raise InputError("--coarse-col / --coarse-from are read only with --within given")
+        check_output_file(out, overwrite)
         est = Discoverer.load(model, progress=not quiet)
         if text_col is None and vector_cols is None:
             text_col = "text"
@@ -352,7 +354,14 @@ def _parse_options(options: list[str] | None) -> dict:
     return parsed
 
 
+def _terminate(signum, frame) -> None:
+    """SIGTERM (a job scheduler, ``kill``) ends the run like Ctrl-C: the exception unwinds
+    through the atomic writers, which remove their temporary folders and keep an old result."""
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:  # pragma: no cover - console entry point
+    signal.signal(signal.SIGTERM, _terminate)
     app()
 
 

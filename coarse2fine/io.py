@@ -1,4 +1,12 @@
-"""Atomic output: results are written to a temporary sibling and renamed into place when whole."""
+"""Atomic output: results are written to a temporary sibling and renamed into place when whole.
+
+Where an output may go is checked before any work (``check_output_dir``, ``check_output_file``):
+a run must not train for minutes and then find its folder unwritable. The temporary sibling of
+a folder ``OUT`` is ``.OUT.PID.XXXX.tmp``; the previous result, during an overwrite, is briefly
+``.OUT.old``. A run killed mid-write (SIGKILL, power loss) can leave either behind: the next run
+into the same ``OUT`` removes temporary folders whose process is gone and, when ``OUT`` itself is
+missing, puts ``.OUT.old`` back (it was a complete result).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +22,78 @@ from typing import Any
 from coarse2fine.data.dataset import InputError
 
 
+def _existing_ancestor(path: Path) -> Path:
+    path = path.absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _check_creatable(target: Path) -> None:
+    """``target`` can be created: its nearest existing ancestor is a folder we can write into
+    (probed by creating and removing a folder there, so it holds for root and ACLs too)."""
+    ancestor = _existing_ancestor(target.parent)
+    if not ancestor.is_dir():
+        raise InputError(f"cannot write {target}: {ancestor} is a file, not a folder")
+    try:
+        Path(tempfile.mkdtemp(prefix=".c2f-probe.", dir=ancestor)).rmdir()
+    except OSError as err:
+        reason = err.strerror or str(err)
+        raise InputError(
+            f"cannot write {target}: {ancestor} is not writable ({reason}); choose another --out"
+        ) from None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def recover_debris(target: Path) -> None:
+    """Remove the temporary folders of dead runs into ``target`` and, when ``target`` is
+    missing but ``.target.old`` exists (a run died between the two renames of an overwrite),
+    put the old complete result back."""
+    parent = target.parent
+    if not parent.is_dir():
+        return
+    for tmp in parent.glob(f".{target.name}.*.tmp"):
+        pid = tmp.name[len(target.name) + 2 :].split(".")[0]
+        if tmp.is_dir() and pid.isdigit() and not _pid_alive(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
+    old = target.with_name(f".{target.name}.old")
+    if old.is_dir() and not target.exists():
+        old.rename(target)
+
+
+def check_output_dir(target: str | Path, overwrite: bool = False) -> None:
+    """Refuse, before any work, a run folder ``target`` that cannot be written or replaced."""
+    target = Path(target)
+    recover_debris(target)
+    if target.exists() and not target.is_dir():
+        raise InputError(
+            f"{target} is a file; --out names the folder a run is written into: choose another "
+            f"path (--overwrite replaces a run folder, never a file)"
+        )
+    if target.exists() and not overwrite:
+        raise InputError(f"{target} already exists; choose another --out or pass --overwrite")
+    _check_creatable(target)
+
+
+def check_output_file(target: str | Path, overwrite: bool = False) -> None:
+    """Refuse, before any work, an output file ``target`` that cannot be written or replaced."""
+    target = Path(target)
+    if target.is_dir():
+        raise InputError(f"{target} is a folder; --out names the file to write")
+    if target.exists() and not overwrite:
+        raise InputError(f"{target} already exists; choose another --out or pass --overwrite")
+    _check_creatable(target)
+
+
 @contextmanager
 def atomic_dir(target: str | Path, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary folder that becomes ``target`` only if the block finishes.
@@ -21,10 +101,10 @@ def atomic_dir(target: str | Path, overwrite: bool = False) -> Iterator[Path]:
     A crash or error leaves ``target`` as it was (absent, or the old complete result).
     """
     target = Path(target)
-    if target.exists() and not overwrite:
-        raise InputError(f"{target} already exists; choose another --out or pass --overwrite")
+    check_output_dir(target, overwrite)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    prefix = f".{target.name}.{os.getpid()}."
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=target.parent))
     old = target.with_name(f".{target.name}.old")
     try:
         yield tmp

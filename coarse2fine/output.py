@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from coarse2fine.data.dataset import CoarseDataset, InputError
+from coarse2fine.data.dataset import CoarseDataset
 from coarse2fine.discoverer import Discoverer
-from coarse2fine.io import atomic_dir, atomic_write_text
+from coarse2fine.io import atomic_dir, atomic_write_text, check_output_file
 from coarse2fine.metrics import (
     clustering_scores,
     coarse_accuracy,
@@ -198,6 +198,7 @@ def write_discovery(
         if getattr(est, "max_length_", None) is not None:  # texts: the tokens kept per row
             run["max_length"] = est.max_length_
         run["train_rows"] = est.train_rows_
+        run["precision"] = est.train_config_.precision  # what ran ("auto" resolved)
         if getattr(est, "representation_", None) is not None:  # the fallback's comparison
             run["representation"] = est.representation_
         if getattr(est, "train_length_", None) is not None:
@@ -217,8 +218,7 @@ def write_predictions(
     within: str = "all",
 ) -> None:
     out = Path(out)
-    if out.exists() and not overwrite:
-        raise InputError(f"{out} already exists; choose another --out or pass --overwrite")
+    check_output_file(out, overwrite)
     ids = est.predict(data, within=within)
     frame = pd.DataFrame(
         {

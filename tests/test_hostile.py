@@ -1,0 +1,135 @@
+"""Hostile input through the command line: each case exits 2 with one line on stderr naming the
+problem, no traceback, and nothing left behind in --out (issue "Reliability")."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from coarse2fine.cli import _terminate, app
+from coarse2fine.io import atomic_dir, check_output_dir
+
+runner = CliRunner()
+TINY = ["--encoder", "tiny-random", "--epochs", "1", "--batch-size", "8", "--quiet"]
+
+
+def discover(data, out, *extra) -> list[str]:
+    return [
+        "discover",
+        str(data),
+        "--text-col",
+        "utterance",
+        "--coarse-col",
+        "domain",
+        "--n-fine",
+        "6",
+        "--out",
+        str(out),
+        *TINY,
+        *extra,
+    ]
+
+
+def refused(args: list[str], *expected: str) -> str:
+    """Run the CLI; it must exit 2 with one ``error:`` line on stderr containing ``expected``."""
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.output
+    for text in expected:
+        assert text in lines[0], lines[0]
+    return lines[0]
+
+
+def debris(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+# -- where the output goes (defects 4, 5, 6) ------------------------------------------------------
+def test_an_out_below_a_file_is_refused_before_training(tiny_csv, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    refused(discover(tiny_csv, blocker / "run"), f"{blocker} is a file, not a folder")
+    assert blocker.read_text() == "x" and debris(tmp_path) == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_out_folder_is_refused_before_training(tiny_csv, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        refused(discover(tiny_csv, locked / "run"), "is not writable")
+    finally:
+        locked.chmod(0o755)
+
+
+def test_overwrite_never_replaces_a_file_with_a_run_folder(tiny_csv, tmp_path):
+    target = tmp_path / "notes.txt"
+    target.write_text("keep me")
+    refused(discover(tiny_csv, target, "--overwrite"), "is a file", "never a file")
+    assert target.read_text() == "keep me" and debris(tmp_path) == []
+
+
+def test_predict_out_that_is_a_folder_is_refused_before_loading(tmp_path):
+    folder = tmp_path / "preds"
+    folder.mkdir()
+    refused(
+        ["predict", str(tmp_path / "no-model"), "x.csv", "--out", str(folder)],
+        f"{folder} is a folder",
+    )
+
+
+def test_sigterm_while_writing_removes_the_temporary_folder(tmp_path):
+    target = tmp_path / "run"
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        with pytest.raises(SystemExit) as stop, atomic_dir(target) as tmp:
+            (tmp / "half.csv").write_text("a,b\n")
+            os.kill(os.getpid(), signal.SIGTERM)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert stop.value.code == 128 + signal.SIGTERM
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sigterm_during_training_exits_and_leaves_nothing(tiny_csv, tmp_path):
+    out = tmp_path / "run"
+    args = discover(tiny_csv, out)
+    args[args.index("--epochs") + 1] = "100000"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "coarse2fine.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        child.wait(timeout=8)  # imports and the first epochs; it cannot finish 100,000
+    except subprocess.TimeoutExpired:
+        child.send_signal(signal.SIGTERM)
+    assert child.wait(timeout=60) == 128 + signal.SIGTERM
+    assert b"Traceback" not in child.stderr.read()
+    assert not out.exists() and debris(tmp_path) == []
+
+
+def test_debris_of_a_dead_run_is_removed_and_an_interrupted_swap_recovered(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f".run.{dead.pid}.abc123.tmp"
+    stale.mkdir()
+    (stale / "half.csv").write_text("x")
+    live = tmp_path / f".run.{os.getpid()}.def456.tmp"  # a run still going: left alone
+    live.mkdir()
+    old = tmp_path / ".run.old"  # killed between the two renames of an overwrite
+    old.mkdir()
+    (old / "assignments.csv").write_text("complete")
+    with pytest.raises(Exception, match="already exists"):
+        check_output_dir(tmp_path / "run")
+    assert (tmp_path / "run" / "assignments.csv").read_text() == "complete"
+    assert debris(tmp_path) == [live.name]
