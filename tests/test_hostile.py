@@ -133,3 +133,56 @@ def test_debris_of_a_dead_run_is_removed_and_an_interrupted_swap_recovered(tmp_p
         check_output_dir(tmp_path / "run")
     assert (tmp_path / "run" / "assignments.csv").read_text() == "complete"
     assert debris(tmp_path) == [live.name]
+
+
+# -- the report (defect 2) and one-column vectors (defect 9) --------------------------------------
+@pytest.fixture
+def one_column_csv(tmp_path) -> Path:
+    """Vectors with a single feature column and coarse labels that pandas would read as NA."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    lines = ["g_Tspan12,lineage,kind"]
+    for i in range(60):
+        coarse = ("NA", "None", "$\\undefinedcmd$")[i % 3]
+        lines.append(f"{rng.normal(3.0 * (i % 2), 0.1):.4f},{coarse},{coarse}-{i % 2}")
+    path = tmp_path / "one.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_one_feature_column_and_na_like_labels_run_and_report(one_column_csv, tmp_path):
+    import pandas as pd
+
+    out = tmp_path / "run"
+    args = ["discover", str(one_column_csv), "--vector-cols", "g_Tspan12", "--coarse-col"]
+    args += ["lineage", "--fine-col", "kind", "--n-fine", "6", "--out", str(out), "--quiet"]
+    result = runner.invoke(app, [*args, "--epochs", "1"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "assignments.csv", dtype=str, keep_default_na=False)
+    assert sorted(table["coarse"].unique()) == ["$\\undefinedcmd$", "NA", "None"]
+    result = runner.invoke(app, ["report", str(out)])
+    assert result.exit_code == 0, result.output
+    page = (out / "report.html").read_text()
+    assert "$\\undefinedcmd$" in page and "id=maps" in page
+
+
+def test_report_on_assignments_without_a_coarse_column_is_refused(one_column_csv, tmp_path):
+    out = tmp_path / "run"
+    args = ["discover", str(one_column_csv), "--vector-cols", "g_Tspan12", "--coarse-col"]
+    args += ["lineage", "--n-fine", "6", "--out", str(out), "--quiet", "--epochs", "1"]
+    assert runner.invoke(app, args).exit_code == 0
+    (out / "assignments.csv").write_text("row,category\n1,a/1\n")
+    refused(["report", str(out)], "has no column 'coarse'", "not written by coarse2fine")
+
+
+def test_maps_of_one_column_features_use_the_value_itself():
+    import numpy as np
+
+    from coarse2fine.report.maps import feature_maps
+
+    values = np.linspace(-1, 1, 40, dtype=np.float32)[:, None]
+    coarse = np.repeat(["a", "b"], 20)
+    maps = feature_maps(values, coarse, seed=0)
+    assert np.allclose(maps["x"], values[:, 0]) and np.allclose(maps["y"], 0.0)
+    assert np.allclose(maps["cx"], values[:, 0])

@@ -52,8 +52,17 @@ def _read_run(run: Path) -> dict:
             f"{run} is not a discover output folder (missing {', '.join(missing)}); "
             f"run coarse2fine discover ... --out {run} first"
         )
+    # every cell as written: a coarse label "NA", "None" or "nan" is a label, not a missing value
+    assignments = pd.read_csv(run / "assignments.csv", dtype=str, keep_default_na=False)
+    lacking = [col for col in ("coarse", "category") if col not in assignments.columns]
+    if lacking:
+        raise InputError(
+            f"{run / 'assignments.csv'} has no column {', '.join(map(repr, lacking))} "
+            f"(columns: {', '.join(assignments.columns)}); it was not written by coarse2fine "
+            f"discover: run discover again into {run}"
+        )
     parts = {
-        "assignments": pd.read_csv(run / "assignments.csv", dtype={"category": str}),
+        "assignments": assignments,
         "clusters": json.loads((run / "clusters.json").read_text(encoding="utf-8")),
         "run": json.loads((run / "run.json").read_text(encoding="utf-8")),
         "metrics": None,
@@ -223,7 +232,17 @@ def _section(ident: str, title: str, body: str) -> str:
 
 def write_report(run: str | Path, coarse: str | None = None, out: str | Path | None = None) -> Path:
     """Write ``report.html`` (or ``out``) for the discover output folder ``run``."""
-    run = Path(run)
+    import matplotlib
+
+    # user text (labels, names) is drawn as it is: "$x$" must not be parsed as math markup
+    with matplotlib.rc_context({"text.parse_math": False}):
+        page = _page(Path(run), coarse)
+    target = Path(run) / REPORT if out is None else Path(out)
+    atomic_write_text(target, page)
+    return target
+
+
+def _page(run: Path, coarse: str | None) -> str:
     parts = _read_run(run)
     assignments, clusters = parts["assignments"], parts["clusters"]
     sizes = assignments["coarse"].astype(str).value_counts()
@@ -277,10 +296,7 @@ def write_report(run: str | Path, coarse: str | None = None, out: str | Path | N
     curves = _curves(parts["run"].get("history", []))
     if curves:
         sections.append(_section("training", "Training", curves))
-    page = (
+    return (
         "<!doctype html><html><head><meta charset=utf-8><title>coarse2fine report</title>"
         f"<style>{STYLE}</style></head><body>{''.join(sections)}</body></html>\n"
     )
-    target = run / REPORT if out is None else Path(out)
-    atomic_write_text(target, page)
-    return target

@@ -20,6 +20,8 @@ def _tsne(features: np.ndarray, seed: int) -> np.ndarray:
 
     if len(features) < 5:  # t-SNE needs a few rows more than its perplexity
         return np.zeros((len(features), 2))
+    if features.shape[1] < 2:  # one input column: the map is that value itself
+        return np.column_stack([features[:, 0], np.zeros(len(features))])
     reduced = PCA(n_components=min(30, *features.shape), random_state=seed).fit_transform(features)
     perplexity = float(min(30, (len(features) - 1) / 3))
     return TSNE(perplexity=perplexity, init="pca", random_state=seed).fit_transform(reduced)
