@@ -9,6 +9,7 @@ through safetensors + JSON (nothing is ever unpickled).
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -200,6 +201,48 @@ def _is_mapping(value: Any) -> bool:
 
 def _kind(data: CoarseDataset) -> str:
     return "text" if data.is_text else "vectors"
+
+
+def _file_digests(folder: Path) -> dict[str, str]:
+    """sha256 of every file a saved model holds besides its JSON and weights (the encoder's
+    config and tokenizer), so ``load`` can tell a damaged folder from a whole one."""
+    digests = {}
+    for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+        name = file.relative_to(folder).as_posix()
+        if name not in (_CONFIG, _WEIGHTS):
+            digests[name] = hashlib.sha256(file.read_bytes()).hexdigest()
+    return digests
+
+
+def _check_files(path: Path, digests: dict[str, str] | None) -> None:
+    for name, digest in (digests or {}).items():  # models saved before 2026-12-05 have none
+        file = path / name
+        if not file.is_file():
+            raise InputError(f"{path}: damaged model ({name} is missing); run discover again")
+        if hashlib.sha256(file.read_bytes()).hexdigest() != digest:
+            raise InputError(f"{path}: damaged model ({name} was changed); run discover again")
+
+
+def _check_agreement(path: Path, est: Discoverer, feature_dim: int | None) -> None:
+    """The JSON and the tensors must describe the same categories."""
+    centres, n = est.cluster_centers_, len(est.categories_)
+    problems = []
+    if centres.ndim != 2 or len(centres) != n:
+        problems.append(f"{n} categories but {len(centres)} centres")
+    elif feature_dim is not None and centres.shape[1] != feature_dim:
+        problems.append(f"centres of width {centres.shape[1]}, the features have {feature_dim}")
+    if not np.isfinite(centres).all():
+        problems.append("centres hold NaN or inf")
+    if len(est.cluster_parents_) != n:
+        problems.append(f"{n} categories but {len(est.cluster_parents_)} parents")
+    unknown = sorted({str(p) for p in est.cluster_parents_} - set(map(str, est.coarse_classes_)))
+    if unknown:
+        problems.append(f"parents {', '.join(map(repr, unknown[:3]))} are no coarse class")
+    names = getattr(est, "category_names_", None)
+    if names is not None and len(names) != n:
+        problems.append(f"{n} categories but {len(names)} names")
+    if problems:
+        raise InputError(f"{path}: damaged model ({'; '.join(problems)}); run discover again")
 
 
 class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
@@ -818,6 +861,8 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
                 "category_names": getattr(self, "category_names_", None),
                 "cluster_parents": self.cluster_parents_,
             }
+            config["feature_dim"] = int(self.cluster_centers_.shape[1])
+            config["files"] = _file_digests(tmp)  # the encoder's config and tokenizer files
             (tmp / _CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
         return Path(path)
 
@@ -833,6 +878,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
             config = json.loads((path / _CONFIG).read_text(encoding="utf-8"))
             if config.get("format") != FORMAT_VERSION:
                 raise InputError(f"{path}: model format {config.get('format')} is not supported")
+            _check_files(path, config.get("files"))
             fitted = config.get("fitted_method", config["params"]["method"])
             params = dict(config["params"])
             if fitted == params["method"]:  # the trained method's full config
@@ -851,6 +897,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
             if config.get("category_names") is not None:
                 est.category_names_ = config["category_names"]
             est.cluster_parents_ = config["cluster_parents"]
+            _check_agreement(path, est, config.get("feature_dim"))
         except InputError:
             raise
         except Exception as err:  # a damaged or foreign folder: say so in one line

@@ -162,9 +162,9 @@ def test_precision_auto_is_bf16_only_where_the_device_has_it_natively():
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_hooks_encode_rows_at_the_precision_the_loop_trains_at(tiny_data, precision):
+def test_hooks_encode_rows_at_the_precision_the_loop_trains_at(tiny_vectors, precision):
     est = Discoverer("down", n_fine=6, epochs=1, precision=precision, progress=False)
-    est.fit(tiny_data)
+    est.fit(tiny_vectors)
     assert est.method_.precision == precision  # the bank refresh and warm-up checks use it
     assert est.train_config_.precision == precision
 

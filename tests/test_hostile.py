@@ -186,3 +186,77 @@ def test_maps_of_one_column_features_use_the_value_itself():
     maps = feature_maps(values, coarse, seed=0)
     assert np.allclose(maps["x"], values[:, 0]) and np.allclose(maps["y"], 0.0)
     assert np.allclose(maps["cx"], values[:, 0])
+
+
+# -- a damaged model folder (defect 3) ------------------------------------------------------------
+def _damage_json(model: Path, change) -> None:
+    import json
+
+    config = json.loads((model / "coarse2fine.json").read_text())
+    change(config)
+    (model / "coarse2fine.json").write_text(json.dumps(config))
+
+
+def _damage_centres(model: Path, change) -> None:
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(str(model / "model.safetensors"))
+    tensors["discovery.centres"] = change(tensors["discovery.centres"])
+    save_file(tensors, str(model / "model.safetensors"), metadata={"format": "1"})
+
+
+DAMAGE = {
+    "tokenizer deleted": (
+        lambda m: [p.unlink() for p in (m / "encoder").glob("*token*")],
+        "is missing",
+    ),
+    "tokenizer changed": (
+        lambda m: (m / "encoder" / "tokenizer.json").write_text('{"version": "1.0"}'),
+        "encoder/tokenizer.json was changed",
+    ),
+    "NaN centres": (
+        lambda m: _damage_centres(m, lambda c: c * float("nan")),
+        "centres hold NaN or inf",
+    ),
+    "centres of the wrong width": (
+        lambda m: _damage_centres(m, lambda c: c[:, :-3].contiguous()),
+        "centres of width",
+    ),
+    "unknown parent": (
+        lambda m: _damage_json(m, lambda c: c["cluster_parents"].__setitem__(0, "nowhere")),
+        "'nowhere' are no coarse class",
+    ),
+    "categories cut short": (
+        lambda m: _damage_json(m, lambda c: c.__setitem__("categories", c["categories"][:-1])),
+        "5 categories but 6 centres",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def saved_model(tmp_path_factory) -> Path:
+    import csv
+
+    from conftest import tiny_rows
+
+    folder = tmp_path_factory.mktemp("model")
+    data = folder / "tiny.csv"
+    with data.open("w", newline="") as fh:
+        csv.writer(fh).writerows([("utterance", "domain", "intent"), *tiny_rows()])
+    assert runner.invoke(app, discover(data, folder / "run")).exit_code == 0
+    return folder
+
+
+@pytest.mark.parametrize("case", DAMAGE)
+def test_a_damaged_model_is_refused_in_one_line(saved_model, tmp_path, case):
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(saved_model / "run" / "model", model)
+    damage, expected = DAMAGE[case]
+    damage(model)
+    out = tmp_path / "p.csv"
+    args = ["predict", str(model), str(saved_model / "tiny.csv"), "--text-col", "utterance"]
+    line = refused([*args, "--out", str(out), "--within", "given", "--coarse-col", "domain"])
+    assert "damaged model" in line and expected in line
+    assert not out.exists()
