@@ -320,24 +320,50 @@ def evaluate(
         str, typer.Option(help="column with the discovered categories")
     ] = "category",
 ) -> None:
-    """Score discovered categories against known fine labels: ACC, ARI, NMI (x100)."""
-    import pandas as pd
-
+    """Score discovered categories against known fine labels: ACC, ARI, NMI (x100). Rows with
+    a blank fine label are left out (and counted on stderr)."""
     from coarse2fine.metrics import clustering_scores
 
     try:
+        if assignments.is_dir():
+            raise InputError(
+                f"{assignments} is a folder; give the file: {assignments / 'assignments.csv'}"
+            )
         if not assignments.is_file():
             raise InputError(f"{assignments}: no such file")
-        table = pd.read_csv(assignments, dtype=str, keep_default_na=False)
+        table = _read_assignments(assignments)
         for col in (fine_col, pred_col):
             if col not in table.columns:
                 raise InputError(
                     f"{assignments}: no column {col!r} (columns: {', '.join(table.columns)})"
                 )
-        scores = clustering_scores(table[fine_col].to_numpy(), table[pred_col].to_numpy())
+        labelled = table[fine_col].str.strip() != ""  # a blank fine label is unknown, no class
+        if not labelled.any():
+            raise InputError(f"{assignments}: column {fine_col!r} holds no fine label")
+        scored = table[labelled]
+        scores = clustering_scores(scored[fine_col].to_numpy(), scored[pred_col].to_numpy())
     except (InputError, ValueError, OSError) as err:
         _fail(str(err))
+    if not labelled.all():
+        typer.echo(
+            f"scored the {labelled.sum()} of {len(table)} rows that carry a fine label", err=True
+        )
     typer.echo(json.dumps({k: round(v, 2) for k, v in scores.items()}))
+
+
+def _read_assignments(path: Path):
+    """The table as written, every cell a string; one line for a file pandas cannot parse."""
+    import pandas as pd
+
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False)
+    except UnicodeDecodeError:
+        raise InputError(
+            f"{path}: the file is not valid UTF-8; give the assignments.csv that discover wrote"
+        ) from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else "empty"
+        raise InputError(f"{path}: not a CSV table ({first})") from None
 
 
 def _parse_options(options: list[str] | None) -> dict:

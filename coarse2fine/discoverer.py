@@ -76,7 +76,8 @@ def _is_text(X: Any) -> bool:
         items = list(X)
     except TypeError:
         return False
-    return bool(items) and all(isinstance(t, str) for t in items)
+    # any string makes it texts: CoarseDataset then names the rows that are not strings
+    return any(isinstance(t, str) for t in items)
 
 
 def _numeric(X: Any, est: BaseEstimator | None = None, *, fitting: bool = False) -> np.ndarray:
@@ -113,8 +114,10 @@ def as_dataset(
             "is None; call fit(rows, coarse_labels)"
         )
     fine = None if fine is None else list(fine)
+    if isinstance(X, str):
+        raise InputError("X is one string; give one text per row (a list of strings)")
     if _is_text(X):
-        return CoarseDataset(coarse=list(y), texts=list(X), fine=fine)
+        return CoarseDataset(coarse=y, texts=list(X), fine=fine)
     if isinstance(X, list | tuple) and not X:
         raise InputError("no rows: X is empty")
     vectors = _numeric(X, est, fitting=True)
@@ -445,6 +448,12 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
                 )
             self._train_config(_kind(data))
             return
+        whole = isinstance(self.n_fine, int | np.integer) and not isinstance(self.n_fine, bool)
+        if not whole:
+            raise InputError(
+                f"n_fine must be a whole number, a dict of one per coarse class, or None, got "
+                f"{self.n_fine!r}"
+            )
         if not 1 <= int(self.n_fine) <= len(data):
             raise InputError(
                 f"n_fine must be between 1 and the number of rows ({len(data)}), got {self.n_fine}"

@@ -260,3 +260,133 @@ def test_a_damaged_model_is_refused_in_one_line(saved_model, tmp_path, case):
     line = refused([*args, "--out", str(out), "--within", "given", "--coarse-col", "domain"])
     assert "damaged model" in line and expected in line
     assert not out.exists()
+
+
+# -- silent coercion (defect 7) and misleading messages (defect 8) --------------------------------
+TEXTS = ["open my account", "close my account", "book a flight", "cancel the flight"]
+
+
+@pytest.mark.parametrize(
+    ("X", "y", "n_fine", "expected"),
+    [
+        (TEXTS, ["bank", None, "travel", "travel"], 2, "coarse label(s) are missing (None/NaN)"),
+        (TEXTS, ["bank", "bank", float("nan"), "travel"], 2, "missing (None/NaN) at position(s) 2"),
+        (TEXTS, [["bank"], ["bank"], ["travel"], ["travel"]], 2, "must be one-dimensional"),
+        ("open my account", ["bank"] * 15, 2, "X is one string"),
+        (["open", "", "book", "cancel"], ["bank", "bank", "travel", "travel"], 2, "empty text"),
+        (["open", 7, "book", "cancel"], ["bank", "bank", "travel", "travel"], 2, "is int 7"),
+        (TEXTS, ["bank", "bank", "travel", "travel"], 6.7, "n_fine must be a whole number"),
+    ],
+)
+def test_the_api_refuses_what_it_used_to_coerce(X, y, n_fine, expected):
+    import numpy as np
+
+    from coarse2fine import Discoverer
+    from coarse2fine.data import InputError
+
+    if isinstance(y, list) and y and isinstance(y[0], list):
+        y = np.array(y)  # an (N, 1) column
+    est = Discoverer(n_fine=n_fine, encoder="tiny-random", epochs=1, progress=False)
+    with pytest.raises(InputError, match=None) as err:
+        est.fit(X, y)
+    assert expected in str(err.value)
+
+
+def test_a_parquet_text_column_of_numbers_or_lists_is_refused(tmp_path):
+    import pandas as pd
+
+    path = tmp_path / "rows.parquet"
+    frame = pd.DataFrame({"text": [1, 2, 3, 4], "coarse": ["a", "a", "b", "b"]})
+    frame.to_parquet(path)
+    refused(
+        [
+            "discover",
+            str(path),
+            "--text-col",
+            "text",
+            "--coarse-col",
+            "coarse",
+            "--out",
+            str(tmp_path / "r"),
+        ],
+        "column 'text' at row 1 holds int64 1, not text",
+    )
+    frame["text"] = [["x"], ["y"], ["z"], ["w"]]
+    frame.to_parquet(path)
+    refused(
+        [
+            "discover",
+            str(path),
+            "--text-col",
+            "text",
+            "--coarse-col",
+            "coarse",
+            "--out",
+            str(tmp_path / "r"),
+        ],
+        "not text",
+    )
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_value_beyond_float32_is_named_not_called_nan(tmp_path):
+    path = tmp_path / "cells.csv"
+    rows = [f"{i % 3}.5,{(i % 2) * 2},{'a' if i < 6 else 'b'}" for i in range(12)]
+    rows[4] = "1e39,1,a"
+    path.write_text("g1,g2,lineage\n" + "\n".join(rows) + "\n")
+    line = refused(
+        [
+            "discover",
+            str(path),
+            "--vector-cols",
+            "g1,g2",
+            "--coarse-col",
+            "lineage",
+            "--out",
+            str(tmp_path / "r"),
+        ],
+        "column 'g1' at row 5 holds 1e+39, beyond float32's range",
+    )
+    assert "NaN" not in line
+
+
+def test_a_malformed_mlp_encoder_name_says_so(tmp_path):
+    path = tmp_path / "cells.csv"
+    path.write_text("g1,g2,lineage\n" + "\n".join(f"{i},{i % 3},{'ab'[i % 2]}" for i in range(8)))
+    line = refused(
+        [
+            "discover",
+            str(path),
+            "--vector-cols",
+            "g1,g2",
+            "--coarse-col",
+            "lineage",
+            "--out",
+            str(tmp_path / "r"),
+            "--encoder",
+            "mlp:abc",
+        ],
+        "encoder 'mlp:abc': an MLP is written 'mlp' or 'mlp:WIDTHxDEPTH'",
+    )
+    assert "reads texts" not in line
+
+
+def test_evaluate_on_a_folder_a_binary_file_or_a_malformed_table(tmp_path):
+    refused(["evaluate", str(tmp_path)], "is a folder; give the file", "assignments.csv")
+    binary = tmp_path / "a.csv"
+    binary.write_bytes(b"fine,category\n\xff\xfe,x\n")
+    refused(["evaluate", str(binary)], "not valid UTF-8")
+    broken = tmp_path / "b.csv"
+    broken.write_text('fine,category\n"a,b\n')
+    refused(["evaluate", str(broken)], "not a CSV table")
+
+
+def test_evaluate_leaves_out_blank_fine_labels(tmp_path):
+    import json
+
+    path = tmp_path / "assignments.csv"
+    path.write_text("fine,category\na,x\na,x\nb,y\n,y\n ,x\n")
+    result = runner.invoke(app, ["evaluate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["ACC"] == 100.0  # blank rows would cost a class otherwise
+    assert "scored the 3 of 5 rows that carry a fine label" in result.stderr

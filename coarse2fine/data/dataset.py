@@ -15,11 +15,49 @@ class InputError(ValueError):
     """Bad user input: the message names the file, row or column and says what to do."""
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _is_missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value)) or _is_na(value)
+
+
+def _is_na(value: object) -> bool:
+    try:
+        import pandas as pd
+
+        return value is pd.NA or value is pd.NaT
+    except ImportError:  # pragma: no cover
+        return False
+
+
 def _as_label_array(values: Sequence | np.ndarray, what: str) -> np.ndarray:
-    arr = np.asarray([str(v) for v in values], dtype=object)
-    if arr.ndim != 1:
-        raise InputError(f"{what} labels must be one-dimensional, got shape {arr.shape}")
-    return arr
+    """Labels as strings. A missing label (None, NaN, NA) is refused rather than becoming a
+    class named "None" or "nan"; so is a 2-D label array (a column vector's rows would become
+    classes named "['banking']")."""
+    if isinstance(values, str):
+        raise InputError(f"{what} labels are one string; give one label per row (a list)")
+    shape = np.shape(values) if isinstance(values, np.ndarray) or hasattr(values, "shape") else ()
+    if len(shape) > 1:
+        raise InputError(
+            f"{what} labels must be one-dimensional, got shape {tuple(shape)}; pass y.ravel() or "
+            f"one column"
+        )
+    values = list(values)
+    missing = [i for i, v in enumerate(values) if _is_missing(v)]
+    if missing:
+        shown = ", ".join(str(i) for i in missing[:10])
+        raise InputError(
+            f"{len(missing)} {what} label(s) are missing (None/NaN) at position(s) {shown}"
+            f"{', ...' if len(missing) > 10 else ''} (0-based); label those rows or drop them"
+        )
+    nested = [i for i, v in enumerate(values) if isinstance(v, list | tuple | np.ndarray)]
+    if nested:
+        raise InputError(
+            f"{what} label at position {nested[0]} is a sequence ({values[nested[0]]!r}); give "
+            f"one label per row"
+        )
+    return np.asarray([str(v) for v in values], dtype=object)
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,12 +89,38 @@ class CoarseDataset:
         if (self.texts is None) == (self.vectors is None):
             raise InputError("give exactly one of texts or vectors")
         if self.texts is not None:
-            texts = [str(t) for t in self.texts]
+            if isinstance(self.texts, str):
+                raise InputError("texts is one string; give one text per row (a list)")
+            texts = list(self.texts)
             if len(texts) != n:
                 raise InputError(f"{len(texts)} texts but {n} coarse labels")
+            odd = [i for i, t in enumerate(texts) if not isinstance(t, str)]
+            if odd:
+                raise InputError(
+                    f"text at row {row_ids[odd[0]]} is {type(texts[odd[0]]).__name__} "
+                    f"{texts[odd[0]]!r:.60}, not a string ({len(odd)} such rows); give texts"
+                )
+            blank = [int(row_ids[i]) for i, t in enumerate(texts) if not t.strip()]
+            if blank:
+                shown = ", ".join(map(str, blank[:10]))
+                raise InputError(
+                    f"{len(blank)} empty text(s) (rows {shown}{', ...' if len(blank) > 10 else ''})"
+                    f"; remove those rows or fill in the text"
+                )
             object.__setattr__(self, "texts", texts)
         if self.vectors is not None:
-            vectors = np.asarray(self.vectors, dtype=np.float32)
+            raw = np.asarray(self.vectors)
+            if raw.dtype.kind == "f" and raw.ndim == 2:
+                with np.errstate(invalid="ignore"):
+                    huge = np.flatnonzero((np.isfinite(raw) & (np.abs(raw) > FLOAT32_MAX)).any(1))
+                if len(huge):
+                    i = huge[0]
+                    j = int(np.flatnonzero(np.isfinite(raw[i]) & (np.abs(raw[i]) > FLOAT32_MAX))[0])
+                    raise InputError(
+                        f"row {row_ids[i]}, column {j + 1} holds {raw[i, j]:.6g}, beyond float32's "
+                        f"range (±{FLOAT32_MAX:.3g}; {len(huge)} such rows); rescale the column"
+                    )
+            vectors = np.asarray(raw, dtype=np.float32)
             if vectors.ndim != 2 or len(vectors) != n:
                 raise InputError(f"vectors must be a {n} x d matrix, got shape {vectors.shape}")
             bad = np.flatnonzero(~np.isfinite(vectors).all(axis=1))

@@ -99,6 +99,7 @@ def read_table(
 
     texts = vectors = None
     if text_col is not None:
+        _require_strings(frame[text_col], row_ids, where, text_col)
         texts = _cells(frame[text_col])
         _require(
             texts,
@@ -391,6 +392,19 @@ def _rows_text(rows: Sequence[int]) -> str:
     return f"rows {shown}" + (f", ... ({len(rows)} rows)" if len(rows) > _MAX_SHOWN else "")
 
 
+def _require_strings(values: pd.Series, row_ids: np.ndarray, where: str, col: str) -> None:
+    """A text column holds text: numbers or lists (Parquet, JSONL keep their types) are refused
+    by row rather than turned into strings."""
+    bad = [i for i, v in enumerate(values) if not _is_missing(v) and not isinstance(v, str)]
+    if bad:
+        value = values.iloc[bad[0]]
+        raise InputError(
+            f"{where}: column {col!r} at row {row_ids[bad[0]]} holds {type(value).__name__} "
+            f"{str(value):.60}, not text (non-text cells at {_rows_text(row_ids[bad])}); "
+            f"--text-col names a column of texts: convert it or choose another column"
+        )
+
+
 def _require(values: list[str], row_ids: np.ndarray, problem: str, fix: str) -> None:
     """Refuse blank values, naming their rows."""
     bad = [r for r, v in zip(row_ids, values, strict=True) if not v.strip()]
@@ -418,6 +432,15 @@ def _vectors(frame: pd.DataFrame, cols: list[str], row_ids: np.ndarray, where: s
             for c in cols
         ]
     )
+    with np.errstate(invalid="ignore"):
+        huge = np.isfinite(matrix) & (np.abs(matrix) > np.finfo(np.float32).max)
+    if huge.any():
+        i, j = np.argwhere(huge)[0]
+        raise InputError(
+            f"{where}: column {cols[j]!r} at row {row_ids[i]} holds {matrix[i, j]:.6g}, beyond "
+            f"float32's range (±3.4e+38; such values at {_rows_text(row_ids[huge.any(axis=1)])});"
+            f" rescale the column"
+        )
     bad = ~np.isfinite(matrix)
     if bad.any():
         i, j = np.argwhere(bad)[0]

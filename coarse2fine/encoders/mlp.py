@@ -26,6 +26,10 @@ def parse_mlp_spec(name: str) -> tuple[int, int] | None:
     """ "mlp" -> (64, 4); "mlp:128x3" -> (128, 3); anything else -> None (not an MLP name)."""
     match = MLP_SPEC.match(name)
     if match is None:
+        if name == "mlp" or name.startswith("mlp:"):
+            raise InputError(
+                f"encoder {name!r}: an MLP is written 'mlp' or 'mlp:WIDTHxDEPTH' (e.g. mlp:128x3)"
+            )
         return None
     if match.group(1) is None:
         return 64, 4
