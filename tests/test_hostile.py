@@ -390,3 +390,27 @@ def test_evaluate_leaves_out_blank_fine_labels(tmp_path):
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["ACC"] == 100.0  # blank rows would cost a class otherwise
     assert "scored the 3 of 5 rows that carry a fine label" in result.stderr
+
+
+def test_a_model_with_an_estimated_k_loads_and_predicts_for_falcon(tiny_csv, tmp_path):
+    """Defect 1: FALCON fitted without --n-fine used to save n_fine null and refuse to load."""
+    out = tmp_path / "run"
+    args = discover(tiny_csv, out, "--method", "falcon")
+    del args[args.index("--n-fine") : args.index("--n-fine") + 2]
+    assert runner.invoke(app, args).exit_code == 0
+    pred = tmp_path / "p.csv"
+    result = runner.invoke(
+        app,
+        [
+            "predict",
+            str(out / "model"),
+            str(tiny_csv),
+            "--text-col",
+            "utterance",
+            "--out",
+            str(pred),
+            "--quiet",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert pred.read_text().count("\n") == 49
