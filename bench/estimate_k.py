@@ -10,7 +10,9 @@ bench/peers.py) and scanpy's leiden at resolution 1 restricted to each coarse cl
 estimate's time is set against the default ``discover``'s own wall time.
 
 Features are cached under bench/cache/estimate_k/ (not committed) so a change of criteria
-reruns in seconds; a change of the package defaults makes new ones.
+reruns in seconds; a change of the package defaults makes new ones. With
+``C2F_PEERS_FEATURES=DIR`` set as for bench/peers.py, the features that run saved (same rows,
+seed and defaults) are taken instead of training again.
 
     python bench/estimate_k.py
     python bench/estimate_k.py --dataset clinc --seed 0
@@ -22,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -79,6 +82,11 @@ def features(data, name: str, seed: int) -> dict[str, Any]:
     if path.is_file():
         saved = np.load(path, allow_pickle=False)
         return {k: saved[k].item() if saved[k].ndim == 0 else saved[k] for k in saved.files}
+    found = from_peers(name, seed)
+    if found is not None:
+        CACHE.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(path, **found)
+        return found
     start = time.perf_counter()
     est = Discoverer(n_fine=true_counts(data), seed=seed, progress=False).fit(data)
     seconds = time.perf_counter() - start
@@ -92,6 +100,38 @@ def features(data, name: str, seed: int) -> dict[str, Any]:
     CACHE.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(path, **found)
     return found
+
+
+def from_peers(name: str, seed: int) -> dict[str, Any] | None:
+    """The same features from a bench/peers.py run that saved them (``C2F_PEERS_FEATURES=DIR``)
+    under the current package defaults: its ``discover`` and ``untrained`` cells on the same
+    rows and seed, so nothing is trained twice. None when that run is not there."""
+    import os
+
+    from peers import RESULTS as PEERS
+    from peers import package_defaults
+
+    folder = os.environ.get("C2F_PEERS_FEATURES")
+    if not folder:
+        return None
+    files = {
+        row: Path(folder) / f"{name}-{row}-seed{seed}.npz" for row in ("discover", "untrained")
+    }
+    record_path = PEERS / name / f"discover-seed{seed}.json"
+    if not all(f.is_file() for f in files.values()) or not record_path.is_file():
+        return None
+    record = json.loads(record_path.read_text())
+    if record.get("settings", {}).get("defaults") != package_defaults():
+        return None
+    after = np.load(files["discover"])["features"].astype(np.float32)
+    before = np.load(files["untrained"])["features"].astype(np.float32)
+    same = after.shape == before.shape and np.allclose(after, before)
+    return {
+        "after": after,
+        "before": before,
+        "discover_seconds": float(record["seconds"]),
+        "chosen": "untrained" if same else "trained",  # the fallback kept the starting features
+    }
 
 
 def leiden_counts(data, seed: int, feats: np.ndarray) -> list[int]:
