@@ -1,4 +1,4 @@
-"""Command-line tool: ``coarse2fine discover | predict | report | evaluate``.
+"""Command-line tool: ``coarse2fine discover | predict | embed | report | evaluate``.
 
 Bad input exits with status 2 and one line naming the problem; nothing partial is written.
 """
@@ -9,14 +9,24 @@ import json
 import signal
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from coarse2fine.cluster.estimate_k import CRITERIA, DEFAULT_CRITERION
-from coarse2fine.data import BUILTIN_DATASETS, CoarseDataset, InputError, load_dataset, read_table
+from coarse2fine.data import (
+    BUILTIN_DATASETS,
+    CoarseDataset,
+    InputError,
+    iter_table,
+    load_dataset,
+    read_table,
+)
 from coarse2fine.io import check_output_dir, check_output_file
+
+CHUNK_ROWS = 10_000  # predict / embed: rows read and handled at a time
 
 app = typer.Typer(
     add_completion=False,
@@ -58,6 +68,39 @@ def load_rows(
         vector_cols=None if vector_cols is None else _split_columns(vector_cols),
         coarse_col=coarse_col,
         fine_col=fine_col,
+        coarse_from=coarse_from,
+        coarse_required=need_coarse,
+    )
+
+
+def stream_rows(
+    data: str,
+    *,
+    text_col: str | None,
+    vector_cols: str | None,
+    coarse_col: str | None,
+    coarse_from: str | None,
+    need_coarse: bool,
+    chunk_rows: int,
+) -> Iterable[CoarseDataset]:
+    """The rows of ``data`` in pieces of at most ``chunk_rows`` (a built-in dataset: one piece),
+    for commands that handle rows one by one (predict, embed): memory stays flat."""
+    name, _, split = data.partition(":")
+    if name in BUILTIN_DATASETS and not Path(data).exists():
+        return [load_dataset(name, split or "train")]
+    if (text_col is None) == (vector_cols is None):
+        raise InputError(
+            "a data file needs exactly one of --text-col COLUMN (texts) or --vector-cols "
+            "COLUMNS (numbers: a comma list and/or patterns such as 'gene_*')"
+        )
+    if need_coarse and coarse_col is None and coarse_from is None:
+        raise InputError("give the coarse labels: --coarse-col COLUMN or --coarse-from RULE")
+    return iter_table(
+        data,
+        chunk_rows=chunk_rows,
+        text_col=text_col,
+        vector_cols=None if vector_cols is None else _split_columns(vector_cols),
+        coarse_col=coarse_col,
         coarse_from=coarse_from,
         coarse_required=need_coarse,
     )
@@ -262,6 +305,9 @@ def predict(
         str | None,
         typer.Option(help="derive coarse labels as in discover (for --within given)"),
     ] = None,
+    chunk_rows: Annotated[
+        int, typer.Option(help="rows read and assigned at a time (memory stays flat)")
+    ] = CHUNK_ROWS,
     overwrite: Annotated[bool, typer.Option(help="replace an existing --out file")] = False,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
@@ -279,19 +325,59 @@ def predict(
         est = Discoverer.load(model, progress=not quiet)
         if text_col is None and vector_cols is None:
             text_col = "text"
-        rows = load_rows(
+        rows = stream_rows(
             data,
             text_col=text_col,
             vector_cols=vector_cols,
             coarse_col=coarse_col,
-            fine_col=None,
             coarse_from=coarse_from,
             need_coarse=given,
+            chunk_rows=chunk_rows,
         )
-        write_predictions(est, rows, out, overwrite=overwrite, within=within)
+        count = write_predictions(est, rows, out, overwrite=overwrite, within=within)
     except (InputError, ValueError, OSError) as err:
         _fail(str(err))
-    typer.echo(f"wrote {len(rows)} predictions to {out}")
+    typer.echo(f"wrote {count} predictions to {out}")
+
+
+@app.command()
+def embed(
+    model: Annotated[Path, typer.Argument(help="model folder written by discover (OUT/model)")],
+    data: Annotated[str, typer.Argument(help="CSV/TSV/JSONL/Parquet file of rows")],
+    out: Annotated[Path, typer.Option("--out", help="Parquet file to write")],
+    text_col: Annotated[
+        str | None, typer.Option(help="column holding the text [default: text]")
+    ] = None,
+    vector_cols: Annotated[
+        str | None, typer.Option(help="numeric input columns, for a model trained on vectors")
+    ] = None,
+    chunk_rows: Annotated[int, typer.Option(help="rows read and encoded at a time")] = CHUNK_ROWS,
+    overwrite: Annotated[bool, typer.Option(help="replace an existing --out file")] = False,
+    quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
+) -> None:
+    """Write the rows' learned features (the ones discover clusters) to Parquet: a column
+    ``row`` (the row's number in DATA) and f0..f{d-1}, to cluster or plot elsewhere."""
+    from coarse2fine.discoverer import Discoverer
+    from coarse2fine.output import write_features
+
+    try:
+        check_output_file(out, overwrite)
+        est = Discoverer.load(model, progress=not quiet)
+        if text_col is None and vector_cols is None:
+            text_col = "text"
+        rows = stream_rows(
+            data,
+            text_col=text_col,
+            vector_cols=vector_cols,
+            coarse_col=None,
+            coarse_from=None,
+            need_coarse=False,
+            chunk_rows=chunk_rows,
+        )
+        count = write_features(est, rows, out, overwrite=overwrite)
+    except (InputError, ValueError, OSError) as err:
+        _fail(str(err))
+    typer.echo(f"wrote the features of {count} rows to {out}")
 
 
 @app.command()

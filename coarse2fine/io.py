@@ -55,7 +55,7 @@ def _pid_alive(pid: int) -> bool:
 
 
 def recover_debris(target: Path) -> None:
-    """Remove the temporary folders of dead runs into ``target`` and, when ``target`` is
+    """Remove the temporary files and folders of dead runs into ``target`` and, when ``target`` is
     missing but ``.target.old`` exists (a run died between the two renames of an overwrite),
     put the old complete result back."""
     parent = target.parent
@@ -63,8 +63,11 @@ def recover_debris(target: Path) -> None:
         return
     for tmp in parent.glob(f".{target.name}.*.tmp"):
         pid = tmp.name[len(target.name) + 2 :].split(".")[0]
-        if tmp.is_dir() and pid.isdigit() and not _pid_alive(int(pid)):
-            shutil.rmtree(tmp, ignore_errors=True)
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            if tmp.is_dir():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                tmp.unlink(missing_ok=True)
     old = target.with_name(f".{target.name}.old")
     if old.is_dir() and not target.exists():
         old.rename(target)
@@ -87,6 +90,7 @@ def check_output_dir(target: str | Path, overwrite: bool = False) -> None:
 def check_output_file(target: str | Path, overwrite: bool = False) -> None:
     """Refuse, before any work, an output file ``target`` that cannot be written or replaced."""
     target = Path(target)
+    recover_debris(target)
     if target.is_dir():
         raise InputError(f"{target} is a folder; --out names the file to write")
     if target.exists() and not overwrite:
@@ -139,19 +143,30 @@ def _apply_umask(root: Path) -> None:
         path.chmod((0o777 if path.is_dir() else 0o666) & ~mask)
 
 
-def atomic_write_text(target: str | Path, text: str) -> None:
-    """Write a file through a temporary sibling and an atomic rename."""
+@contextmanager
+def atomic_file(target: str | Path, mode: str = "w") -> Iterator[Any]:
+    """Yield an open temporary sibling of ``target`` ("w": text, "wb": bytes) that replaces
+    ``target`` only if the block finishes: output written piece by piece (streamed predictions)
+    is never seen half-written."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    prefix = f".{target.name}.{os.getpid()}."
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=target.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        encoding = None if "b" in mode else "utf-8"
+        with os.fdopen(fd, mode, encoding=encoding, newline="" if encoding else None) as fh:
+            yield fh
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_text(target: str | Path, text: str) -> None:
+    """Write a file through a temporary sibling and an atomic rename."""
+    with atomic_file(target) as fh:
+        fh.write(text)
 
 
 def write_json(target: str | Path, obj: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import pandas as pd
 
 from coarse2fine.data.dataset import CoarseDataset
 from coarse2fine.discoverer import Discoverer
-from coarse2fine.io import atomic_dir, atomic_write_text, check_output_file
+from coarse2fine.io import atomic_dir, atomic_file, check_output_file
 from coarse2fine.metrics import (
     clustering_scores,
     coarse_accuracy,
@@ -211,22 +212,66 @@ def write_discovery(
 
 def write_predictions(
     est: Discoverer,
-    data: CoarseDataset,
+    data: CoarseDataset | Iterable[CoarseDataset],
     out: str | Path,
     *,
     overwrite: bool = False,
     within: str = "all",
-) -> None:
+) -> int:
+    """Assign the rows and write one CSV line per row; ``data`` may be an iterable of pieces
+    (``iter_table``), predicted and written one at a time so memory stays flat in the number
+    of rows. The file appears only when every piece is written. Returns the number of rows."""
     out = Path(out)
     check_output_file(out, overwrite)
-    ids = est.predict(data, within=within)
-    frame = pd.DataFrame(
-        {
-            "row": data.row_ids,
-            **({"text": data.texts} if data.is_text else {}),
-            "category": [est.categories_[k] for k in ids],
-            "category_id": ids,
-            "coarse": [est.cluster_parents_[k] for k in ids],
-        }
-    )
-    atomic_write_text(out, frame.to_csv(index=False))
+    pieces = [data] if isinstance(data, CoarseDataset) else data
+    rows = 0
+    with atomic_file(out) as fh:
+        for piece in pieces:
+            ids = est.predict(piece, within=within)
+            frame = pd.DataFrame(
+                {
+                    "row": piece.row_ids,
+                    **({"text": piece.texts} if piece.is_text else {}),
+                    "category": [est.categories_[k] for k in ids],
+                    "category_id": ids,
+                    "coarse": [est.cluster_parents_[k] for k in ids],
+                }
+            )
+            fh.write(frame.to_csv(index=False, header=rows == 0))
+            rows += len(piece)
+    return rows
+
+
+def write_features(
+    est: Discoverer,
+    data: CoarseDataset | Iterable[CoarseDataset],
+    out: str | Path,
+    *,
+    overwrite: bool = False,
+) -> int:
+    """The rows' features as Parquet (``row``, then ``f0``..``f{d-1}`` as float32), written
+    piece by piece as ``write_predictions`` does. Returns the number of rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out = Path(out)
+    check_output_file(out, overwrite)
+    pieces = [data] if isinstance(data, CoarseDataset) else data
+    rows, writer = 0, None
+    with atomic_file(out, "wb") as fh:
+        try:
+            for piece in pieces:
+                features = np.asarray(est.transform(piece), dtype=np.float32)
+                columns = {"row": pa.array(np.asarray(piece.row_ids, dtype=np.int64))}
+                columns.update(
+                    {f"f{j}": pa.array(features[:, j]) for j in range(features.shape[1])}
+                )
+                table = pa.table(columns)
+                if writer is None:
+                    writer = pq.ParquetWriter(fh, table.schema)
+                writer.write_table(table)
+                rows += len(piece)
+        finally:
+            if writer is not None:
+                writer.close()
+    return rows

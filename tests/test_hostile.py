@@ -414,3 +414,60 @@ def test_a_model_with_an_estimated_k_loads_and_predicts_for_falcon(tiny_csv, tmp
     )
     assert result.exit_code == 0, result.output
     assert pred.read_text().count("\n") == 49
+
+
+# -- streaming: predict and embed a file piece by piece ------------------------------------------
+def test_iter_table_pieces_are_read_table_cut_into_chunks(tiny_csv):
+    from coarse2fine.data import iter_table, read_table
+
+    whole = read_table(tiny_csv, text_col="utterance", coarse_col="domain", fine_col="intent")
+    pieces = list(
+        iter_table(
+            tiny_csv, chunk_rows=7, text_col="utterance", coarse_col="domain", fine_col="intent"
+        )
+    )
+    assert [len(p) for p in pieces] == [7] * 6 + [6]
+    assert sum((p.texts for p in pieces), []) == whole.texts
+    assert [r for p in pieces for r in p.row_ids] == whole.row_ids.tolist()
+    assert [c for p in pieces for c in p.coarse] == whole.coarse.tolist()
+
+
+def test_streamed_predictions_are_byte_identical_to_one_piece(saved_model, tmp_path):
+    model, data = saved_model / "run" / "model", saved_model / "tiny.csv"
+    args = ["predict", str(model), str(data), "--text-col", "utterance", "--quiet"]
+    one, many = tmp_path / "one.csv", tmp_path / "many.csv"
+    assert runner.invoke(app, [*args, "--out", str(one)]).exit_code == 0
+    result = runner.invoke(app, [*args, "--out", str(many), "--chunk-rows", "5"])
+    assert result.exit_code == 0 and "wrote 48 predictions" in result.output
+    assert many.read_bytes() == one.read_bytes()
+
+
+def test_a_bad_row_in_a_later_piece_leaves_no_output(saved_model, tmp_path):
+    lines = (saved_model / "tiny.csv").read_text().splitlines()
+    lines[40] = '"",bank,bank_x'  # an empty text in the last piece
+    data = tmp_path / "late.csv"
+    data.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "p.csv"
+    args = ["predict", str(saved_model / "run" / "model"), str(data), "--text-col", "utterance"]
+    refused([*args, "--out", str(out), "--chunk-rows", "10", "--quiet"], "empty text", "row 40")
+    assert debris(tmp_path) == [] and not out.exists()
+
+
+def test_embed_writes_the_model_features_as_parquet(saved_model, tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from coarse2fine import Discoverer
+    from coarse2fine.data import read_table
+
+    model, data = saved_model / "run" / "model", saved_model / "tiny.csv"
+    out = tmp_path / "features.parquet"
+    args = ["embed", str(model), str(data), "--text-col", "utterance", "--out", str(out)]
+    result = runner.invoke(app, [*args, "--chunk-rows", "9", "--quiet"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_parquet(out)
+    rows = read_table(data, text_col="utterance", coarse_required=False)
+    expected = Discoverer.load(model, progress=False).transform(rows)
+    assert table["row"].tolist() == list(range(1, 49))
+    assert np.array_equal(table.drop(columns="row").to_numpy(np.float32), expected)
+    refused([*args, "--quiet"], "already exists")

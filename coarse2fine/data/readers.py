@@ -11,7 +11,7 @@ import csv
 import json
 import os
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -53,78 +53,131 @@ def read_table(
     ``coarse_required=False`` reads rows to predict: with neither coarse source given, every row
     gets the placeholder coarse label ``"?"``.
     """
-    if (text_col is None) == (vector_cols is None):
-        raise InputError(
-            "give exactly one of text_col (a text column) or vector_cols (numeric columns)"
-        )
-    if vector_cols is not None and not vector_cols:
-        raise InputError("vector_cols is empty; list the numeric columns that make up each vector")
-    unlabelled = not coarse_required and coarse_col is None and coarse_from is None
-    if (coarse_col is None) == (coarse_from is None) and not unlabelled:
-        raise InputError(
-            "give exactly one of coarse_col (a column of coarse labels) or coarse_from "
-            "('prefix:SEP' or a JSON file mapping fine label -> coarse label)"
-        )
-    if coarse_from is not None and fine_col is None:
-        raise InputError(
-            "coarse_from derives coarse labels from the fine labels; give fine_col too"
-        )
-    if on_bad_rows not in BAD_ROW_RULES:
-        raise InputError(f"on_bad_rows={on_bad_rows!r}; choose one of {', '.join(BAD_ROW_RULES)}")
-    derive = None if coarse_from is None else _coarse_rule(coarse_from)
-
-    path = Path(path)
-    where = str(path)
-    suffix = path.suffix.lower()
-    if suffix == ".npy":
-        raise InputError(
-            f"{where}: a .npy file holds only a matrix; use read_npy(path, coarse_labels)"
-        )
-    if suffix not in TABLE_SUFFIXES:
-        raise InputError(
-            f"{where}: unsupported file type {suffix or '(no suffix)'!r}; supported: "
-            f"{', '.join(TABLE_SUFFIXES)} (and .npy through read_npy)"
-        )
-    _check_file(path)
-    if vector_cols is not None and any(_is_pattern(c) for c in vector_cols):
-        labels = {c for c in (coarse_col, fine_col) if c is not None}
-        vector_cols = _expand_columns(vector_cols, _header(path, suffix), labels, where)
-    needed = [c for c in (text_col, coarse_col, fine_col, *(vector_cols or [])) if c is not None]
-    if suffix in _DELIMITERS:
-        frame, row_ids = _read_delimited(path, suffix, needed, text_col, on_bad_rows)
-    elif suffix == ".jsonl":
-        frame, row_ids = _read_jsonl(path, needed)
-    else:
-        frame, row_ids = _read_parquet(path, needed)
-
-    texts = vectors = None
-    if text_col is not None:
-        _require_strings(frame[text_col], row_ids, where, text_col)
-        texts = _cells(frame[text_col])
-        _require(
-            texts,
-            row_ids,
-            f"{where}: empty text in column {text_col!r}",
-            "remove those rows or fill in the text",
-        )
-    else:
-        vectors = _vectors(frame, vector_cols, row_ids, where)
-    fine = None if fine_col is None else _labels(frame, fine_col, row_ids, where, "fine")
-    if unlabelled:
-        coarse = ["?"] * len(row_ids)
-    elif coarse_col is not None:
-        coarse = _labels(frame, coarse_col, row_ids, where, "coarse")
-    else:
-        coarse = _derive_coarse(fine, derive, row_ids, where, fine_col)
-    return CoarseDataset(
-        coarse=coarse,
-        texts=texts,
-        vectors=vectors,
-        fine=fine,
-        row_ids=row_ids,
-        name=name or path.stem,
-        feature_names=None if vectors is None else list(vector_cols),
+    table = _Table(
+        path, text_col, coarse_col, fine_col, coarse_from, vector_cols, name, coarse_required
     )
+    chunks = list(table.frames(on_bad_rows, chunk_rows=None))
+    frame = chunks[0][0] if len(chunks) == 1 else pd.concat([c[0] for c in chunks])
+    row_ids = chunks[0][1] if len(chunks) == 1 else np.concatenate([c[1] for c in chunks])
+    return table.dataset(frame.reset_index(drop=True), row_ids)
+
+
+def iter_table(
+    path: PathLike,
+    *,
+    chunk_rows: int,
+    text_col: str | None = None,
+    coarse_col: str | None = None,
+    fine_col: str | None = None,
+    coarse_from: PathLike | None = None,
+    vector_cols: list[str] | None = None,
+    name: str | None = None,
+    on_bad_rows: str = "rejoin",
+    coarse_required: bool = True,
+) -> Iterator[CoarseDataset]:
+    """``read_table`` in pieces of at most ``chunk_rows`` rows, for files larger than memory:
+    each piece is checked as ``read_table`` checks the whole (its rows keep their numbers in the
+    file), and only one piece is held at a time."""
+    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
+        raise InputError(f"chunk_rows must be a whole number >= 1, got {chunk_rows!r}")
+    table = _Table(
+        path, text_col, coarse_col, fine_col, coarse_from, vector_cols, name, coarse_required
+    )
+    for frame, row_ids in table.frames(on_bad_rows, chunk_rows):
+        yield table.dataset(frame.reset_index(drop=True), row_ids)
+
+
+class _Table:
+    """A table file with the columns to read: checked once, then read as frames."""
+
+    def __init__(
+        self, path, text_col, coarse_col, fine_col, coarse_from, vector_cols, name, coarse_required
+    ) -> None:
+        if (text_col is None) == (vector_cols is None):
+            raise InputError(
+                "give exactly one of text_col (a text column) or vector_cols (numeric columns)"
+            )
+        if vector_cols is not None and not vector_cols:
+            raise InputError(
+                "vector_cols is empty; list the numeric columns that make up each vector"
+            )
+        self.unlabelled = not coarse_required and coarse_col is None and coarse_from is None
+        if (coarse_col is None) == (coarse_from is None) and not self.unlabelled:
+            raise InputError(
+                "give exactly one of coarse_col (a column of coarse labels) or coarse_from "
+                "('prefix:SEP' or a JSON file mapping fine label -> coarse label)"
+            )
+        if coarse_from is not None and fine_col is None:
+            raise InputError(
+                "coarse_from derives coarse labels from the fine labels; give fine_col too"
+            )
+        self.derive = None if coarse_from is None else _coarse_rule(coarse_from)
+        self.path = path = Path(path)
+        self.where = where = str(path)
+        self.suffix = suffix = path.suffix.lower()
+        if suffix == ".npy":
+            raise InputError(
+                f"{where}: a .npy file holds only a matrix; use read_npy(path, coarse_labels)"
+            )
+        if suffix not in TABLE_SUFFIXES:
+            raise InputError(
+                f"{where}: unsupported file type {suffix or '(no suffix)'!r}; supported: "
+                f"{', '.join(TABLE_SUFFIXES)} (and .npy through read_npy)"
+            )
+        _check_file(path)
+        if vector_cols is not None and any(_is_pattern(c) for c in vector_cols):
+            labels = {c for c in (coarse_col, fine_col) if c is not None}
+            vector_cols = _expand_columns(vector_cols, _header(path, suffix), labels, where)
+        self.text_col, self.coarse_col, self.fine_col = text_col, coarse_col, fine_col
+        self.vector_cols, self.name = vector_cols, name
+        self.needed = [
+            c for c in (text_col, coarse_col, fine_col, *(vector_cols or [])) if c is not None
+        ]
+
+    def frames(self, on_bad_rows: str, chunk_rows: int | None) -> Iterator[tuple]:
+        """(frame, row ids) pieces of at most ``chunk_rows`` rows (None: one piece)."""
+        if on_bad_rows not in BAD_ROW_RULES:
+            raise InputError(
+                f"on_bad_rows={on_bad_rows!r}; choose one of {', '.join(BAD_ROW_RULES)}"
+            )
+        if self.suffix in _DELIMITERS:
+            return _read_delimited(
+                self.path, self.suffix, self.needed, self.text_col, on_bad_rows, chunk_rows
+            )
+        if self.suffix == ".jsonl":
+            return _read_jsonl(self.path, self.needed, chunk_rows)
+        return _read_parquet(self.path, self.needed, chunk_rows)
+
+    def dataset(self, frame: pd.DataFrame, row_ids: np.ndarray) -> CoarseDataset:
+        where, text_col, fine_col = self.where, self.text_col, self.fine_col
+        texts = vectors = None
+        if text_col is not None:
+            _require_strings(frame[text_col], row_ids, where, text_col)
+            texts = _cells(frame[text_col])
+            _require(
+                texts,
+                row_ids,
+                f"{where}: empty text in column {text_col!r}",
+                "remove those rows or fill in the text",
+            )
+        else:
+            vectors = _vectors(frame, self.vector_cols, row_ids, where)
+        fine = None if fine_col is None else _labels(frame, fine_col, row_ids, where, "fine")
+        if self.unlabelled:
+            coarse = ["?"] * len(row_ids)
+        elif self.coarse_col is not None:
+            coarse = _labels(frame, self.coarse_col, row_ids, where, "coarse")
+        else:
+            coarse = _derive_coarse(fine, self.derive, row_ids, where, fine_col)
+        return CoarseDataset(
+            coarse=coarse,
+            texts=texts,
+            vectors=vectors,
+            fine=fine,
+            row_ids=row_ids,
+            name=self.name or self.path.stem,
+            feature_names=None if vectors is None else list(self.vector_cols),
+        )
 
 
 def read_npy(
@@ -202,13 +255,20 @@ def _check_columns(where: str, available: Sequence, needed: Sequence[str]) -> No
 
 
 def _read_delimited(
-    path: Path, suffix: str, needed: list[str], text_col: str | None, on_bad_rows: str
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """Split CSV/TSV records with the csv module (default ``"`` quoting), then build the frame."""
+    path: Path,
+    suffix: str,
+    needed: list[str],
+    text_col: str | None,
+    on_bad_rows: str,
+    chunk_rows: int | None = None,
+) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    """Split CSV/TSV records with the csv module (default ``"`` quoting) into frames of at most
+    ``chunk_rows`` rows (None: one frame)."""
     delim, delim_name = _DELIMITERS[suffix]
     where = str(path)
     rows, row_ids, odd = [], [], []
-    number = 0
+    number = seen = 0
+    header: list[str] = []
     try:
         with open(path, encoding="utf-8-sig", newline="") as fh:
             records = csv.reader(fh, delimiter=delim)
@@ -224,6 +284,10 @@ def _read_delimited(
             for number, rec in enumerate(records, start=1):
                 if not rec:
                     continue
+                if chunk_rows is not None and len(rows) >= chunk_rows:
+                    yield pd.DataFrame(rows, columns=header, dtype=object), np.asarray(row_ids)
+                    seen += len(rows)
+                    rows, row_ids = [], []
                 if len(rec) == width:
                     rows.append(rec)
                     row_ids.append(number)
@@ -252,7 +316,7 @@ def _read_delimited(
         raise InputError(f"{where}: cannot parse row {number + 1} ({err}); fix that row") from None
     except UnicodeDecodeError:
         raise _not_utf8(path) from None
-    if not rows:
+    if not rows and not seen:
         dropped = f" left after dropping {len(odd)} malformed rows" if odd else ""
         raise InputError(
             f"{where}: no data rows{dropped}; the file needs a header line and at least one row"
@@ -270,19 +334,27 @@ def _read_delimited(
             UserWarning,
             stacklevel=3,
         )
-    return pd.DataFrame(rows, columns=header, dtype=object), np.asarray(row_ids, dtype=np.int64)
+    if rows:
+        yield pd.DataFrame(rows, columns=header, dtype=object), np.asarray(row_ids, np.int64)
 
 
-def _read_jsonl(path: Path, needed: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
-    """One JSON object per line; blank lines are skipped, row numbers are line numbers."""
+def _read_jsonl(
+    path: Path, needed: list[str], chunk_rows: int | None = None
+) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    """One JSON object per line; blank lines are skipped, row numbers are line numbers; frames
+    of at most ``chunk_rows`` rows (None: one frame)."""
     where = str(path)
     records, row_ids = [], []
-    number = 0
+    number = seen = 0
     try:
         with open(path, encoding="utf-8-sig") as fh:
             for number, line in enumerate(fh, start=1):
                 if not line.strip():
                     continue
+                if chunk_rows is not None and len(records) >= chunk_rows:
+                    yield _json_frame(where, records, needed), np.asarray(row_ids, np.int64)
+                    seen += len(records)
+                    records, row_ids = [], []
                 record = json.loads(line)
                 if not isinstance(record, dict):
                     raise InputError(
@@ -297,11 +369,16 @@ def _read_jsonl(path: Path, needed: list[str]) -> tuple[pd.DataFrame, np.ndarray
         ) from None
     except UnicodeDecodeError:
         raise _not_utf8(path) from None
-    if not records:
+    if not records and not seen:
         raise InputError(f"{where}: the file has no rows; write one JSON object per line")
+    if records:
+        yield _json_frame(where, records, needed), np.asarray(row_ids, np.int64)
+
+
+def _json_frame(where: str, records: list[dict], needed: list[str]) -> pd.DataFrame:
     frame = pd.DataFrame(records, dtype=object)
     _check_columns(where, frame.columns, needed)
-    return frame, np.asarray(row_ids, dtype=np.int64)
+    return frame
 
 
 def _is_pattern(column: str) -> bool:
@@ -347,19 +424,33 @@ def _expand_columns(
     return chosen
 
 
-def _read_parquet(path: Path, needed: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
-    """Parquet keeps its column types; labels are turned into strings later, missing ones to ""."""
+def _read_parquet(
+    path: Path, needed: list[str], chunk_rows: int | None = None
+) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    """Parquet keeps its column types; labels are turned into strings later, missing ones to "".
+    Frames of at most ``chunk_rows`` rows (None: one frame), read batch by batch."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     where = str(path)
     try:
-        frame = pd.read_parquet(path)
-    except (OSError, ValueError) as err:
+        source = pq.ParquetFile(path)
+    except (OSError, ValueError, pa.ArrowException) as err:
         raise InputError(
             f"{where}: cannot read as Parquet ({err}); check that it is a Parquet table"
         ) from None
-    if frame.empty:
+    _check_columns(where, source.schema_arrow.names, needed)
+    if source.metadata.num_rows == 0:
         raise InputError(f"{where}: the table has no rows")
-    _check_columns(where, frame.columns, needed)
-    return frame, np.arange(1, len(frame) + 1)
+    if chunk_rows is None:
+        frame = source.read(columns=list(dict.fromkeys(needed))).to_pandas()
+        yield frame, np.arange(1, len(frame) + 1)
+        return
+    start = 1
+    for batch in source.iter_batches(batch_size=chunk_rows, columns=list(dict.fromkeys(needed))):
+        frame = batch.to_pandas()
+        yield frame, np.arange(start, start + len(frame))
+        start += len(frame)
 
 
 def _not_utf8(path: Path) -> InputError:
