@@ -6,11 +6,16 @@ once (and the untrained encoder once) and clusters the same features with K-Mean
 spectral clustering, so the clustering step and the training can be told apart.
 
     python bench/main_job_clusterers.py       # writes bench/results/discover/clusterers.json
+
+With ``C2F_PEERS_FEATURES=DIR`` the two feature sets are also saved there as
+``clinc-train-{untrained,discover}-seed0.npz`` (for bench/joint_features.py).
 """
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 import numpy as np
 from common import ROOT, machine, write_json
@@ -45,6 +50,12 @@ def main() -> None:
             scores[clusterer] = clustering_scores(data.fine, found.labels)
             print(f"{name} {clusterer}: ACC {scores[clusterer]['ACC']:.2f}", flush=True)
         record["systems"][name] = {"seconds": round(seconds, 1), "scores": scores}
+        if os.environ.get("C2F_PEERS_FEATURES"):
+            row = "untrained" if name == "untrained" else "discover"
+            folder = Path(os.environ["C2F_PEERS_FEATURES"])
+            folder.mkdir(parents=True, exist_ok=True)
+            features = est.embedding_.astype(np.float32)
+            np.savez_compressed(folder / f"clinc-train-{row}-seed0.npz", features=features)
     write_json(RESULT, record)
 
 
