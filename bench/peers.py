@@ -66,6 +66,16 @@ TEXT_ROWS: dict[str, dict[str, Any]] = {
         "params": {"method_params": {"same_coarse": True}},
         "seeds": (0,),
     },
+    # where DOWN's time goes (docs/DEFAULTS.md): without the coarse-CE warm-up epoch, with the
+    # bank written by the training forward instead of a momentum encoder's second one, both
+    **{
+        name: {"system": "discover", "params": {"method_params": params}, "seeds": (0,)}
+        for name, params in (
+            ("no-warmup", {"warmup_epochs": 0}),
+            ("student-bank", {"bank_writer": "student"}),
+            ("no-warmup-student-bank", {"warmup_epochs": 0, "bank_writer": "student"}),
+        )
+    },
     # the training budget: twice the epochs, three times the encoder's rate (HWU64, one seed)
     **{
         name: {"system": "discover", "params": params, "seeds": (0,), "datasets": ("hwu64",)}

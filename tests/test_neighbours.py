@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from coarse2fine.augment import ordinary_tokens, replace_tokens
-from coarse2fine.batching import prepare
+from coarse2fine.batching import make_batch, prepare
 from coarse2fine.cluster.neighbours import nearest_neighbours, reciprocal, same_top_dims
 from coarse2fine.data.synthetic import make_hierarchical_blobs
 from coarse2fine.encoders import MLPEncoder, TextEncoder
@@ -170,3 +170,21 @@ def test_k_follows_the_mean_fine_class_size_unless_given():
     assert DOWN(encoder, 10).neighbour_count(18000) == 50
     assert DOWN(encoder, 10, DOWNConfig(k=7), n_fine=150).neighbour_count(18000) == 7
     assert DOWN(encoder, 10, DOWNConfig(k=70), n_fine=2).neighbour_count(30) == 29
+
+
+def test_a_student_bank_writer_stores_the_training_forward_and_keeps_no_momentum_copy(tiny_vectors):
+    method, prepared, _ = _fitted(
+        DOWN, DOWNConfig(k=4, warmup_epochs=0, bank_writer="student"), tiny_vectors
+    )
+    assert method._momentum == []  # no EMA copy, no second forward
+    torch.manual_seed(0)
+    method.train()
+    batch = make_batch(method.encoder, prepared, np.arange(8), torch.device("cpu"))
+    parts = method.training_step(batch)
+    index, keys = method._pending
+    assert torch.isfinite(parts["loss"]) and keys.shape == (8, method.encoder.dim)
+    assert torch.allclose(keys.norm(dim=1), torch.ones(8), atol=1e-5)
+    method.after_step(0)
+    assert torch.equal(method._bank[index], keys)
+    with pytest.raises(ValueError, match="bank_writer must be 'momentum' or 'student'"):
+        DOWNConfig(bank_writer="ema")

@@ -61,6 +61,11 @@ class NeighbourConfig(MethodConfig):
     k: int | None = None
     tau: float = 0.07
     momentum: float = 0.99
+    # what writes a batch's bank slots during an epoch: "momentum" (an EMA copy of the encoder
+    # encodes the view again, as the papers do) or "student" (the training forward's own
+    # features, detached: no second forward, no EMA copy; the bank is refilled with clean
+    # features every epoch either way)
+    bank_writer: str = "momentum"
     view: str | None = None  # None: "random_token" for text, "mask+noise" for vectors
     replace_rate: float = 0.22  # share of tokens the "random_token" view replaces
     same_coarse: bool = True  # search neighbours only inside the row's coarse class
@@ -76,6 +81,10 @@ class NeighbourConfig(MethodConfig):
             raise ValueError(f"tau must be positive, got {self.tau}")
         if not 0.0 <= self.momentum < 1.0:
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
+        if self.bank_writer not in ("momentum", "student"):
+            raise ValueError(
+                f"bank_writer must be 'momentum' or 'student', got {self.bank_writer!r}"
+            )
         if not 0.0 <= self.replace_rate <= 1.0:
             raise ValueError(f"replace_rate must be in [0, 1], got {self.replace_rate}")
         Warmup(self.warmup_epochs, self.warmup_patience, self.warmup_holdout)  # validates
@@ -150,7 +159,7 @@ class NeighbourContrast(CoarseCE, Method):
         self._views = ViewMaker(
             self.encoder, data.inputs, kind, seed=self.seed, replace_rate=cfg.replace_rate
         )
-        self._momentum = [frozen_copy(self.encoder)]
+        self._momentum = [frozen_copy(self.encoder)] if cfg.bank_writer == "momentum" else []
         self._mined = 0
         self._step = 0
         self._total = max(1, total_steps)
@@ -189,13 +198,17 @@ class NeighbourContrast(CoarseCE, Method):
         ce = self.coarse_ce(deep, coarse)
         fine = neighbour_contrast(deep, self._bank, self.batch_weights(index), self.config.tau)
         with torch.no_grad():
-            (keys,) = self._momentum[0](view, [self.encoder.n_layers])
+            if self._momentum:
+                (keys,) = self._momentum[0](view, [self.encoder.n_layers])
+            else:
+                keys = deep.detach()
             self._pending = (index, F.normalize(keys.float(), dim=1))
         return {"loss": fine + ce, "fine": fine, "ce": ce}
 
     @torch.no_grad()
     def after_step(self, step: int) -> None:
-        ema_update(self._momentum[0], self.encoder, self.config.momentum)
+        if self._momentum:
+            ema_update(self._momentum[0], self.encoder, self.config.momentum)
         if self._pending is not None:
             index, keys = self._pending
             self._bank[index] = keys.to(self._bank.dtype)
