@@ -27,6 +27,14 @@ from coarse2fine.data import (
 from coarse2fine.io import check_output_dir, check_output_file
 
 CHUNK_ROWS = 10_000  # predict / embed: rows read and handled at a time
+# options predict and embed share
+ModelFolder = Annotated[Path, typer.Argument(help="model folder written by discover (OUT/model)")]
+TextCol = Annotated[str | None, typer.Option(help="column holding the text [default: text]")]
+ModelVectorCols = Annotated[
+    str | None, typer.Option(help="numeric input columns, for a model trained on vectors")
+]
+OverwriteFile = Annotated[bool, typer.Option(help="replace an existing --out file")]
+Quiet = Annotated[bool, typer.Option(help="no progress bars")]
 
 app = typer.Typer(
     add_completion=False,
@@ -52,16 +60,10 @@ def load_rows(
     need_coarse: bool = True,
 ) -> CoarseDataset:
     """A built-in dataset name (``clinc``, ``hwu64:test``) or a table file."""
-    name, _, split = data.partition(":")
-    if name in BUILTIN_DATASETS and not Path(data).exists():
-        return load_dataset(name, split or "train")
-    if (text_col is None) == (vector_cols is None):
-        raise InputError(
-            "a data file needs exactly one of --text-col COLUMN (texts) or --vector-cols "
-            "COLUMNS (numbers: a comma list and/or patterns such as 'gene_*')"
-        )
-    if need_coarse and coarse_col is None and coarse_from is None:
-        raise InputError("give the coarse labels: --coarse-col COLUMN or --coarse-from RULE")
+    builtin = _builtin(data)
+    if builtin is not None:
+        return builtin
+    _check_sources(text_col, vector_cols, coarse_col, coarse_from, need_coarse)
     return read_table(
         data,
         text_col=text_col,
@@ -85,16 +87,10 @@ def stream_rows(
 ) -> Iterable[CoarseDataset]:
     """The rows of ``data`` in pieces of at most ``chunk_rows`` (a built-in dataset: one piece),
     for commands that handle rows one by one (predict, embed): memory stays flat."""
-    name, _, split = data.partition(":")
-    if name in BUILTIN_DATASETS and not Path(data).exists():
-        return [load_dataset(name, split or "train")]
-    if (text_col is None) == (vector_cols is None):
-        raise InputError(
-            "a data file needs exactly one of --text-col COLUMN (texts) or --vector-cols "
-            "COLUMNS (numbers: a comma list and/or patterns such as 'gene_*')"
-        )
-    if need_coarse and coarse_col is None and coarse_from is None:
-        raise InputError("give the coarse labels: --coarse-col COLUMN or --coarse-from RULE")
+    builtin = _builtin(data)
+    if builtin is not None:
+        return [builtin]
+    _check_sources(text_col, vector_cols, coarse_col, coarse_from, need_coarse)
     return iter_table(
         data,
         chunk_rows=chunk_rows,
@@ -104,6 +100,25 @@ def stream_rows(
         coarse_from=coarse_from,
         coarse_required=need_coarse,
     )
+
+
+def _builtin(data: str) -> CoarseDataset | None:
+    """A built-in dataset named by ``data`` (``clinc``, ``hwu64:test``), unless a file of that
+    name exists."""
+    name, _, split = data.partition(":")
+    if name in BUILTIN_DATASETS and not Path(data).exists():
+        return load_dataset(name, split or "train")
+    return None
+
+
+def _check_sources(text_col, vector_cols, coarse_col, coarse_from, need_coarse: bool) -> None:
+    if (text_col is None) == (vector_cols is None):
+        raise InputError(
+            "a data file needs exactly one of --text-col COLUMN (texts) or --vector-cols "
+            "COLUMNS (numbers: a comma list and/or patterns such as 'gene_*')"
+        )
+    if need_coarse and coarse_col is None and coarse_from is None:
+        raise InputError("give the coarse labels: --coarse-col COLUMN or --coarse-from RULE")
 
 
 def _split_columns(spec: str) -> list[str]:
@@ -281,15 +296,11 @@ def discover(
 
 @app.command()
 def predict(
-    model: Annotated[Path, typer.Argument(help="model folder written by discover (OUT/model)")],
+    model: ModelFolder,
     data: Annotated[str, typer.Argument(help="CSV/TSV/JSONL/Parquet file of new rows")],
     out: Annotated[Path, typer.Option("--out", help="CSV file to write")],
-    text_col: Annotated[
-        str | None, typer.Option(help="column holding the text [default: text]")
-    ] = None,
-    vector_cols: Annotated[
-        str | None, typer.Option(help="numeric input columns, for a model trained on vectors")
-    ] = None,
+    text_col: TextCol = None,
+    vector_cols: ModelVectorCols = None,
     within: Annotated[
         str,
         typer.Option(
@@ -308,11 +319,11 @@ def predict(
     chunk_rows: Annotated[
         int, typer.Option(help="rows read and assigned at a time (memory stays flat)")
     ] = CHUNK_ROWS,
-    overwrite: Annotated[bool, typer.Option(help="replace an existing --out file")] = False,
-    quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
+    overwrite: OverwriteFile = False,
+    quiet: Quiet = False,
 ) -> None:
     """Assign new rows (no coarse label needed) to the discovered categories."""
-    from coarse2fine.discoverer import PREDICT_WITHIN, Discoverer
+    from coarse2fine.discoverer import PREDICT_WITHIN
     from coarse2fine.output import write_predictions
 
     try:
@@ -321,58 +332,65 @@ def predict(
         given = within == "given"
         if not given and (coarse_col is not None or coarse_from is not None):
             raise InputError("--coarse-col / --coarse-from are read only with --within given")
-        check_output_file(out, overwrite)
-        est = Discoverer.load(model, progress=not quiet)
-        if text_col is None and vector_cols is None:
-            text_col = "text"
-        rows = stream_rows(
-            data,
-            text_col=text_col,
-            vector_cols=vector_cols,
-            coarse_col=coarse_col,
-            coarse_from=coarse_from,
-            need_coarse=given,
-            chunk_rows=chunk_rows,
-        )
+        est, rows = _model_and_rows(
+            model, data, out, overwrite, quiet, text_col, vector_cols, chunk_rows,
+            coarse_col=coarse_col, coarse_from=coarse_from, need_coarse=given,
+        )  # fmt: skip
         count = write_predictions(est, rows, out, overwrite=overwrite, within=within)
     except (InputError, ValueError, OSError) as err:
         _fail(str(err))
     typer.echo(f"wrote {count} predictions to {out}")
 
 
+def _model_and_rows(
+    model: Path,
+    data: str,
+    out: Path,
+    overwrite: bool,
+    quiet: bool,
+    text_col: str | None,
+    vector_cols: str | None,
+    chunk_rows: int,
+    *,
+    coarse_col: str | None = None,
+    coarse_from: str | None = None,
+    need_coarse: bool = False,
+):
+    """What predict and embed start from: --out checked, the model loaded, the rows streamed."""
+    from coarse2fine.discoverer import Discoverer
+
+    check_output_file(out, overwrite)
+    est = Discoverer.load(model, progress=not quiet)
+    rows = stream_rows(
+        data,
+        text_col="text" if text_col is None and vector_cols is None else text_col,
+        vector_cols=vector_cols,
+        coarse_col=coarse_col,
+        coarse_from=coarse_from,
+        need_coarse=need_coarse,
+        chunk_rows=chunk_rows,
+    )
+    return est, rows
+
+
 @app.command()
 def embed(
-    model: Annotated[Path, typer.Argument(help="model folder written by discover (OUT/model)")],
+    model: ModelFolder,
     data: Annotated[str, typer.Argument(help="CSV/TSV/JSONL/Parquet file of rows")],
     out: Annotated[Path, typer.Option("--out", help="Parquet file to write")],
-    text_col: Annotated[
-        str | None, typer.Option(help="column holding the text [default: text]")
-    ] = None,
-    vector_cols: Annotated[
-        str | None, typer.Option(help="numeric input columns, for a model trained on vectors")
-    ] = None,
+    text_col: TextCol = None,
+    vector_cols: ModelVectorCols = None,
     chunk_rows: Annotated[int, typer.Option(help="rows read and encoded at a time")] = CHUNK_ROWS,
-    overwrite: Annotated[bool, typer.Option(help="replace an existing --out file")] = False,
-    quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
+    overwrite: OverwriteFile = False,
+    quiet: Quiet = False,
 ) -> None:
     """Write the rows' learned features (the ones discover clusters) to Parquet: a column
     ``row`` (the row's number in DATA) and f0..f{d-1}, to cluster or plot elsewhere."""
-    from coarse2fine.discoverer import Discoverer
     from coarse2fine.output import write_features
 
     try:
-        check_output_file(out, overwrite)
-        est = Discoverer.load(model, progress=not quiet)
-        if text_col is None and vector_cols is None:
-            text_col = "text"
-        rows = stream_rows(
-            data,
-            text_col=text_col,
-            vector_cols=vector_cols,
-            coarse_col=None,
-            coarse_from=None,
-            need_coarse=False,
-            chunk_rows=chunk_rows,
+        est, rows = _model_and_rows(
+            model, data, out, overwrite, quiet, text_col, vector_cols, chunk_rows
         )
         count = write_features(est, rows, out, overwrite=overwrite)
     except (InputError, ValueError, OSError) as err:
