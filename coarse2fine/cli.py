@@ -240,6 +240,13 @@ def discover(
         list[str] | None,
         typer.Option("--option", "-o", help="method option KEY=VALUE (JSON value)"),
     ] = None,
+    precision: Annotated[
+        str,
+        typer.Option(
+            help="auto: bf16 autocast where the hardware computes it natively (AMX, "
+            "AVX512-BF16, a recent GPU), else fp32; or bf16 / fp32"
+        ),
+    ] = "auto",
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     overwrite: Annotated[bool, typer.Option(help="replace an existing --out folder")] = False,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
@@ -279,6 +286,7 @@ def discover(
             fallback=_on_off_auto(fallback, "--fallback"),
             k_estimator=k_estimator,
             min_category_size=min_category_size,
+            precision=precision,
             seed=seed,
             method_params=_parse_options(option),
             progress=not quiet,

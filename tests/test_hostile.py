@@ -474,3 +474,12 @@ def test_embed_writes_the_model_features_as_parquet(saved_model, tmp_path):
     assert table["row"].tolist() == list(range(1, 49))
     assert np.array_equal(table.drop(columns="row").to_numpy(np.float32), expected)
     refused([*args, "--quiet"], "already exists")
+
+
+def test_precision_reaches_run_json_and_a_bad_one_is_refused(tiny_csv, tmp_path):
+    import json
+
+    out = tmp_path / "run"
+    assert runner.invoke(app, discover(tiny_csv, out, "--precision", "fp32")).exit_code == 0
+    assert json.loads((out / "run.json").read_text())["precision"] == "fp32"
+    refused(discover(tiny_csv, tmp_path / "r2", "--precision", "fp16"), "precision must be one of")
