@@ -125,8 +125,9 @@ def report(records: list[dict[str, Any]]) -> None:
         "Command: `python bench/scale.py`. `cluster-*`: nested K-Means (n_init 10) of synthetic "
         "N x 384 features (10 coarse classes x 15 fine) by scikit-learn or faiss, its wall time "
         "and the cell's peak memory (the features included); `predict`: `coarse2fine predict` "
-        "on CLINC test utterances replicated to N rows (MiniLM, no training; streamed 10,000 rows at a time), its wall "
-        "time including start-up and the predict process's peak memory.",
+        "on CLINC test utterances replicated to N rows (MiniLM, no training; streamed 10,000 "
+        "rows at a time), its wall time including start-up and the predict process's peak "
+        "memory.",
         "",
         "| stage | rows | seconds | rows/s | peak MB | notes |",
         "|---|---|---|---|---|---|",
