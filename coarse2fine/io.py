@@ -10,6 +10,7 @@ missing, puts ``.OUT.old`` back (it was a complete result).
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -61,7 +62,7 @@ def recover_debris(target: Path) -> None:
     parent = target.parent
     if not parent.is_dir():
         return
-    for tmp in parent.glob(f".{target.name}.*.tmp"):
+    for tmp in parent.glob(f".{glob.escape(target.name)}.*.tmp"):
         pid = tmp.name[len(target.name) + 2 :].split(".")[0]
         if pid.isdigit() and not _pid_alive(int(pid)):
             if tmp.is_dir():

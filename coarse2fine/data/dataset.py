@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 
 class InputError(ValueError):
@@ -18,17 +19,11 @@ class InputError(ValueError):
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
-def _is_missing(value: object) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value)) or _is_na(value)
-
-
-def _is_na(value: object) -> bool:
-    try:
-        import pandas as pd
-
-        return value is pd.NA or value is pd.NaT
-    except ImportError:  # pragma: no cover
-        return False
+def is_missing(value: object) -> bool:
+    """None, NaN, pandas' NA / NaT: a label or text that is not there."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float) and np.isnan(value)
 
 
 def _as_label_array(values: Sequence | np.ndarray, what: str) -> np.ndarray:
@@ -37,14 +32,14 @@ def _as_label_array(values: Sequence | np.ndarray, what: str) -> np.ndarray:
     classes named "['banking']")."""
     if isinstance(values, str):
         raise InputError(f"{what} labels are one string; give one label per row (a list)")
-    shape = np.shape(values) if isinstance(values, np.ndarray) or hasattr(values, "shape") else ()
+    shape = getattr(values, "shape", ())  # arrays, Series, DataFrames
     if len(shape) > 1:
         raise InputError(
             f"{what} labels must be one-dimensional, got shape {tuple(shape)}; pass y.ravel() or "
             f"one column"
         )
     values = list(values)
-    missing = [i for i, v in enumerate(values) if _is_missing(v)]
+    missing = [i for i, v in enumerate(values) if is_missing(v)]
     if missing:
         shown = ", ".join(str(i) for i in missing[:10])
         raise InputError(

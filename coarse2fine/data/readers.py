@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from coarse2fine.data.dataset import CoarseDataset, InputError
+from coarse2fine.data.dataset import CoarseDataset, InputError, is_missing
 
 PathLike = str | os.PathLike[str]
 
@@ -465,13 +465,9 @@ def _not_utf8(path: Path) -> InputError:
     return InputError(f"{path}: the file is not valid UTF-8{at}; save it as UTF-8")
 
 
-def _is_missing(value: object) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
-
-
 def _cells(values: Sequence | pd.Series) -> list[str]:
     """Cells as strings; a missing cell (None, NaN, NA) becomes "", the string "NA" stays."""
-    return ["" if _is_missing(v) else str(v) for v in values]
+    return ["" if is_missing(v) else str(v) for v in values]
 
 
 def _rows_text(rows: Sequence[int]) -> str:
@@ -486,7 +482,7 @@ def _rows_text(rows: Sequence[int]) -> str:
 def _require_strings(values: pd.Series, row_ids: np.ndarray, where: str, col: str) -> None:
     """A text column holds text: numbers or lists (Parquet, JSONL keep their types) are refused
     by row rather than turned into strings."""
-    bad = [i for i, v in enumerate(values) if not _is_missing(v) and not isinstance(v, str)]
+    bad = [i for i, v in enumerate(values) if not is_missing(v) and not isinstance(v, str)]
     if bad:
         value = values.iloc[bad[0]]
         raise InputError(
@@ -536,7 +532,7 @@ def _vectors(frame: pd.DataFrame, cols: list[str], row_ids: np.ndarray, where: s
     if bad.any():
         i, j = np.argwhere(bad)[0]
         value = frame[cols[j]].iloc[i]
-        shown = "an empty cell" if _is_missing(value) or str(value).strip() == "" else repr(value)
+        shown = "an empty cell" if is_missing(value) or str(value).strip() == "" else repr(value)
         raise InputError(
             f"{where}: column {cols[j]!r} at row {row_ids[i]} holds {shown}, not a finite number "
             f"(bad values at {_rows_text(row_ids[bad.any(axis=1)])}); vector columns must hold "
