@@ -116,8 +116,8 @@ PRECISIONS = ("auto", "bf16", "fp32")
 
 @lru_cache(maxsize=8)
 def _native_bf16(device: torch.device) -> bool:
-    """Whether ``device`` computes bfloat16 matmuls natively (CUDA with bf16; a CPU with
-    AVX512-BF16 / AMX or an Arm bf16 unit, as oneDNN reports). Elsewhere, an AVX2-only CPU such
+    """Whether ``device`` runs bfloat16 matmuls in hardware: CUDA with bf16, or a CPU for which
+    oneDNN reports bf16 support (x86 from AVX512 on, AMX; Arm with bf16). On an AVX2-only CPU,
     as most laptops and many AMD servers, bf16 autocast is emulated: measured 60x slower than
     float32 on a 384 x 1536 matmul (docs/DEFAULTS.md, "Precision")."""
     if device.type == "cuda":
