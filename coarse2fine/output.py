@@ -210,6 +210,11 @@ def write_discovery(
     return summary_text(est, tree, metrics, out, seconds)
 
 
+def _pieces(data: CoarseDataset | Iterable[CoarseDataset]) -> Iterable[CoarseDataset]:
+    """One dataset as a single piece, or the pieces ``iter_table`` yields."""
+    return [data] if isinstance(data, CoarseDataset) else data
+
+
 def write_predictions(
     est: Discoverer,
     data: CoarseDataset | Iterable[CoarseDataset],
@@ -223,10 +228,9 @@ def write_predictions(
     of rows. The file appears only when every piece is written. Returns the number of rows."""
     out = Path(out)
     check_output_file(out, overwrite)
-    pieces = [data] if isinstance(data, CoarseDataset) else data
     rows = 0
     with atomic_file(out) as fh:
-        for piece in pieces:
+        for piece in _pieces(data):
             ids = est.predict(piece, within=within)
             frame = pd.DataFrame(
                 {
@@ -256,11 +260,10 @@ def write_features(
 
     out = Path(out)
     check_output_file(out, overwrite)
-    pieces = [data] if isinstance(data, CoarseDataset) else data
     rows, writer = 0, None
     with atomic_file(out, "wb") as fh:
         try:
-            for piece in pieces:
+            for piece in _pieces(data):
                 features = np.asarray(est.transform(piece), dtype=np.float32)
                 columns = {"row": pa.array(np.asarray(piece.row_ids, dtype=np.int64))}
                 columns.update(

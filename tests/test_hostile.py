@@ -298,38 +298,16 @@ def test_the_api_refuses_what_it_used_to_coerce(X, y, n_fine, expected):
 def test_a_parquet_text_column_of_numbers_or_lists_is_refused(tmp_path):
     import pandas as pd
 
-    path = tmp_path / "rows.parquet"
+    path, out = tmp_path / "rows.parquet", tmp_path / "r"
+    args = ["discover", str(path), "--text-col", "text", "--coarse-col", "coarse"]
+    args += ["--out", str(out)]
     frame = pd.DataFrame({"text": [1, 2, 3, 4], "coarse": ["a", "a", "b", "b"]})
     frame.to_parquet(path)
-    refused(
-        [
-            "discover",
-            str(path),
-            "--text-col",
-            "text",
-            "--coarse-col",
-            "coarse",
-            "--out",
-            str(tmp_path / "r"),
-        ],
-        "column 'text' at row 1 holds int64 1, not text",
-    )
+    refused(args, "column 'text' at row 1 holds int64 1, not text")
     frame["text"] = [["x"], ["y"], ["z"], ["w"]]
     frame.to_parquet(path)
-    refused(
-        [
-            "discover",
-            str(path),
-            "--text-col",
-            "text",
-            "--coarse-col",
-            "coarse",
-            "--out",
-            str(tmp_path / "r"),
-        ],
-        "not text",
-    )
-    assert not (tmp_path / "r").exists()
+    refused(args, "not text")
+    assert not out.exists()
 
 
 def test_a_value_beyond_float32_is_named_not_called_nan(tmp_path):

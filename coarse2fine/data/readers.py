@@ -56,10 +56,8 @@ def read_table(
     table = _Table(
         path, text_col, coarse_col, fine_col, coarse_from, vector_cols, name, coarse_required
     )
-    chunks = list(table.frames(on_bad_rows, chunk_rows=None))
-    frame = chunks[0][0] if len(chunks) == 1 else pd.concat([c[0] for c in chunks])
-    row_ids = chunks[0][1] if len(chunks) == 1 else np.concatenate([c[1] for c in chunks])
-    return table.dataset(frame.reset_index(drop=True), row_ids)
+    [(frame, row_ids)] = table.frames(on_bad_rows, chunk_rows=None)  # one piece: the whole
+    return table.dataset(frame, row_ids)
 
 
 def iter_table(
@@ -84,7 +82,7 @@ def iter_table(
         path, text_col, coarse_col, fine_col, coarse_from, vector_cols, name, coarse_required
     )
     for frame, row_ids in table.frames(on_bad_rows, chunk_rows):
-        yield table.dataset(frame.reset_index(drop=True), row_ids)
+        yield table.dataset(frame, row_ids)
 
 
 class _Table:
