@@ -118,8 +118,8 @@ PRECISIONS = ("auto", "bf16", "fp32")
 def _native_bf16(device: torch.device) -> bool:
     """Whether ``device`` runs bfloat16 matmuls in hardware: CUDA with bf16, or a CPU for which
     oneDNN reports bf16 support (x86 from AVX512 on, AMX; Arm with bf16). On an AVX2-only CPU,
-    as most laptops and many AMD servers, bf16 autocast is emulated: measured 60x slower than
-    float32 on a 384 x 1536 matmul (docs/DEFAULTS.md, "Precision")."""
+    as most laptops and many AMD servers, bf16 autocast is emulated: 56x slower than float32
+    on a MiniLM-sized matmul (bench/precision.py; docs/DEFAULTS.md, "Precision")."""
     if device.type == "cuda":
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     if device.type != "cpu":
