@@ -229,6 +229,13 @@ def discover(
             "row is still assigned [default: the estimator's]"
         ),
     ] = None,
+    train_layers: Annotated[
+        int | None,
+        typer.Option(
+            help="top transformer layers of the text encoder that training updates, the rest "
+            "kept as pre-trained (0: all) [default: the estimator's]"
+        ),
+    ] = None,
     fallback: Annotated[
         str,
         typer.Option(
@@ -282,7 +289,7 @@ def discover(
             clustering=clustering,
             clusterer=clusterer,
             max_length=max_length,
-            **_caps(train_length=train_length, train_rows=train_rows),
+            **_caps(train_length=train_length, train_rows=train_rows, train_layers=train_layers),
             fallback=_on_off_auto(fallback, "--fallback"),
             k_estimator=k_estimator,
             min_category_size=min_category_size,

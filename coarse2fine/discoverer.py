@@ -274,7 +274,10 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
     categories always use ``max_length_``), because attention's cost grows with length and long
     texts lose little when training reads their start; train_rows: the most rows training reads,
     a sample drawn inside each coarse class in proportion to its size (None: all; every row is
-    still embedded, clustered and assigned; ``train_rows_`` is the number used). ``encoder`` may
+    still embedded, clustered and assigned; ``train_rows_`` is the number used); train_layers:
+    how many of the text encoder's top transformer layers training updates, the embeddings and
+    the layers below kept as pre-trained (None: all; vectors ignore it), because the backward
+    pass then stops early (docs/DEFAULTS.md measures what it saves and costs). ``encoder`` may
     also be an encoder module of your own with the interface of ``coarse2fine.encoders`` (a copy
     is trained). fallback ("auto": on for vectors, off for texts; True; False): also cluster the
     features the encoder gave BEFORE training (the pre-trained text encoder's; the standardised
@@ -308,6 +311,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         max_length: int | None = None,
         train_length: int | None = 64,
         train_rows: int | None = 4000,
+        train_layers: int | None = None,
         fallback: bool | str = "auto",
         precision: str = "auto",
         clustering: str = "nested",
@@ -330,6 +334,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         self.max_length = max_length
         self.train_length = train_length
         self.train_rows = train_rows
+        self.train_layers = train_layers
         self.fallback = fallback
         self.precision = precision
         self.clustering = clustering
@@ -424,6 +429,11 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
                 isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 2
             ):
                 raise InputError(f"{name} must be a whole number >= 2 or None, got {value!r}")
+        layers = self.train_layers
+        if layers is not None and (
+            isinstance(layers, bool) or not isinstance(layers, int | np.integer) or layers < 1
+        ):
+            raise InputError(f"train_layers must be a whole number >= 1 or None, got {layers!r}")
         if self.clustering not in ("nested", "global"):
             raise InputError(f"clustering must be 'nested' or 'global', got {self.clustering!r}")
         if not (isinstance(self.fallback, bool) or self.fallback == "auto"):
@@ -544,13 +554,20 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         self.train_config_ = self._train_config(_kind(data))
         # run.json records what ran: "auto" is bf16 only where the device computes it natively
         self.train_config_.precision = resolve_precision(self.precision, self.device)
-        self.history_ = fit(
-            self.method_,
-            self._training_rows(encoder, data, prepared),
-            self.train_config_,
-            device=self.device,
-            progress=self.progress,
-        )
+        freezes = self.train_layers is not None and hasattr(encoder, "train_top_layers")
+        if freezes:
+            encoder.train_top_layers(int(self.train_layers))
+        try:
+            self.history_ = fit(
+                self.method_,
+                self._training_rows(encoder, data, prepared),
+                self.train_config_,
+                device=self.device,
+                progress=self.progress,
+            )
+        finally:
+            if freezes:
+                encoder.train_top_layers(None)
         return prepared, counts, start
 
     def _training_rows(self, encoder, data: CoarseDataset, prepared: Prepared) -> Prepared:

@@ -191,6 +191,8 @@ def test_not_fitted():
         ({"method": "nope"}, "unknown method 'nope'"),
         ({"clustering": "flat"}, "clustering must be 'nested' or 'global'"),
         ({"method_params": {"gama2": 1}}, "unknown option"),
+        ({"train_layers": 0}, "train_layers must be a whole number >= 1 or None, got 0"),
+        ({"train_layers": 4}, "train_layers must be in 1..3 or None, got 4"),
     ],
 )
 def test_bad_parameters_raise_clear_errors(tiny_data, kwargs, message):
@@ -380,3 +382,18 @@ def test_fallback_keeps_the_partition_the_other_space_agrees_with_more(tmp_path)
         loaded.predict(data.vectors, within="head")
     refit = est.set_params(fallback=False).fit(data)
     assert not hasattr(refit, "representation_") and refit.fitted_method_ == "coarse_supervised"
+
+
+def test_train_layers_updates_only_the_top_layers(tiny_data):
+    from coarse2fine.encoders.text import TextEncoder
+
+    before = TextEncoder.tiny_random(seed=0).model.state_dict()
+    est = small(train_layers=1, epochs=2).fit(tiny_data)
+    after = est.method_.encoder.model.state_dict()
+    changed = {name for name, value in after.items() if not torch.equal(value, before[name])}
+    assert changed, "training changed nothing"
+    # only layer 2 of 0..2 (and the pooler, which MiniLM-style features never read) may move
+    assert all(name.startswith(("encoder.layer.2.", "pooler.")) for name in changed), changed
+    assert any(name.startswith("encoder.layer.2.") for name in changed)
+    # the model is left fully trainable again (a later fit or fine-tuning sees every layer)
+    assert all(p.requires_grad for p in est.method_.encoder.parameters())

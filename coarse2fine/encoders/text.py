@@ -150,6 +150,27 @@ class TextEncoder(nn.Module):
         mask = inputs["attention_mask"]
         return [masked_mean(out.hidden_states[layer], mask) for layer in layers]
 
+    def train_top_layers(self, n: int | None) -> None:
+        """Train only the top ``n`` transformer layers: the embeddings and the layers below keep
+        their pre-trained weights (``requires_grad`` off), so the backward pass stops at the
+        lowest trained layer. None trains every layer."""
+        layers = getattr(getattr(self.model, "encoder", None), "layer", None)
+        embeddings = getattr(self.model, "embeddings", None)
+        if n is not None and (layers is None or embeddings is None):
+            raise InputError(
+                f"train_layers needs a BERT-style model (embeddings and encoder.layer); "
+                f"{self.source!r} has another structure: leave train_layers at None"
+            )
+        if n is not None and not 1 <= n <= self.n_layers:
+            raise InputError(f"train_layers must be in 1..{self.n_layers} or None, got {n!r}")
+        for p in self.model.parameters():
+            p.requires_grad_(True)
+        if n is None:
+            return
+        for module in [embeddings, *list(layers)[: self.n_layers - n]]:
+            for p in module.parameters():
+                p.requires_grad_(False)
+
     # -- persistence ---------------------------------------------------------------------------
     def save_architecture(self, directory: Path) -> dict:
         """Write the model config and tokenizer files (weights go in the method's safetensors)."""
