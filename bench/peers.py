@@ -149,7 +149,7 @@ def package_defaults() -> dict[str, Any]:
 
 # Parameters added after cells were measured, with the default that reproduces what ran before:
 # left out of the settings while at that value, so adding an option does not void every cell.
-ADDED_LATER: dict[str, Any] = {"train_layers": None}
+ADDED_LATER: dict[str, Any] = {"train_layers": None, "checkpoint_dir": None}
 
 
 def cells() -> list[Cell]:

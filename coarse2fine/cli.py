@@ -256,14 +256,34 @@ def discover(
     ] = "auto",
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     overwrite: Annotated[bool, typer.Option(help="replace an existing --out folder")] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="continue an interrupted run of this same command from its last finished "
+            "epoch (saved in OUT.checkpoint beside --out)"
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
 ) -> None:
-    """Learn a representation from coarse labels, cluster it, write every row's fine category."""
+    """Learn a representation from coarse labels, cluster it, write every row's fine category.
+
+    Training saves its state at the end of every epoch in OUT.checkpoint (removed once the
+    result is written); after a kill or pre-emption, the same command with --resume continues
+    from there and writes the same result as an uninterrupted run."""
+    from coarse2fine.checkpoint import FILE, remove_checkpoints
     from coarse2fine.discoverer import Discoverer
     from coarse2fine.output import write_discovery
 
+    checkpoint = out.with_name(f"{out.name}.checkpoint")
     try:
         check_output_dir(out, overwrite)  # now, not only at writing: fail before training
+        if resume and not (checkpoint / FILE).is_file():
+            raise InputError(f"nothing to resume: no checkpoint in {checkpoint}")
+        if not resume and (checkpoint / FILE).is_file():
+            raise InputError(
+                f"an earlier run into {out} was interrupted; its checkpoint is in {checkpoint}: "
+                f"add --resume to continue it, or delete {checkpoint} to start over"
+            )
         rows = load_rows(
             data,
             text_col=text_col,
@@ -296,12 +316,14 @@ def discover(
             precision=precision,
             seed=seed,
             method_params=_parse_options(option),
+            checkpoint_dir=str(checkpoint),
             progress=not quiet,
         )
         start = time.perf_counter()
         est.fit(rows)
         seconds = time.perf_counter() - start
         summary = write_discovery(est, rows, out, overwrite=overwrite, seconds=seconds)
+        remove_checkpoints(checkpoint)
     except FloatingPointError as err:
         _fail(f"training diverged ({err}); try a smaller --lr", code=1)
     except (InputError, ValueError, OSError) as err:

@@ -277,7 +277,10 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
     still embedded, clustered and assigned; ``train_rows_`` is the number used); train_layers:
     how many of the text encoder's top transformer layers training updates, the embeddings and
     the layers below kept as pre-trained (None: all; vectors ignore it), because the backward
-    pass then stops early (docs/DEFAULTS.md measures what it saves and costs). ``encoder`` may
+    pass then stops early (docs/DEFAULTS.md measures what it saves and costs); checkpoint_dir: a
+    folder where training saves its whole state at the end of every epoch; a fit that finds its
+    own run's checkpoint there (same data, method, options and seed) continues from it and
+    ends with the same result as an uninterrupted fit (``coarse2fine.checkpoint``). ``encoder`` may
     also be an encoder module of your own with the interface of ``coarse2fine.encoders`` (a copy
     is trained). fallback ("auto": on for vectors, off for texts; True; False): also cluster the
     features the encoder gave BEFORE training (the pre-trained text encoder's; the standardised
@@ -312,6 +315,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         train_length: int | None = 64,
         train_rows: int | None = 4000,
         train_layers: int | None = None,
+        checkpoint_dir: str | None = None,
         fallback: bool | str = "auto",
         precision: str = "auto",
         clustering: str = "nested",
@@ -335,6 +339,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         self.train_length = train_length
         self.train_rows = train_rows
         self.train_layers = train_layers
+        self.checkpoint_dir = checkpoint_dir
         self.fallback = fallback
         self.precision = precision
         self.clustering = clustering
@@ -564,10 +569,11 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
                 self.train_config_,
                 device=self.device,
                 progress=self.progress,
+                checkpoint_dir=self.checkpoint_dir,
             )
         finally:
-            if freezes:
-                encoder.train_top_layers(None)
+            if freezes:  # (a resumed fit trained the checkpoint's encoder, now the method's)
+                self.method_.encoder.train_top_layers(None)
         return prepared, counts, start
 
     def _training_rows(self, encoder, data: CoarseDataset, prepared: Prepared) -> Prepared:

@@ -11,6 +11,7 @@ import math
 import random
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,7 @@ from coarse2fine.batching import (
     map_rows,
     resolve_precision,
 )
+from coarse2fine.checkpoint import Checkpoints, adopt, fingerprint, random_states, set_random_states
 from coarse2fine.methods.base import Method
 
 CURVE_POINTS = 200  # training curve: at most this many averaged points per fit
@@ -112,30 +114,51 @@ def fit(
     *,
     device: str | torch.device = "cpu",
     progress: bool = True,
+    checkpoint_dir: str | Path | None = None,
 ) -> list[dict[str, float]]:
     """Train ``method`` on the prepared rows; returns one dict of mean losses per epoch, each
     with its training curve (``curve``: mean losses over windows of steps, for plots). A method
     that declares a warm-up stage (``Method.warmup``) gets it first; its epochs come first in
-    the history, marked ``"stage": "warmup"``."""
+    the history, marked ``"stage": "warmup"``.
+
+    With ``checkpoint_dir`` the run's whole state is saved there at the end of every epoch, and
+    a run that finds its own checkpoint there continues from it (``coarse2fine.checkpoint``):
+    ``method`` then becomes the saved object, exactly as the uninterrupted run would hold it."""
     device = torch.device(device)
     seed_everything(cfg.seed)
     method.to(device)
     method.precision = resolve_precision(cfg.precision, device)  # its hooks encode rows so too
     if not method.trains or cfg.epochs == 0:
         return []
-    history: list[dict[str, float]] = []
+    checkpoints, saved, history = None, None, []
+    if checkpoint_dir is not None:
+        checkpoints = Checkpoints(checkpoint_dir, fingerprint(method, prepared, cfg))
+        saved = checkpoints.load(device)
+    if saved is not None:
+        adopt(method, saved["method"])
+        history = saved["history"]
     stage = method.warmup()
-    if stage is not None and stage.epochs > 0:
-        history += _warm_up(method, prepared, cfg, stage, device, progress)
+    if stage is not None and stage.epochs > 0 and (saved is None or saved["stage"] == "warmup"):
+        _warm_up(method, prepared, cfg, stage, device, progress, history, checkpoints, saved)
+        saved = None  # the main stage starts as a fresh run's does, from the current states
+    elif saved is not None:
+        set_random_states(saved["random"])
     rng = np.random.default_rng(cfg.seed)
     # (the first draw only counts the batches; kept so the benchmark's runs stay reproducible)
     steps_per_epoch = len(bucketed_batches(prepared.lengths, cfg.batch_size, rng, drop_last=True))
     total = steps_per_epoch * cfg.epochs
     optimizer = build_optimizer(method, cfg)
     scheduler = _linear_schedule(optimizer, math.ceil(cfg.warmup * total), total)
-    method.on_fit_start(prepared, total)
-    run = _Run(method, prepared, cfg, device, optimizer, scheduler, total, progress)
-    for epoch in range(cfg.epochs):
+    first = 0
+    if saved is not None and saved["epoch"] > 0:  # continue after the saved epoch
+        rng, first = saved["rng"], saved["epoch"]
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+    else:
+        method.on_fit_start(prepared, total)
+    step = saved["step"] if first else 0
+    run = _Run(method, prepared, cfg, device, optimizer, scheduler, total, progress, step)
+    for epoch in range(first, cfg.epochs):
         start = time.perf_counter()  # an epoch's time includes its hook (HCSC's prototypes)
         method.train()
         method.on_epoch_start(epoch, prepared)
@@ -143,6 +166,18 @@ def fit(
         record, curve = run.epoch(batches, method.training_step, epoch, method.after_step)
         record.update(epoch=epoch + 1, seconds=time.perf_counter() - start, curve=curve)
         history.append(record)
+        if checkpoints is not None:
+            checkpoints.save(
+                stage="main",
+                epoch=epoch + 1,
+                method=method,
+                optimizer=optimizer.state_dict(),
+                scheduler=scheduler.state_dict(),
+                rng=rng,
+                step=run.step,
+                random=random_states(),
+                history=history,
+            )
     run.close()
     method.eval()
     return history
@@ -151,13 +186,20 @@ def fit(
 class _Run:
     """The optimisation of one stage: steps, checks, clipping, schedule, curve and progress."""
 
-    def __init__(self, method, prepared, cfg, device, optimizer, scheduler, total, progress):
+    def __init__(
+        self, method, prepared, cfg, device, optimizer, scheduler, total, progress, step=0
+    ):
         self.method, self.prepared, self.cfg, self.device = method, prepared, cfg, device
         self.optimizer, self.scheduler = optimizer, scheduler
         self.window = max(1, total // CURVE_POINTS)
-        self.step = 0
+        self.step = step  # > 0 when a resumed run continues
         self.bar = tqdm(
-            total=total, desc="training", unit="step", disable=not progress, leave=False
+            total=total,
+            initial=step,
+            desc="training",
+            unit="step",
+            disable=not progress,
+            leave=False,
         )
 
     def epoch(self, batches, step_fn, epoch: int, after_step=None) -> tuple[dict, list]:
@@ -204,9 +246,21 @@ class _Run:
         self.bar.close()
 
 
-def _warm_up(method: Method, prepared: Prepared, cfg: TrainConfig, stage, device, progress):
+def _warm_up(
+    method: Method,
+    prepared: Prepared,
+    cfg: TrainConfig,
+    stage,
+    device,
+    progress,
+    history: list,
+    checkpoints: Checkpoints | None,
+    saved: dict | None,
+) -> None:
     """The method's coarse-CE warm-up (``Method.warmup``): early stopping on the coarse accuracy
-    of held-out training rows, the best epoch's weights restored at the end."""
+    of held-out training rows, the best epoch's weights restored at the end. Its epochs are
+    appended to ``history``; with ``checkpoints``, its state is saved after every epoch (or,
+    from ``saved``, continued)."""
     rng = np.random.default_rng([cfg.seed, 1])  # its own stream: the main stage's stays as it is
     order = rng.permutation(len(prepared))
     n_held = min(len(order) - 2, max(1, round(stage.holdout * len(order))))
@@ -216,9 +270,15 @@ def _warm_up(method: Method, prepared: Prepared, cfg: TrainConfig, stage, device
     total = steps * stage.epochs
     optimizer = build_optimizer(method, cfg)
     scheduler = _linear_schedule(optimizer, math.ceil(cfg.warmup * total), total)
-    run = _Run(method, prepared, cfg, device, optimizer, scheduler, total, progress)
-    history, best, best_state, stale = [], -1.0, None, 0
-    for epoch in range(stage.epochs):
+    best, best_state, stale, first, step = -1.0, None, 0, 0, 0
+    if saved is not None:  # continue after the saved warm-up epoch
+        rng, first, step = saved["rng"], saved["epoch"], saved["step"]
+        best, best_state, stale = saved["best"], saved["best_state"], saved["stale"]
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        set_random_states(saved["random"])
+    run = _Run(method, prepared, cfg, device, optimizer, scheduler, total, progress, step)
+    for epoch in range(first, stage.epochs):
         start = time.perf_counter()
         method.train()
         batches = bucketed_batches(prepared.lengths[rows], cfg.batch_size, rng, drop_last=True)
@@ -245,8 +305,26 @@ def _warm_up(method: Method, prepared: Prepared, cfg: TrainConfig, stage, device
             best_state = {k: v.detach().clone() for k, v in method.state_dict().items()}
         else:
             stale += 1
-            if stale >= stage.patience:
-                break
+        if stale >= stage.patience:
+            break
+        if checkpoints is not None and epoch + 1 < stage.epochs:
+            checkpoints.save(
+                stage="warmup",
+                epoch=epoch + 1,
+                method=method,
+                optimizer=optimizer.state_dict(),
+                scheduler=scheduler.state_dict(),
+                rng=rng,
+                step=run.step,
+                random=random_states(),
+                history=history,
+                best=best,
+                best_state=best_state,
+                stale=stale,
+            )
     run.close()
     method.load_state_dict(best_state)
-    return history
+    if checkpoints is not None:  # the main stage starts from here
+        checkpoints.save(
+            stage="main", epoch=0, method=method, random=random_states(), history=history
+        )

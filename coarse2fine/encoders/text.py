@@ -171,6 +171,13 @@ class TextEncoder(nn.Module):
             for p in module.parameters():
                 p.requires_grad_(False)
 
+    def __getstate__(self):
+        """Pickling (training checkpoints): transformers installs its output-capturing forward
+        hooks lazily, as local functions pickle cannot store; they are dropped here, and
+        transformers installs them again at the model's next forward."""
+        _drop_output_capturing_hooks(self.model)
+        return super().__getstate__()
+
     # -- persistence ---------------------------------------------------------------------------
     def save_architecture(self, directory: Path) -> dict:
         """Write the model config and tokenizer files (weights go in the method's safetensors)."""
@@ -190,3 +197,14 @@ class TextEncoder(nn.Module):
         tokenizer = AutoTokenizer.from_pretrained(target, local_files_only=True)
         net = AutoModel.from_config(config)
         return cls(net, tokenizer, max_length=spec["max_length"], source=spec.get("source", ""))
+
+
+def _drop_output_capturing_hooks(model: nn.Module) -> None:
+    for module in model.modules():
+        for key, hook in list(module._forward_hooks.items()):
+            if "output_capturing_hook" in getattr(hook, "__qualname__", ""):
+                del module._forward_hooks[key]
+                module._forward_hooks_with_kwargs.pop(key, None)
+                module._forward_hooks_always_called.pop(key, None)
+        if getattr(module, "_output_capturing_hooks_installed", False):
+            module._output_capturing_hooks_installed = False  # reinstalled at the next forward

@@ -303,11 +303,12 @@ class CoarseCE:
         base = cls.Config
         hints = get_type_hints(base)
         config = make_dataclass(
-            f"{base.__name__.removesuffix('Config')}CEConfig",
+            f"{name}Config",
             [(k, hints[k], field(default=v)) for k, v in defaults.items()],
             bases=(base,),
         )
         config.__module__ = cls.__module__
+        config.__qualname__ = f"{name}.Config"  # where pickle (checkpoints) finds it
         variant = type(name, (cls,), {"Config": config, "__doc__": f"{cls.__name__} + CE."})
         variant.__module__ = cls.__module__
         return variant
