@@ -27,6 +27,13 @@ import numpy as np
 import torch
 
 from coarse2fine.data.dataset import InputError
+from coarse2fine.distributed import (
+    barrier,
+    dropout_counter,
+    is_main,
+    set_dropout_counter,
+    world_size,
+)
 
 FILE = "checkpoint.pt"
 VERSION = 1
@@ -45,6 +52,7 @@ def fingerprint(method, prepared, cfg) -> str:
         "parameters": sum(p.numel() for p in method.parameters()),
         "trained": sum(p.numel() for p in method.parameters() if p.requires_grad),
         "train": cfg.to_dict(),
+        "ranks": world_size(),
     }
     digest.update(json.dumps(spec, sort_keys=True, default=str).encode())
     digest.update(np.ascontiguousarray(prepared.lengths, dtype=np.int64).tobytes())
@@ -63,6 +71,7 @@ def random_states() -> dict[str, Any]:
         "numpy": np.random.get_state(),
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+        "sharded_forwards": dropout_counter(),
     }
 
 
@@ -72,6 +81,7 @@ def set_random_states(states: dict[str, Any]) -> None:
     torch.set_rng_state(states["torch"])
     if states.get("cuda") is not None and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["cuda"])
+    set_dropout_counter(states.get("sharded_forwards", 0))
 
 
 def adopt(method, saved) -> None:
@@ -122,11 +132,14 @@ class Checkpoints:
         return state
 
     def save(self, **state: Any) -> None:
-        """Replace the checkpoint atomically: a run killed while saving keeps the previous one."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.folder / f".{FILE}.{os.getpid()}.tmp"
-        torch.save({"version": VERSION, "run": self.run, **state}, tmp)
-        os.replace(tmp, self.path)
+        """Replace the checkpoint atomically: a run killed while saving keeps the previous one.
+        Under torchrun rank 0 writes it (every rank holds the same state) and the others wait."""
+        if is_main():
+            self.folder.mkdir(parents=True, exist_ok=True)
+            tmp = self.folder / f".{FILE}.{os.getpid()}.tmp"
+            torch.save({"version": VERSION, "run": self.run, **state}, tmp)
+            os.replace(tmp, self.path)
+        barrier()
 
 
 def remove_checkpoints(folder: str | Path) -> None:

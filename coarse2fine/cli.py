@@ -269,14 +269,18 @@ def discover(
 
     Training saves its state at the end of every epoch in OUT.checkpoint (removed once the
     result is written); after a kill or pre-emption, the same command with --resume continues
-    from there and writes the same result as an uninterrupted run."""
+    from there and writes the same result as an uninterrupted run. Under torchrun
+    (torchrun --nproc-per-node N -m coarse2fine discover ...) the ranks share the training and
+    rank 0 writes; --batch-size is per rank."""
     from coarse2fine.checkpoint import FILE, remove_checkpoints
     from coarse2fine.discoverer import Discoverer
+    from coarse2fine.distributed import is_main
     from coarse2fine.output import write_discovery
 
     checkpoint = out.with_name(f"{out.name}.checkpoint")
     try:
-        check_output_dir(out, overwrite)  # now, not only at writing: fail before training
+        if is_main():  # (under torchrun, rank 0 writes the outputs)
+            check_output_dir(out, overwrite)  # now, not only at writing: fail before training
         if resume and not (checkpoint / FILE).is_file():
             raise InputError(f"nothing to resume: no checkpoint in {checkpoint}")
         if not resume and (checkpoint / FILE).is_file():
@@ -322,6 +326,8 @@ def discover(
         start = time.perf_counter()
         est.fit(rows)
         seconds = time.perf_counter() - start
+        if not is_main():
+            return
         summary = write_discovery(est, rows, out, overwrite=overwrite, seconds=seconds)
         remove_checkpoints(checkpoint)
     except FloatingPointError as err:

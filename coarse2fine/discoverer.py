@@ -31,6 +31,7 @@ from coarse2fine.cluster.estimate_k import CRITERIA, DEFAULT_CRITERION, estimate
 from coarse2fine.cluster.naming import text_names, vector_names
 from coarse2fine.cluster.nested import check_clusterer
 from coarse2fine.data.dataset import CoarseDataset, InputError
+from coarse2fine.distributed import is_main, ranks
 from coarse2fine.encoders import (
     DEFAULT_TEXT_MODEL,
     MLPEncoder,
@@ -509,6 +510,10 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
     # -- fitting -------------------------------------------------------------------------------
     def fit_representation(self, X: Any, y: Any = None) -> Discoverer:
         """Train the method on coarse labels only; no clustering (used by the paper protocol)."""
+        with ranks(self.device, self.seed):
+            return self._fit_representation(X, y)
+
+    def _fit_representation(self, X: Any, y: Any = None) -> Discoverer:
         for attr in _OPTIONAL_FITTED:
             self.__dict__.pop(attr, None)
         data = as_dataset(X, y, est=self)
@@ -604,7 +609,16 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         multi-dataset setting): one fine classifier is shared, each dataset gets its own
         coarse -> fine relation (``hierarchies_``), and coarse classes are named
         "dataset:coarse".
+
+        Started by torchrun (``torchrun --nproc-per-node N ...``), every process calls ``fit``
+        alike: training and the features are split across the ranks, every rank ends with the
+        same fitted estimator, and rank 0 (``coarse2fine.distributed.is_main()``) should be the
+        one that writes results.
         """
+        with ranks(self.device, self.seed):
+            return self._fit(X, y, fine)
+
+    def _fit(self, X: Any, y: Any, fine: Any) -> Discoverer:
         groups = None
         for attr in _OPTIONAL_FITTED:  # a refit must not keep what an earlier fit learned
             self.__dict__.pop(attr, None)
@@ -753,7 +767,8 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def _inference(self) -> Inference:
         """How per-row outputs are computed here (the runtime settings of this estimator)."""
-        return Inference(precision=self.precision, device=self.device, progress=self.progress)
+        progress = self.progress and is_main()
+        return Inference(precision=self.precision, device=self.device, progress=progress)
 
     def _map(self, prepared, step) -> np.ndarray | None:
         """``step`` (a per-batch output of the fitted method) for every row; None when the

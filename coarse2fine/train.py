@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
 from coarse2fine.batching import (
@@ -28,6 +29,7 @@ from coarse2fine.batching import (
     resolve_precision,
 )
 from coarse2fine.checkpoint import Checkpoints, adopt, fingerprint, random_states, set_random_states
+from coarse2fine.distributed import is_main, sharded, world_size
 from coarse2fine.methods.base import Method
 
 CURVE_POINTS = 200  # training curve: at most this many averaged points per fit
@@ -123,13 +125,21 @@ def fit(
 
     With ``checkpoint_dir`` the run's whole state is saved there at the end of every epoch, and
     a run that finds its own checkpoint there continues from it (``coarse2fine.checkpoint``):
-    ``method`` then becomes the saved object, exactly as the uninterrupted run would hold it."""
+    ``method`` then becomes the saved object, exactly as the uninterrupted run would hold it.
+
+    Under torchrun every rank calls ``fit`` alike; ``cfg.batch_size`` rows per rank make one
+    global batch, trained as one process would train it (``coarse2fine.distributed``)."""
     device = torch.device(device)
     seed_everything(cfg.seed)
     method.to(device)
     method.precision = resolve_precision(cfg.precision, device)  # its hooks encode rows so too
     if not method.trains or cfg.epochs == 0:
         return []
+    with sharded(cfg.seed):
+        return _fit(method, prepared, cfg, device, progress and is_main(), checkpoint_dir)
+
+
+def _fit(method, prepared, cfg, device, progress, checkpoint_dir) -> list[dict[str, float]]:
     checkpoints, saved, history = None, None, []
     if checkpoint_dir is not None:
         checkpoints = Checkpoints(checkpoint_dir, fingerprint(method, prepared, cfg))
@@ -137,15 +147,17 @@ def fit(
     if saved is not None:
         adopt(method, saved["method"])
         history = saved["history"]
+    steps = _Steps.of(method, device)
     stage = method.warmup()
     if stage is not None and stage.epochs > 0 and (saved is None or saved["stage"] == "warmup"):
-        _warm_up(method, prepared, cfg, stage, device, progress, history, checkpoints, saved)
+        _warm_up(method, steps, prepared, cfg, stage, device, progress, history, checkpoints, saved)
         saved = None  # the main stage starts as a fresh run's does, from the current states
     elif saved is not None:
         set_random_states(saved["random"])
+    batch_size = global_batch(cfg)
     rng = np.random.default_rng(cfg.seed)
     # (the first draw only counts the batches; kept so the benchmark's runs stay reproducible)
-    steps_per_epoch = len(bucketed_batches(prepared.lengths, cfg.batch_size, rng, drop_last=True))
+    steps_per_epoch = len(bucketed_batches(prepared.lengths, batch_size, rng, drop_last=True))
     total = steps_per_epoch * cfg.epochs
     optimizer = build_optimizer(method, cfg)
     scheduler = _linear_schedule(optimizer, math.ceil(cfg.warmup * total), total)
@@ -162,8 +174,8 @@ def fit(
         start = time.perf_counter()  # an epoch's time includes its hook (HCSC's prototypes)
         method.train()
         method.on_epoch_start(epoch, prepared)
-        batches = bucketed_batches(prepared.lengths, cfg.batch_size, rng, drop_last=True)
-        record, curve = run.epoch(batches, method.training_step, epoch, method.after_step)
+        batches = bucketed_batches(prepared.lengths, batch_size, rng, drop_last=True)
+        record, curve = run.epoch(batches, steps("training_step"), epoch, method.after_step)
         record.update(epoch=epoch + 1, seconds=time.perf_counter() - start, curve=curve)
         history.append(record)
         if checkpoints is not None:
@@ -181,6 +193,38 @@ def fit(
     run.close()
     method.eval()
     return history
+
+
+def global_batch(cfg: TrainConfig) -> int:
+    """Rows per optimiser step: ``batch_size`` on each of the ranks (one without torchrun)."""
+    return cfg.batch_size * world_size()
+
+
+class _Steps(nn.Module):
+    """The method's step functions as a module's forward, so that DistributedDataParallel can
+    wrap them and average the gradients across ranks (``coarse2fine.distributed``)."""
+
+    def __init__(self, method: Method) -> None:
+        super().__init__()
+        self.method = method
+
+    def forward(self, batch: dict, name: str) -> dict[str, torch.Tensor]:
+        return getattr(self.method, name)(batch)
+
+    @classmethod
+    def of(cls, method: Method, device: torch.device):
+        """``steps(name)``: the method's step ``name``, through DDP when several ranks train."""
+        if world_size() == 1:
+            return lambda name: getattr(method, name)
+        from torch.nn.parallel import DistributedDataParallel
+
+        ddp = DistributedDataParallel(
+            cls(method),
+            device_ids=[device] if device.type == "cuda" else None,
+            forward_sync_buffers=False,  # no batch statistics; every rank holds the same state
+            find_unused_parameters=True,  # a stage may leave some heads out of its loss
+        )
+        return lambda name: lambda batch: ddp(batch, name)
 
 
 class _Run:
@@ -248,6 +292,7 @@ class _Run:
 
 def _warm_up(
     method: Method,
+    steps,
     prepared: Prepared,
     cfg: TrainConfig,
     stage,
@@ -266,8 +311,9 @@ def _warm_up(
     n_held = min(len(order) - 2, max(1, round(stage.holdout * len(order))))
     held, rows = np.sort(order[:n_held]), order[n_held:]
     held_rows = prepared.subset(held)
-    steps = len(bucketed_batches(prepared.lengths[rows], cfg.batch_size, rng, drop_last=True))
-    total = steps * stage.epochs
+    batch_size = global_batch(cfg)
+    total = len(bucketed_batches(prepared.lengths[rows], batch_size, rng, drop_last=True))
+    total *= stage.epochs
     optimizer = build_optimizer(method, cfg)
     scheduler = _linear_schedule(optimizer, math.ceil(cfg.warmup * total), total)
     best, best_state, stale, first, step = -1.0, None, 0, 0, 0
@@ -281,8 +327,8 @@ def _warm_up(
     for epoch in range(first, stage.epochs):
         start = time.perf_counter()
         method.train()
-        batches = bucketed_batches(prepared.lengths[rows], cfg.batch_size, rng, drop_last=True)
-        record, curve = run.epoch([rows[b] for b in batches], method.warmup_step, epoch)
+        batches = bucketed_batches(prepared.lengths[rows], batch_size, rng, drop_last=True)
+        record, curve = run.epoch([rows[b] for b in batches], steps("warmup_step"), epoch)
         logits = map_rows(
             method,
             held_rows,

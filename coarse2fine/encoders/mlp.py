@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from coarse2fine.data.dataset import InputError
+from coarse2fine.distributed import shard_forward
 
 MLP_SPEC = re.compile(r"^mlp(?::(\d+)x(\d+))?$")
 
@@ -95,6 +96,11 @@ class MLPEncoder(nn.Module):
 
     # -- model side ----------------------------------------------------------------------------
     def forward(self, inputs: dict[str, torch.Tensor], layers: Sequence[int]) -> list[torch.Tensor]:
+        """Features of ``layers`` for every row (split across ranks in distributed training:
+        ``coarse2fine.distributed``)."""
+        return shard_forward(self._forward, inputs, layers)
+
+    def _forward(self, inputs: dict[str, torch.Tensor], layers: Sequence[int]) -> list:
         for layer in layers:
             if not 0 <= layer <= self.n_layers:
                 raise ValueError(f"layer {layer} outside 0..{self.n_layers}")

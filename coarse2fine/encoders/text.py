@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from coarse2fine.data.dataset import InputError
+from coarse2fine.distributed import shard_forward
 
 DEFAULT_TEXT_MODEL = "all-MiniLM-L6-v2"
 _ENCODER_DIR = "encoder"
@@ -138,6 +139,11 @@ class TextEncoder(nn.Module):
 
     # -- model side ----------------------------------------------------------------------------
     def forward(self, inputs: dict[str, torch.Tensor], layers: Sequence[int]) -> list[torch.Tensor]:
+        """Pooled features of ``layers`` for every row (split across ranks in distributed
+        training: ``coarse2fine.distributed``)."""
+        return shard_forward(self._forward, inputs, layers)
+
+    def _forward(self, inputs: dict[str, torch.Tensor], layers: Sequence[int]) -> list:
         for layer in layers:
             if not 0 <= layer <= self.n_layers:
                 raise ValueError(f"layer {layer} outside 0..{self.n_layers}")
