@@ -12,6 +12,7 @@ import pandas as pd
 
 from coarse2fine.data.dataset import CoarseDataset
 from coarse2fine.discoverer import Discoverer
+from coarse2fine.distributed import world_size
 from coarse2fine.io import atomic_dir, atomic_file, check_output_file
 from coarse2fine.metrics import (
     clustering_scores,
@@ -200,6 +201,7 @@ def write_discovery(
             run["max_length"] = est.max_length_
         run["train_rows"] = est.train_rows_
         run["precision"] = est.train_config_.precision  # what ran ("auto" resolved)
+        run["ranks"] = world_size()  # torchrun's processes; the global batch is batch_size x it
         if getattr(est, "representation_", None) is not None:  # the fallback's comparison
             run["representation"] = est.representation_
         if getattr(est, "train_length_", None) is not None:
