@@ -255,6 +255,10 @@ def discover(
         ),
     ] = "auto",
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    device: Annotated[
+        str,
+        typer.Option(help="cpu, cuda or cuda:N; under torchrun, cuda is each rank's own GPU"),
+    ] = "cpu",
     overwrite: Annotated[bool, typer.Option(help="replace an existing --out folder")] = False,
     resume: Annotated[
         bool,
@@ -321,6 +325,7 @@ def discover(
             seed=seed,
             method_params=_parse_options(option),
             checkpoint_dir=str(checkpoint),
+            device=device,
             progress=not quiet,
         )
         start = time.perf_counter()

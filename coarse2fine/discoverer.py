@@ -435,6 +435,12 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
                 isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 2
             ):
                 raise InputError(f"{name} must be a whole number >= 2 or None, got {value!r}")
+        try:
+            device = torch.device(self.device)
+        except (RuntimeError, TypeError):
+            raise InputError(f"device must be cpu, cuda or cuda:N, got {self.device!r}") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise InputError(f"device {self.device!r}: CUDA is not available here; use cpu")
         layers = self.train_layers
         if layers is not None and (
             isinstance(layers, bool) or not isinstance(layers, int | np.integer) or layers < 1

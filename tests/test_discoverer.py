@@ -192,6 +192,7 @@ def test_not_fitted():
         ({"clustering": "flat"}, "clustering must be 'nested' or 'global'"),
         ({"method_params": {"gama2": 1}}, "unknown option"),
         ({"train_layers": 0}, "train_layers must be a whole number >= 1 or None, got 0"),
+        ({"device": "gpu"}, "device must be cpu, cuda or cuda:N, got 'gpu'"),
         ({"train_layers": 4}, "train_layers must be in 1..3 or None, got 4"),
     ],
 )
@@ -397,3 +398,9 @@ def test_train_layers_updates_only_the_top_layers(tiny_data):
     assert any(name.startswith("encoder.layer.2.") for name in changed)
     # the model is left fully trainable again (a later fit or fine-tuning sees every layer)
     assert all(p.requires_grad for p in est.method_.encoder.parameters())
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_without_cuda_is_a_clear_error(tiny_data):
+    with pytest.raises(InputError, match="device 'cuda': CUDA is not available here; use cpu"):
+        small(device="cuda").fit(tiny_data)
