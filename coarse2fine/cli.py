@@ -24,6 +24,7 @@ from coarse2fine.data import (
     load_dataset,
     read_table,
 )
+from coarse2fine.data.h5ad import H5AD_SUFFIX, read_h5ad
 from coarse2fine.io import check_output_dir, check_output_file
 
 CHUNK_ROWS = 10_000  # predict / embed: rows read and handled at a time
@@ -33,6 +34,11 @@ TextCol = Annotated[str | None, typer.Option(help="column holding the text [defa
 ModelVectorCols = Annotated[
     str | None, typer.Option(help="numeric input columns, for a model trained on vectors")
 ]
+UseRep = Annotated[
+    str | None,
+    typer.Option(help=".h5ad input: the obsm key describing the cells (e.g. X_pca) [default: X]"),
+]
+Layer = Annotated[str | None, typer.Option(help=".h5ad input: a layer instead of X")]
 OverwriteFile = Annotated[bool, typer.Option(help="replace an existing --out file")]
 Quiet = Annotated[bool, typer.Option(help="no progress bars")]
 
@@ -58,11 +64,22 @@ def load_rows(
     coarse_from: str | None,
     vector_cols: str | None = None,
     need_coarse: bool = True,
+    use_rep: str | None = None,
+    layer: str | None = None,
 ) -> CoarseDataset:
-    """A built-in dataset name (``clinc``, ``hwu64:test``) or a table file."""
+    """A built-in dataset name (``clinc``, ``hwu64:test``), an .h5ad file, or a table file."""
     builtin = _builtin(data)
     if builtin is not None:
         return builtin
+    if _is_h5ad(data, text_col, vector_cols, coarse_from, use_rep, layer):
+        return read_h5ad(
+            data,
+            coarse=coarse_col,
+            fine=fine_col,
+            use_rep=use_rep,
+            layer=layer,
+            coarse_required=need_coarse,
+        )
     _check_sources(text_col, vector_cols, coarse_col, coarse_from, need_coarse)
     return read_table(
         data,
@@ -84,12 +101,18 @@ def stream_rows(
     coarse_from: str | None,
     need_coarse: bool,
     chunk_rows: int,
+    use_rep: str | None = None,
+    layer: str | None = None,
 ) -> Iterable[CoarseDataset]:
-    """The rows of ``data`` in pieces of at most ``chunk_rows`` (a built-in dataset: one piece),
-    for commands that handle rows one by one (predict, embed): memory stays flat."""
+    """The rows of ``data`` in pieces of at most ``chunk_rows`` (a built-in dataset or an .h5ad
+    file: one piece), for commands that handle rows one by one (predict, embed): memory stays
+    flat."""
     builtin = _builtin(data)
     if builtin is not None:
         return [builtin]
+    if _is_h5ad(data, text_col, vector_cols, coarse_from, use_rep, layer):
+        options = {"use_rep": use_rep, "layer": layer, "coarse_required": need_coarse}
+        return [read_h5ad(data, coarse=coarse_col, **options)]
     _check_sources(text_col, vector_cols, coarse_col, coarse_from, need_coarse)
     return iter_table(
         data,
@@ -109,6 +132,30 @@ def _builtin(data: str) -> CoarseDataset | None:
     if name in BUILTIN_DATASETS and not Path(data).exists():
         return load_dataset(name, split or "train")
     return None
+
+
+def _is_h5ad(data: str, text_col, vector_cols, coarse_from, use_rep, layer) -> bool:
+    """Whether ``data`` is an AnnData file; refuses the table-file options it does not take."""
+    if Path(data).suffix.lower() != H5AD_SUFFIX:
+        if use_rep is not None or layer is not None:
+            raise InputError("--use-rep and --layer apply to .h5ad (AnnData) input only")
+        return False
+    given = [
+        name
+        for name, value in (
+            ("--text-col", text_col),
+            ("--vector-cols", vector_cols),
+            ("--coarse-from", coarse_from),
+        )
+        if value is not None
+    ]
+    if given:
+        raise InputError(
+            f"{', '.join(given)} do not apply to .h5ad input: the cells are described by X "
+            "(or --use-rep OBSM_KEY, --layer NAME) and the labels are obs columns "
+            "(--coarse-col, --fine-col)"
+        )
+    return True
 
 
 def _check_sources(text_col, vector_cols, coarse_col, coarse_from, need_coarse: bool) -> None:
@@ -144,7 +191,8 @@ def _caps(**given: int | None) -> dict[str, int | None]:
 @app.command()
 def discover(
     data: Annotated[
-        str, typer.Argument(help="CSV/TSV/JSONL/Parquet file, or built-in: clinc, hwu64")
+        str,
+        typer.Argument(help="CSV/TSV/JSONL/Parquet/.h5ad file, or built-in: clinc, hwu64"),
     ],
     out: Annotated[Path, typer.Option("--out", help="output folder (written atomically)")],
     text_col: Annotated[str | None, typer.Option(help="column holding the text")] = None,
@@ -152,6 +200,8 @@ def discover(
         str | None,
         typer.Option(help="numeric input columns instead of text: 'a,b,c' or patterns 'gene_*'"),
     ] = None,
+    use_rep: UseRep = None,
+    layer: Layer = None,
     coarse_col: Annotated[str | None, typer.Option(help="column holding the coarse label")] = None,
     coarse_from: Annotated[
         str | None,
@@ -299,6 +349,8 @@ def discover(
             coarse_col=coarse_col,
             fine_col=fine_col,
             coarse_from=coarse_from,
+            use_rep=use_rep,
+            layer=layer,
         )
         if (
             n_fine is None
@@ -333,7 +385,10 @@ def discover(
         seconds = time.perf_counter() - start
         if not is_main():
             return
-        summary = write_discovery(est, rows, out, overwrite=overwrite, seconds=seconds)
+        h5ad = Path(data) if Path(data).suffix.lower() == H5AD_SUFFIX else None
+        summary = write_discovery(
+            est, rows, out, overwrite=overwrite, seconds=seconds, anndata_source=h5ad
+        )
         remove_checkpoints(checkpoint)
     except FloatingPointError as err:
         _fail(f"training diverged ({err}); try a smaller --lr", code=1)
@@ -349,6 +404,8 @@ def predict(
     out: Annotated[Path, typer.Option("--out", help="CSV file to write")],
     text_col: TextCol = None,
     vector_cols: ModelVectorCols = None,
+    use_rep: UseRep = None,
+    layer: Layer = None,
     within: Annotated[
         str,
         typer.Option(
@@ -383,6 +440,7 @@ def predict(
         est, rows = _model_and_rows(
             model, data, out, overwrite, quiet, text_col, vector_cols, chunk_rows,
             coarse_col=coarse_col, coarse_from=coarse_from, need_coarse=given,
+            use_rep=use_rep, layer=layer,
         )  # fmt: skip
         count = write_predictions(est, rows, out, overwrite=overwrite, within=within)
     except (InputError, ValueError, OSError) as err:
@@ -403,20 +461,25 @@ def _model_and_rows(
     coarse_col: str | None = None,
     coarse_from: str | None = None,
     need_coarse: bool = False,
+    use_rep: str | None = None,
+    layer: str | None = None,
 ):
     """What predict and embed start from: --out checked, the model loaded, the rows streamed."""
     from coarse2fine.discoverer import Discoverer
 
     check_output_file(out, overwrite)
     est = Discoverer.load(model, progress=not quiet)
+    table = Path(data).suffix.lower() != H5AD_SUFFIX
     rows = stream_rows(
         data,
-        text_col="text" if text_col is None and vector_cols is None else text_col,
+        text_col="text" if table and text_col is None and vector_cols is None else text_col,
         vector_cols=vector_cols,
         coarse_col=coarse_col,
         coarse_from=coarse_from,
         need_coarse=need_coarse,
         chunk_rows=chunk_rows,
+        use_rep=use_rep,
+        layer=layer,
     )
     return est, rows
 
@@ -428,6 +491,8 @@ def embed(
     out: Annotated[Path, typer.Option("--out", help="Parquet file to write")],
     text_col: TextCol = None,
     vector_cols: ModelVectorCols = None,
+    use_rep: UseRep = None,
+    layer: Layer = None,
     chunk_rows: Annotated[int, typer.Option(help="rows read and encoded at a time")] = CHUNK_ROWS,
     overwrite: OverwriteFile = False,
     quiet: Quiet = False,
@@ -438,7 +503,16 @@ def embed(
 
     try:
         est, rows = _model_and_rows(
-            model, data, out, overwrite, quiet, text_col, vector_cols, chunk_rows
+            model,
+            data,
+            out,
+            overwrite,
+            quiet,
+            text_col,
+            vector_cols,
+            chunk_rows,
+            use_rep=use_rep,
+            layer=layer,
         )
         count = write_features(est, rows, out, overwrite=overwrite)
     except (InputError, ValueError, OSError) as err:

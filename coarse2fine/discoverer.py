@@ -31,6 +31,7 @@ from coarse2fine.cluster.estimate_k import CRITERIA, DEFAULT_CRITERION, estimate
 from coarse2fine.cluster.naming import text_names, vector_names
 from coarse2fine.cluster.nested import check_clusterer
 from coarse2fine.data.dataset import CoarseDataset, InputError
+from coarse2fine.data.h5ad import from_anndata, is_anndata
 from coarse2fine.distributed import is_main, ranks
 from coarse2fine.encoders import (
     DEFAULT_TEXT_MODEL,
@@ -109,6 +110,11 @@ def as_dataset(
         if y is not None:
             raise InputError("give coarse labels either inside the CoarseDataset or as y, not both")
         return X
+    if is_anndata(X):  # y, fine: obs column names (or one label per cell); the cells' X
+        data = from_anndata(X, y, fine)
+        if est is not None:
+            _numeric(data.vectors, est, fitting=True)  # n_features_in_, as for a matrix
+        return data
     if y is None:  # worded so that scikit-learn's checks recognise the refusal
         raise InputError(
             "coarse labels are required: Discoverer requires y to be passed, but the target y "
@@ -135,6 +141,10 @@ def _rows(X: Any, est: BaseEstimator | None = None) -> CoarseDataset:
     """Rows to embed or predict: coarse labels are not needed, so a placeholder is used."""
     if isinstance(X, CoarseDataset):
         return X
+    if is_anndata(X):
+        data = from_anndata(X, coarse_required=False)
+        _numeric(data.vectors, est)  # as many columns as at fit
+        return data
     if _is_text(X):
         texts = [X] if isinstance(X, str) else list(X)
         return CoarseDataset(coarse=["?"] * len(texts), texts=texts)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from coarse2fine.data.dataset import CoarseDataset
+from coarse2fine.data.h5ad import annotate, read_anndata, write_h5ad
 from coarse2fine.discoverer import Discoverer
 from coarse2fine.distributed import world_size
 from coarse2fine.io import atomic_dir, atomic_file, check_output_file
@@ -174,8 +175,11 @@ def write_discovery(
     *,
     overwrite: bool = False,
     seconds: float,
+    anndata_source: Path | None = None,
 ) -> str:
-    """Write the whole result folder atomically; return the printed summary."""
+    """Write the whole result folder atomically; return the printed summary. With
+    ``anndata_source`` (the .h5ad the rows came from), the folder also holds a copy of that
+    AnnData annotated with the categories (``coarse2fine.data.h5ad.annotate``), same name."""
     out = Path(out)
     tree = cluster_table(est, data)
     metrics = discovery_metrics(est, data)
@@ -193,6 +197,9 @@ def write_discovery(
         if data.fine is not None:
             frame["fine"] = data.fine
         frame.to_csv(tmp / "assignments.csv", index=False)
+        if anndata_source is not None:  # the input file itself is never written
+            adata = annotate(read_anndata(anndata_source), est, metrics=metrics)
+            write_h5ad(adata, tmp / Path(anndata_source).name)
         (tmp / "clusters.json").write_text(json.dumps(tree, indent=2, ensure_ascii=False) + "\n")
         if metrics is not None:
             (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
