@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -107,7 +107,13 @@ def discovery_metrics(est: Discoverer, data: CoarseDataset) -> dict | None:
 
 
 def summary_text(
-    est: Discoverer, tree: dict, metrics: dict | None, out: Path, seconds: float, width: int = 100
+    est: Discoverer,
+    tree: dict,
+    metrics: dict | None,
+    out: Path,
+    seconds: float,
+    width: int = 100,
+    written: Sequence[str] = (),
 ) -> str:
     """What ``discover`` prints: a headline, one table per coarse class (category, name, size),
     the scores when fine labels exist, and where everything was written."""
@@ -163,7 +169,8 @@ def summary_text(
         )
         distance = metrics["hierarchy_edit_distance"]
         console.print(f"edit distance of the discovered tree to the true one: {distance}")
-    console.print(f"wrote {out}/assignments.csv, clusters.json, map.csv, model/")
+    also = "".join(f", {name}" for name in written)
+    console.print(f"wrote {out}/assignments.csv, clusters.json, map.csv{also}, model/")
     console.print(f"read it as a page: coarse2fine report {out}")
     return console.file.getvalue().rstrip()
 
@@ -216,7 +223,8 @@ def write_discovery(
         (tmp / "run.json").write_text(json.dumps(run, indent=2) + "\n")
         maps.to_csv(tmp / "map.csv", index=False, float_format="%.4g")
         est.save(tmp / "model")
-    return summary_text(est, tree, metrics, out, seconds)
+    h5ad = [] if anndata_source is None else [Path(anndata_source).name]
+    return summary_text(est, tree, metrics, out, seconds, written=h5ad)
 
 
 def _pieces(data: CoarseDataset | Iterable[CoarseDataset]) -> Iterable[CoarseDataset]:
