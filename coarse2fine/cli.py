@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 
 from coarse2fine.cluster.estimate_k import CRITERIA, DEFAULT_CRITERION
@@ -386,8 +387,24 @@ def discover(
         if not is_main():
             return
         h5ad = Path(data) if Path(data).suffix.lower() == H5AD_SUFFIX else None
+        source = {
+            "data": data if _builtin(data) is not None else str(Path(data).resolve()),
+            "text_col": text_col,
+            "vector_cols": vector_cols,
+            "coarse_col": coarse_col,
+            "fine_col": fine_col,
+            "coarse_from": coarse_from,
+            "use_rep": use_rep,
+            "layer": layer,
+        }
         summary = write_discovery(
-            est, rows, out, overwrite=overwrite, seconds=seconds, anndata_source=h5ad
+            est,
+            rows,
+            out,
+            overwrite=overwrite,
+            seconds=seconds,
+            anndata_source=h5ad,
+            source=source,
         )
         remove_checkpoints(checkpoint)
     except FloatingPointError as err:
@@ -395,6 +412,121 @@ def discover(
     except (InputError, ValueError, OSError) as err:
         _fail(str(err))
     typer.echo(summary)
+
+
+@app.command()
+def curate(
+    run: Annotated[Path, typer.Argument(help="run folder written by discover")],
+    out: Annotated[Path, typer.Option("--out", help="the curated run folder (written atomically)")],
+    merge: Annotated[
+        list[str] | None,
+        typer.Option(help="categories to merge, one coarse class: 'travel/2,travel/5[=name]'"),
+    ] = None,
+    split: Annotated[
+        list[str] | None, typer.Option(help="a category and its number of parts: 'work/4:2'")
+    ] = None,
+    rename: Annotated[
+        list[str] | None, typer.Option(help="a new name for a category: 'banking/3=balance'")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace an existing --out folder")] = False,
+    quiet: Quiet = False,
+) -> None:
+    """Merge, split and rename discovered categories; writes a new run folder whose model,
+    assignments, clusters and report follow the curated taxonomy (and predict uses it).
+
+    The operations apply in this order: merges, then splits (parts get ids like work/4.1),
+    then renames (which may name the new ids). The run's input is read again from where
+    discover read it (run.json "source") and must be unchanged."""
+    from coarse2fine.discoverer import Discoverer
+    from coarse2fine.output import write_discovery
+
+    try:
+        merges = [_parse_merge(m) for m in merge or []]
+        splits = [_parse_split(s) for s in split or []]
+        renames = dict(_parse_pair(r, "--rename", "CATEGORY=NAME") for r in rename or [])
+        if not (merges or splits or renames):
+            raise InputError("nothing to curate: give --merge, --split and/or --rename")
+        check_output_dir(out, overwrite)
+        info, rows, labels = _run_rows(run)
+        est = Discoverer.load(run / "model", progress=not quiet)
+        est.labels_ = labels
+        est.embedding_ = est.transform(rows)  # the tables, maps and splits read the features
+        for categories, name in merges:
+            est.merge(categories, name)
+        for category, k in splits:
+            est.split(category, k, rows=rows if rows.is_text else None)
+        est.rename(renames)
+        done = {
+            "merge": [{"categories": c, "name": n} for c, n in merges],
+            "split": [{"category": c, "k": k} for c, k in splits],
+            "rename": renames,
+        }
+        info = {**info, "curated_from": str(run.resolve()), "curation": done}
+        data = info.get("source", {}).get("data", "")
+        h5ad = Path(data) if Path(data).suffix.lower() == H5AD_SUFFIX else None
+        summary = write_discovery(
+            est, rows, out, overwrite=overwrite, seconds=0.0, anndata_source=h5ad, run=info
+        )
+    except (InputError, ValueError, OSError) as err:
+        _fail(str(err))
+    typer.echo(summary)
+
+
+def _parse_pair(text: str, option: str, form: str) -> tuple[str, str]:
+    left, sep, right = text.partition("=")
+    if not sep or not left.strip() or not right.strip():
+        raise InputError(f"{option} takes {form}, got {text!r}")
+    return left.strip(), right.strip()
+
+
+def _parse_merge(text: str) -> tuple[list[str], str | None]:
+    cats, _, name = text.partition("=")
+    categories = [c.strip() for c in cats.split(",") if c.strip()]
+    if len(categories) < 2:
+        raise InputError(f"--merge takes two or more categories 'a,b[=name]', got {text!r}")
+    return categories, name.strip() or None
+
+
+def _parse_split(text: str) -> tuple[str, int]:
+    category, sep, k = text.rpartition(":")
+    if not sep or not category.strip() or not k.strip().isdigit():
+        raise InputError(f"--split takes CATEGORY:K (e.g. 'work/4:2'), got {text!r}")
+    return category.strip(), int(k)
+
+
+def _run_rows(run: Path) -> tuple[dict, CoarseDataset, np.ndarray]:
+    """A run folder's run.json, its input rows read again, and their categories; the rows must
+    be the ones the run assigned (same number, same coarse labels)."""
+    import pandas as pd
+
+    for name in ("run.json", "assignments.csv", "model"):
+        if not (run / name).exists():
+            raise InputError(f"{run} is not a discover run folder (no {name})")
+    info = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    source = info.get("source")
+    if source is None:
+        raise InputError(
+            f"{run}/run.json does not say where its rows came from (written by an older "
+            "coarse2fine): run discover again to curate it"
+        )
+    rows = load_rows(
+        source["data"],
+        text_col=source["text_col"],
+        vector_cols=source["vector_cols"],
+        coarse_col=source["coarse_col"],
+        fine_col=source["fine_col"],
+        coarse_from=source["coarse_from"],
+        use_rep=source.get("use_rep"),
+        layer=source.get("layer"),
+    )
+    table = pd.read_csv(run / "assignments.csv", dtype={"coarse": str}, keep_default_na=False)
+    same = len(table) == len(rows) and list(table["coarse"]) == [str(c) for c in rows.coarse]
+    if not same:
+        raise InputError(
+            f"{source['data']} is not the input {run} was discovered on any more "
+            f"({len(rows)} rows now, {len(table)} assigned): curate needs the same rows"
+        )
+    return info, rows, table["category_id"].to_numpy(dtype=np.int64)
 
 
 @app.command()

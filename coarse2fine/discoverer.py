@@ -19,6 +19,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 
+from coarse2fine import curate
 from coarse2fine.batching import (
     Inference,
     Prepared,
@@ -30,6 +31,7 @@ from coarse2fine.cluster import Clustering, group_mask, l2_normalize, nearest_ce
 from coarse2fine.cluster.estimate_k import CRITERIA, DEFAULT_CRITERION, estimate_k
 from coarse2fine.cluster.naming import text_names, vector_names
 from coarse2fine.cluster.nested import check_clusterer
+from coarse2fine.curate import Curation
 from coarse2fine.data.dataset import CoarseDataset, InputError
 from coarse2fine.data.h5ad import from_anndata, is_anndata
 from coarse2fine.distributed import is_main, ranks
@@ -60,6 +62,7 @@ _OPTIONAL_FITTED = (
     "finer_labels_",
     "hierarchies_",
     "dataset_names_",
+    "curation_",
 )
 # clusterer="auto": spectral clustering while text categories hold at most this many rows on
 # average (a 15-neighbour graph then spans a good share of each; see _resolve_clusterer)
@@ -240,9 +243,11 @@ def _check_files(path: Path, digests: dict[str, str] | None) -> None:
 def _check_agreement(path: Path, est: Discoverer, feature_dim: int | None) -> None:
     """The JSON and the tensors must describe the same categories."""
     centres, n = est.cluster_centers_, len(est.categories_)
+    curation = getattr(est, "curation_", None)
+    originals = n if curation is None else len(curation.route)  # the fit's categories
     problems = []
-    if centres.ndim != 2 or len(centres) != n:
-        problems.append(f"{n} categories but {len(centres)} centres")
+    if centres.ndim != 2 or len(centres) != originals:
+        problems.append(f"{originals} categories but {len(centres)} centres")
     elif feature_dim is not None and centres.shape[1] != feature_dim:
         problems.append(f"centres of width {centres.shape[1]}, the features have {feature_dim}")
     if not np.isfinite(centres).all():
@@ -831,23 +836,66 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
             )
         rows = _rows(X, self)
         prepared = prepare(self.method_.encoder, rows)
+        curation = getattr(self, "curation_", None)  # rename / merge / split (curate.py)
         row_groups = category_groups = None
         if within != "all":  # coarse classes, as indices into coarse_classes_
+            parents = self.cluster_parents_ if curation is None else curation.original_parents
             row_groups = self._row_coarse(rows, prepared, within)
             index = self._coarse_index()
-            category_groups = np.array([index[p] for p in self.cluster_parents_], np.int64)
+            category_groups = np.array([index[p] for p in parents], np.int64)
+        features = None
         logits = self._map(prepared, self.method_.fine_logits)
         if logits is not None:  # a fine classifier (FALCON): no clustering needed
             if row_groups is not None:
                 logits[~group_mask(row_groups, category_groups)] = -np.inf
-            return logits.argmax(1)
+            found = logits.argmax(1)
+        else:
+            self._check_fitted("cluster_centers_")
+            features = self._embed(prepared)
+            found = nearest_centre(
+                features,
+                self.cluster_centers_,
+                row_groups=row_groups,
+                centre_groups=category_groups,
+            )
+        if curation is None:
+            return found
+        if curation.needs_features and features is None:
+            features = self._embed(prepared)
+        return curation.assign(found, features)
+
+    # -- curation ------------------------------------------------------------------------------
+    def rename(self, names: dict[str, str]) -> Discoverer:
+        """Give categories (by id, e.g. "banking/3", or current name) new names."""
         self._check_fitted("cluster_centers_")
-        return nearest_centre(
-            self._embed(prepared),
-            self.cluster_centers_,
-            row_groups=row_groups,
-            centre_groups=category_groups,
-        )
+        curate.rename(self, names)
+        return self
+
+    def merge(self, categories: list[str], name: str | None = None) -> Discoverer:
+        """Merge categories of one coarse class into the first one given (its id stays): its
+        rows, and every new row that would have joined one of them, join the merged one."""
+        self._check_fitted("cluster_centers_")
+        curate.merge(self, categories, name)
+        return self
+
+    def split(self, category: str, k: int, rows: Any = None) -> Discoverer:
+        """Split a category into ``k`` (ids "<id>.1" ... "<id>.k") by K-Means of its rows'
+        features. ``rows``: the fitted rows (texts or vectors, in fit's order), needed after
+        ``load`` (a loaded model holds no features) and, for texts, to name the parts."""
+        self._check_fitted("cluster_centers_")
+        if getattr(self, "labels_", None) is None:
+            raise InputError("split needs the rows' categories: set labels_ or fit first")
+        texts = None
+        if rows is not None:
+            data = _rows(rows, self)
+            features = self.transform(data)
+            texts = data.texts
+        elif getattr(self, "embedding_", None) is not None:
+            features = self.embedding_
+        else:
+            raise InputError("split needs the fitted rows: pass rows=... (texts or vectors)")
+        curate.split(self, category, k, features, texts)
+        return self
 
     def _coarse_index(self) -> dict[Any, int]:
         """Position of each coarse label in ``coarse_classes_``."""
@@ -907,6 +955,9 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
                 k: v.detach().contiguous().cpu() for k, v in self.method_.state_dict().items()
             }
             tensors["discovery.centres"] = torch.from_numpy(self.cluster_centers_)
+            curation = getattr(self, "curation_", None)
+            if curation is not None:
+                tensors["discovery.prototypes"] = torch.from_numpy(curation.prototypes)
             save_file(tensors, str(tmp / _WEIGHTS), metadata={"format": str(FORMAT_VERSION)})
             # where and how verbosely it ran are not part of the model: load() chooses those
             params = {
@@ -923,6 +974,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
                 "categories": self.categories_,
                 "category_names": getattr(self, "category_names_", None),
                 "cluster_parents": self.cluster_parents_,
+                "curation": None if curation is None else curation.to_json(),
             }
             config["feature_dim"] = int(self.cluster_centers_.shape[1])
             config["files"] = _file_digests(tmp)  # the encoder's config and tokenizer files
@@ -955,6 +1007,11 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
             est.fitted_method_ = fitted
             tensors = load_file(str(path / _WEIGHTS))
             est.cluster_centers_ = tensors.pop("discovery.centres").numpy()
+            prototypes = tensors.pop("discovery.prototypes", None)
+            if config.get("curation") is not None:
+                if prototypes is None:
+                    raise InputError(f"{path}: damaged model (curated, but no prototypes)")
+                est.curation_ = Curation.from_json(config["curation"], prototypes.numpy())
             est.method_.load_state_dict(tensors, strict=True)
             est.categories_ = config["categories"]
             if config.get("category_names") is not None:

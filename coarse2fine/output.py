@@ -35,7 +35,7 @@ def cluster_table(est: Discoverer, data: CoarseDataset, n_examples: int = N_EXAM
     tree: dict[str, list[dict]] = {c: [] for c in est.coarse_classes_}
     for k, (name, parent) in enumerate(zip(est.categories_, est.cluster_parents_, strict=True)):
         members = np.flatnonzero(labels == k)
-        closeness = features[members] @ est.cluster_centers_[k]
+        closeness = features[members] @ category_centre(est, features, members, k)
         nearest = members[np.argsort(-closeness, kind="stable")[:n_examples]]
         entry = {
             "category": name,
@@ -78,6 +78,17 @@ def cluster_table(est: Discoverer, data: CoarseDataset, n_examples: int = N_EXAM
             for c, cats in tree.items()
         ],
     }
+
+
+def category_centre(est: Discoverer, features: np.ndarray, members: np.ndarray, k: int):
+    """Category ``k``'s centre: the fit's, or for a curated taxonomy (merged or split
+    categories) the unit-length mean of its rows' features."""
+    if getattr(est, "curation_", None) is None:
+        return est.cluster_centers_[k]
+    if not len(members):
+        return np.zeros(features.shape[1], dtype=features.dtype)
+    centre = features[members].mean(0)
+    return centre / max(float(np.linalg.norm(centre)), 1e-12)
 
 
 def discovery_metrics(est: Discoverer, data: CoarseDataset) -> dict | None:
@@ -183,10 +194,15 @@ def write_discovery(
     overwrite: bool = False,
     seconds: float,
     anndata_source: Path | None = None,
+    source: dict | None = None,
+    run: dict | None = None,
 ) -> str:
     """Write the whole result folder atomically; return the printed summary. With
     ``anndata_source`` (the .h5ad the rows came from), the folder also holds a copy of that
-    AnnData annotated with the categories (``coarse2fine.data.h5ad.annotate``), same name."""
+    AnnData annotated with the categories (``coarse2fine.data.h5ad.annotate``), same name.
+    ``source``: where the rows came from (file and columns; ``coarse2fine curate`` reads them
+    again), kept in run.json; ``run``: run.json's content given whole (a curated run keeps its
+    source run's, plus what was curated)."""
     out = Path(out)
     tree = cluster_table(est, data)
     metrics = discovery_metrics(est, data)
@@ -198,6 +214,7 @@ def write_discovery(
                 **({"text": data.texts} if data.is_text else {}),
                 "coarse": data.coarse,
                 "category": [est.categories_[k] for k in est.labels_],
+                "name": [est.category_names_[k] for k in est.labels_],
                 "category_id": est.labels_,
             }
         )
@@ -210,21 +227,30 @@ def write_discovery(
         (tmp / "clusters.json").write_text(json.dumps(tree, indent=2, ensure_ascii=False) + "\n")
         if metrics is not None:
             (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-        run = {"params": est.get_params(), "history": est.history_, "seconds": round(seconds, 1)}
-        if getattr(est, "max_length_", None) is not None:  # texts: the tokens kept per row
-            run["max_length"] = est.max_length_
-        run["train_rows"] = est.train_rows_
-        run["precision"] = est.train_config_.precision  # what ran ("auto" resolved)
-        run["ranks"] = world_size()  # torchrun's processes; the global batch is batch_size x it
-        if getattr(est, "representation_", None) is not None:  # the fallback's comparison
-            run["representation"] = est.representation_
-        if getattr(est, "train_length_", None) is not None:
-            run["train_length"] = est.train_length_
+        if run is None:
+            run = run_record(est, seconds)
+            if source is not None:
+                run["source"] = source
         (tmp / "run.json").write_text(json.dumps(run, indent=2) + "\n")
         maps.to_csv(tmp / "map.csv", index=False, float_format="%.4g")
         est.save(tmp / "model")
     h5ad = [] if anndata_source is None else [Path(anndata_source).name]
     return summary_text(est, tree, metrics, out, seconds, written=h5ad)
+
+
+def run_record(est: Discoverer, seconds: float) -> dict:
+    """run.json: the settings, the training history and what ran."""
+    run = {"params": est.get_params(), "history": est.history_, "seconds": round(seconds, 1)}
+    if getattr(est, "max_length_", None) is not None:  # texts: the tokens kept per row
+        run["max_length"] = est.max_length_
+    run["train_rows"] = est.train_rows_
+    run["precision"] = est.train_config_.precision  # what ran ("auto" resolved)
+    run["ranks"] = world_size()  # torchrun's processes; the global batch is batch_size x it
+    if getattr(est, "representation_", None) is not None:  # the fallback's comparison
+        run["representation"] = est.representation_
+    if getattr(est, "train_length_", None) is not None:
+        run["train_length"] = est.train_length_
+    return run
 
 
 def _pieces(data: CoarseDataset | Iterable[CoarseDataset]) -> Iterable[CoarseDataset]:

@@ -42,6 +42,7 @@ def test_discover_predict_evaluate(tiny_csv, tmp_path):
         "text",
         "coarse",
         "category",
+        "name",
         "category_id",
         "fine",
     ]
@@ -223,7 +224,7 @@ def test_discover_and_predict_on_vectors_with_falcon(vector_csv, tmp_path):
     result = runner.invoke(app, [*args, "--out", str(out), "--quiet"])
     assert result.exit_code == 0, result.output
     table = pd.read_csv(out / "assignments.csv")
-    assert list(table.columns) == ["row", "coarse", "category", "category_id", "fine"]
+    assert list(table.columns) == ["row", "coarse", "category", "name", "category_id", "fine"]
     clusters = json.loads((out / "clusters.json").read_text())
     examples = clusters["coarse"][0]["categories"][0]["examples"]
     assert all(isinstance(r, int) and 1 <= r <= 48 for r in examples)  # row numbers
