@@ -440,6 +440,7 @@ def curate(
     from coarse2fine.discoverer import Discoverer
     from coarse2fine.output import write_discovery
 
+    start = time.perf_counter()
     try:
         merges = [_parse_merge(m) for m in merge or []]
         splits = [_parse_split(s) for s in split or []]
@@ -464,8 +465,20 @@ def curate(
         info = {**info, "curated_from": str(run.resolve()), "curation": done}
         data = info.get("source", {}).get("data", "")
         h5ad = Path(data) if Path(data).suffix.lower() == H5AD_SUFFIX else None
+        counts = f"{len(merges)} merge(s), {len(splits)} split(s), {len(renames)} rename(s)"
+        headline = (
+            f"curated {run}: {counts}; {est.n_fine_} fine categories in "
+            f"{len(est.coarse_classes_)} coarse classes ({time.perf_counter() - start:.0f} s)"
+        )
         summary = write_discovery(
-            est, rows, out, overwrite=overwrite, seconds=0.0, anndata_source=h5ad, run=info
+            est,
+            rows,
+            out,
+            overwrite=overwrite,
+            seconds=0.0,
+            anndata_source=h5ad,
+            run=info,
+            headline=headline,
         )
     except (InputError, ValueError, OSError) as err:
         _fail(str(err))

@@ -125,9 +125,11 @@ def summary_text(
     seconds: float,
     width: int = 100,
     written: Sequence[str] = (),
+    headline: str | None = None,
 ) -> str:
     """What ``discover`` prints: a headline, one table per coarse class (category, name, size),
-    the scores when fine labels exist, and where everything was written."""
+    the scores when fine labels exist, and where everything was written. ``headline``
+    replaces the first line (``curate`` says what it changed)."""
     from rich import box
     from rich.console import Console
     from rich.table import Table
@@ -137,8 +139,9 @@ def summary_text(
     )
     estimated = " (number estimated)" if getattr(est, "estimated_counts_", None) else ""
     console.print(
-        f"discovered {est.n_fine_} fine categories in {len(est.coarse_classes_)} coarse classes"
-        f"{estimated} ({est.method}, {seconds:.0f} s)"
+        headline
+        or f"discovered {est.n_fine_} fine categories in {len(est.coarse_classes_)} coarse "
+        f"classes{estimated} ({est.method}, {seconds:.0f} s)"
     )
     chosen = getattr(est, "representation_", None)
     if chosen is not None:
@@ -196,6 +199,7 @@ def write_discovery(
     anndata_source: Path | None = None,
     source: dict | None = None,
     run: dict | None = None,
+    headline: str | None = None,
 ) -> str:
     """Write the whole result folder atomically; return the printed summary. With
     ``anndata_source`` (the .h5ad the rows came from), the folder also holds a copy of that
@@ -235,7 +239,7 @@ def write_discovery(
         maps.to_csv(tmp / "map.csv", index=False, float_format="%.4g")
         est.save(tmp / "model")
     h5ad = [] if anndata_source is None else [Path(anndata_source).name]
-    return summary_text(est, tree, metrics, out, seconds, written=h5ad)
+    return summary_text(est, tree, metrics, out, seconds, written=h5ad, headline=headline)
 
 
 def run_record(est: Discoverer, seconds: float) -> dict:
