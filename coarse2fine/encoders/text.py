@@ -7,6 +7,7 @@ cache, also works (always loaded with ``local_files_only=True``).
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,6 +37,58 @@ def resolve_model_path(model: str) -> str:
     return model
 
 
+POOLINGS = ("mean", "cls", "max", "mean_sqrt_len")
+_ST_MODES = {  # sentence-transformers' Pooling config keys -> our pooling names
+    "pooling_mode_mean_tokens": "mean",
+    "pooling_mode_cls_token": "cls",
+    "pooling_mode_max_tokens": "max",
+    "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len",
+}
+
+
+def read_pooling(folder: Path) -> str:
+    """The token pooling a sentence-transformers model folder declares (modules.json and its
+    Pooling module's config.json); "mean" for a plain transformers folder. A folder that asks
+    for several poolings at once (concatenated) is refused: features must keep one width."""
+    modules = folder / "modules.json"
+    if not modules.is_file():
+        return "mean"
+    try:
+        entries = json.loads(modules.read_text(encoding="utf-8"))
+        pooling = next((e for e in entries if str(e.get("type", "")).endswith(".Pooling")), None)
+        if pooling is None:
+            return "mean"
+        config = json.loads((folder / pooling["path"] / "config.json").read_text("utf-8"))
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise InputError(
+            f"{folder}: cannot read its sentence-transformers pooling ({err})"
+        ) from None
+    modes = [name for key, name in _ST_MODES.items() if config.get(key)]
+    others = [
+        k for k, v in config.items() if k.startswith("pooling_mode") and v and k not in _ST_MODES
+    ]
+    if len(modes) != 1 or others:
+        asked = ", ".join(modes + others) or "none"
+        raise InputError(
+            f"{folder}: its Pooling config asks for {asked}; coarse2fine takes models with one "
+            f"of {', '.join(POOLINGS)}"
+        )
+    return modes[0]
+
+
+def pool(hidden: torch.Tensor, mask: torch.Tensor, how: str = "mean") -> torch.Tensor:
+    """Token states to one vector per row, over real tokens only: sentence-transformers' modes."""
+    if how == "cls":
+        return hidden[:, 0]
+    if how == "max":
+        filled = hidden.masked_fill(~mask.bool().unsqueeze(-1), torch.finfo(hidden.dtype).min)
+        return filled.max(1).values
+    mean = masked_mean(hidden, mask)
+    if how == "mean_sqrt_len":  # sum / sqrt(length)
+        return mean * mask.sum(1, keepdim=True).clamp_min(1).to(hidden.dtype).sqrt()
+    return mean
+
+
 def masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean of token states over real tokens only (padding excluded, unlike the HWSCL code)."""
     mask = mask.unsqueeze(-1).to(hidden.dtype)
@@ -48,8 +101,18 @@ class TextEncoder(nn.Module):
     Layer 0 is the embedding output, layer ``n_layers`` the last transformer layer.
     """
 
-    def __init__(self, model: nn.Module, tokenizer, max_length: int = 64, source: str = "") -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        tokenizer,
+        max_length: int = 64,
+        source: str = "",
+        pooling: str = "mean",
+    ) -> None:
         super().__init__()
+        if pooling not in POOLINGS:
+            raise InputError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
+        self.pooling = pooling
         self.model = model
         self.tokenizer = tokenizer
         self.max_length = int(max_length)
@@ -74,7 +137,9 @@ class TextEncoder(nn.Module):
                 f"cannot load text model {model!r} offline: give a local model folder or a hub "
                 f"name already in the local cache ({str(err).splitlines()[0]})"
             ) from None
-        return cls(net, tokenizer, max_length=max_length, source=model)
+        return cls(
+            net, tokenizer, max_length=max_length, source=model, pooling=read_pooling(Path(path))
+        )
 
     @classmethod
     def tiny_random(cls, n_layers: int = 3, dim: int = 32, seed: int = 0) -> TextEncoder:
@@ -154,7 +219,7 @@ class TextEncoder(nn.Module):
             return_dict=True,
         )
         mask = inputs["attention_mask"]
-        return [masked_mean(out.hidden_states[layer], mask) for layer in layers]
+        return [pool(out.hidden_states[layer], mask, self.pooling) for layer in layers]
 
     def train_top_layers(self, n: int | None) -> None:
         """Train only the top ``n`` transformer layers: the embeddings and the layers below keep
@@ -191,7 +256,8 @@ class TextEncoder(nn.Module):
         target.mkdir(parents=True, exist_ok=True)
         self.model.config.save_pretrained(target)
         self.tokenizer.save_pretrained(target)
-        return {"kind": "text", "max_length": self.max_length, "source": self.source}
+        spec = {"kind": "text", "max_length": self.max_length, "source": self.source}
+        return {**spec, "pooling": self.pooling}
 
     @classmethod
     def from_architecture(cls, directory: Path, spec: dict) -> TextEncoder:
@@ -202,7 +268,13 @@ class TextEncoder(nn.Module):
         config = AutoConfig.from_pretrained(target, local_files_only=True)
         tokenizer = AutoTokenizer.from_pretrained(target, local_files_only=True)
         net = AutoModel.from_config(config)
-        return cls(net, tokenizer, max_length=spec["max_length"], source=spec.get("source", ""))
+        return cls(
+            net,
+            tokenizer,
+            max_length=spec["max_length"],
+            source=spec.get("source", ""),
+            pooling=spec.get("pooling", "mean"),  # models saved before pooling was recorded
+        )
 
 
 def _drop_output_capturing_hooks(model: nn.Module) -> None:
