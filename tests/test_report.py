@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from coarse2fine.cli import app
 
 runner = CliRunner()
-SECTIONS = ["summary", "metrics", "tree", "confusion", "maps", "training"]
+SECTIONS = ["summary", "metrics", "tree", "confusion", "explore", "maps", "training"]
 
 
 @pytest.fixture
@@ -90,3 +90,58 @@ def test_an_estimated_k_gets_its_summary_range_and_criterion_plot(tiny_csv, tmp_
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "<section id=estimate>" in page and "Number of categories" in page
     assert page.count("data:image/png;base64,") == 3  # maps, curves, K curves (no fine labels)
+
+
+def _dom(browser: str, url: str) -> str:
+    flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", url]
+    return subprocess.run(flags, capture_output=True, text=True, timeout=120, check=True).stdout
+
+
+def _category_rows(dom: str, coarse: str) -> list[tuple[str, bool]]:
+    """(category id, hidden?) of each category row under ``coarse``, in the page's order."""
+    import re
+
+    block = re.search(rf'data-coarse="{coarse}".*?</details>', dom, re.S).group(0)
+    rows = re.findall(r'<tr class="cat[^"]*" data-cat="([^"]+)"([^>]*)>', block)
+    return [(cat, "hidden" in rest) for cat, rest in rows]
+
+
+def test_search_filter_sort_and_a_categorys_rows_in_headless_chromium(run_dir):
+    """The page's script run by a real browser on a view given in the URL: search 'visa',
+    only the travel class, sorted by name, travel's first category opened."""
+    import json
+    import re
+    from urllib.parse import quote
+
+    browser = chromium()
+    assert runner.invoke(app, ["report", str(run_dir)]).exit_code == 0
+    clusters = json.loads((run_dir / "clusters.json").read_text())
+    travel = next(n for n in clusters["coarse"] if n["coarse"] == "travel")["categories"]
+    chosen = travel[0]["category"]
+    url = (run_dir / "report.html").resolve().as_uri()
+    view = f"#q=visa&coarse=travel&sort=name&cat={quote(chosen, safe='')}"
+    dom = _dom(browser, url + view)
+    # the search counts the rows whose text holds "visa" (8 in the tiny data) and lists them
+    assert re.search(r'id="match-count"[^>]*>8 rows match<', dom)
+    assert dom.count("<mark>visa</mark>") == 8
+    # the other coarse class is hidden; travel's categories are sorted by name
+    assert re.search(r'<details[^>]*data-coarse="bank"[^>]*hidden', dom)
+    names = {c["category"]: c["name"] for c in travel}
+    shown = [cat for cat, _ in _category_rows(dom, "travel")]
+    assert shown == sorted(shown, key=lambda c: names[c])
+    # categories without a visa row are hidden, those with one are shown
+    visa = {
+        c["category"]
+        for c in travel
+        if any("visa" in str(e) for e in c["examples"]) or "visa" in c["name"]
+    }
+    for cat, hidden in _category_rows(dom, "travel"):
+        if cat in visa:
+            assert not hidden
+    # the chosen category's rows are all listed
+    title = re.search(r'id="rows-title"[^>]*>([^<]*)<', dom).group(1)
+    assert title.startswith(chosen) and f"({travel[0]['size']} rows)" in title
+    # with no search, nothing is hidden and no row is listed as a match
+    plain = _dom(browser, url)
+    assert re.search(r'id="match-count"[^>]*><', plain)
+    assert all(not hidden for cat, hidden in _category_rows(plain, "bank"))

@@ -198,8 +198,11 @@ def _tree(clusters: dict) -> str:
                 )
             elif has_fine:  # an empty category in a table with fine-label columns
                 extra = "<td></td><td></td>"
+            purity = cat.get("purity", "")
             rows.append(
-                f"<tr><td>{html.escape(cat['category'])}</td>"
+                f'<tr class=cat data-cat="{html.escape(cat["category"])}" '
+                f'data-size={cat["size"]} data-purity="{purity}">'
+                f"<td>{html.escape(cat['category'])}</td>"
                 f"<td><b>{html.escape(cat.get('name', ''))}</b></td>"
                 f"<td class=n>{cat['size']}</td><td class=ex>{examples}</td>{extra}</tr>"
             )
@@ -207,10 +210,10 @@ def _tree(clusters: dict) -> str:
         if has_fine:
             head += "<th>majority fine label</th><th>purity</th>"
         blocks.append(
-            f"<details open><summary>{html.escape(node['coarse'])}: {node['size']} rows, "
-            f"{len(node['categories'])} categories</summary><table><tr>{head}</tr>"
-            + "".join(rows)
-            + "</table></details>"
+            f'<details open class=coarse data-coarse="{html.escape(node["coarse"])}">'
+            f"<summary>{html.escape(node['coarse'])}: {node['size']} rows, "
+            f"{len(node['categories'])} categories</summary><table><thead><tr>{head}</tr>"
+            "</thead><tbody>" + "".join(rows) + "</tbody></table></details>"
         )
     return "\n".join(blocks)
 
@@ -222,7 +225,91 @@ table{border-collapse:collapse;margin:.4em 0 1em}td,th{border:1px solid #ddd;pad
 vertical-align:top;font-size:.9em}th{background:#f4f4f4}td.n{text-align:right}
 td.ex{color:#555;max-width:480px}summary{font-weight:600;cursor:pointer;margin:.3em 0}
 img{max-width:100%}.muted{color:#777}
+#tools{position:sticky;top:0;background:#fff;padding:.5em 0;border-bottom:1px solid #eee;z-index:2}
+#tools input{width:22em}tr.cat{cursor:pointer}tr.cat:hover{background:#f6f9ff}
+tr.cat.chosen{background:#e8f0ff}#rows ol{columns:2;font-size:.9em}#matches li{font-size:.9em}
+mark{background:#ffe58a}svg circle{stroke:none}svg circle:hover{stroke:#000;stroke-width:2}
 """
+
+# The page's behaviour (search, coarse filter, sort, collapse, a category's rows, the map's
+# points following the search), inlined so the page stays one offline file.
+SCRIPT = (Path(__file__).parent / "report.js").read_text(encoding="utf-8")
+
+
+PALETTE = (
+    "#1f77b4 #ff7f0e #2ca02c #d62728 #9467bd #8c564b #e377c2 #7f7f7f #bcbd22 #17becf "
+    "#aec7e8 #ffbb78 #98df8a #ff9896 #c5b0d5 #c49c94 #f7b6d2 #c7c7c7 #dbdb8d #9edae5"
+).split()
+
+
+def _page_data(assignments: pd.DataFrame, clusters: dict) -> tuple[dict, dict, list]:
+    """What the page's script reads: every row (its text, or "row N" for vectors, with its
+    category and coarse class as indices), the categories and the coarse classes."""
+    coarse = [node["coarse"] for node in clusters["coarse"]]
+    cats = [
+        {"id": cat["category"], "name": cat.get("name", "")}
+        for node in clusters["coarse"]
+        for cat in node["categories"]
+    ]
+    cat_index = {c["id"]: i for i, c in enumerate(cats)}
+    coarse_index = {c: i for i, c in enumerate(coarse)}
+    texts = (
+        assignments["text"].tolist()
+        if "text" in assignments.columns
+        else [f"row {r}" for r in assignments["row"]]
+    )
+    rows = [
+        [t, cat_index[c], coarse_index[k]]
+        for t, c, k in zip(texts, assignments["category"], assignments["coarse"], strict=True)
+    ]
+    return {"coarse": coarse, "cats": cats, "rows": rows}, cat_index, coarse
+
+
+def _tools(coarse: list[str]) -> str:
+    options = "".join(f'<option value="{html.escape(c)}">{html.escape(c)}</option>' for c in coarse)
+    return (
+        "<div id=tools><input id=search type=search placeholder='search rows, names, ids'> "
+        f"<select id=coarse-filter><option value=''>all coarse classes</option>{options}"
+        "</select> sort by <select id=sort><option value=size>size</option>"
+        "<option value=name>name</option><option value=purity>purity</option></select> "
+        "<button id=expand>expand all</button> <button id=collapse>collapse all</button> "
+        "<span id=match-count class=muted></span></div><ol id=matches></ol>"
+        "<div id=rows hidden><h3 id=rows-title></h3><ol id=rows-list></ol></div>"
+        "<p class=muted>Click a category to list all its rows.</p>"
+    )
+
+
+def _svg_map(assignments: pd.DataFrame, points: pd.DataFrame, data: dict) -> str | None:
+    """The sampled rows' 2-D map as SVG: one point per row, coloured by coarse class; hovering
+    a point shows its text, category and name."""
+    xy = points[["x", "y"]].to_numpy(dtype=float)
+    shown = np.flatnonzero(np.isfinite(xy).all(1))
+    if not len(shown):
+        return None
+    lo, hi = xy[shown].min(0), xy[shown].max(0)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    width, height, pad = 900, 560, 10
+    circles = []
+    for i in shown:
+        x = pad + (xy[i, 0] - lo[0]) / span[0] * (width - 2 * pad)
+        y = pad + (xy[i, 1] - lo[1]) / span[1] * (height - 2 * pad)
+        text, cat, coarse = data["rows"][i]
+        label = f"{text} \u2014 {data['cats'][cat]['id']}: {data['cats'][cat]['name']}"
+        colour = PALETTE[coarse % len(PALETTE)]
+        circles.append(
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}" data-row="{i}">'
+            f"<title>{html.escape(label)}</title></circle>"
+        )
+    legend = " ".join(
+        f'<span style="color:{PALETTE[i % len(PALETTE)]}">\u25cf</span> {html.escape(c)}'
+        for i, c in enumerate(data["coarse"])
+    )
+    return (
+        f"<p class=muted>{len(shown)} sampled rows; hover a point for its text and category. "
+        f"{legend}</p><svg id=map-points viewBox='0 0 {width} {height}' width='100%'>"
+        + "".join(circles)
+        + "</svg>"
+    )
 
 
 def _section(ident: str, title: str, body: str) -> str:
@@ -277,7 +364,8 @@ def _page(run: Path, coarse: str | None) -> str:
         sections.append(
             _section("metrics", "Scores against the fine labels", f"<table>{cells}</table>")
         )
-    sections.append(_section("tree", "The discovered tree", _tree(clusters)))
+    data, _, coarse_names = _page_data(assignments, clusters)
+    sections.append(_section("tree", "The discovered tree", _tools(coarse_names) + _tree(clusters)))
     k_curves = _k_curves(clusters)
     if k_curves:
         note = (
@@ -291,12 +379,18 @@ def _page(run: Path, coarse: str | None) -> str:
             _section("confusion", "Categories against fine labels", _confusion(assignments))
         )
     if parts["map"] is not None:
+        svg = _svg_map(assignments, parts["map"], data)
+        if svg:
+            sections.append(_section("explore", "Explore the rows on the map", svg))
         body = _maps(assignments, parts["map"], coarse, names)
         sections.append(_section("maps", "Maps of the features", body))
     curves = _curves(parts["run"].get("history", []))
     if curves:
         sections.append(_section("training", "Training", curves))
+    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
     return (
         "<!doctype html><html><head><meta charset=utf-8><title>coarse2fine report</title>"
-        f"<style>{STYLE}</style></head><body>{''.join(sections)}</body></html>\n"
+        f"<style>{STYLE}</style></head><body>{''.join(sections)}"
+        f"<script type=application/json id=c2f-data>{payload}</script>"
+        f"<script>{SCRIPT}</script></body></html>\n"
     )
