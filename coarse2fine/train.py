@@ -179,17 +179,7 @@ def _fit(method, prepared, cfg, device, progress, checkpoint_dir) -> list[dict[s
         record.update(epoch=epoch + 1, seconds=time.perf_counter() - start, curve=curve)
         history.append(record)
         if checkpoints is not None:
-            checkpoints.save(
-                stage="main",
-                epoch=epoch + 1,
-                method=method,
-                optimizer=optimizer.state_dict(),
-                scheduler=scheduler.state_dict(),
-                rng=rng,
-                step=run.step,
-                random=random_states(),
-                history=history,
-            )
+            checkpoints.save(stage="main", epoch=epoch + 1, rng=rng, **run.state(history))
     run.close()
     method.eval()
     return history
@@ -286,6 +276,18 @@ class _Run:
             self.bar.set_postfix(epoch=epoch + 1, loss=f"{float(loss.detach()):.4f}")
         return {name: total_ / len(batches) for name, total_ in sums.items()}, curve
 
+    def state(self, history: list) -> dict:
+        """What a checkpoint keeps of this stage (``coarse2fine.checkpoint``), with the
+        method whole and the random states of this moment."""
+        return {
+            "method": self.method,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "step": self.step,
+            "random": random_states(),
+            "history": history,
+        }
+
     def close(self) -> None:
         self.bar.close()
 
@@ -354,19 +356,9 @@ def _warm_up(
         if stale >= stage.patience:
             break
         if checkpoints is not None and epoch + 1 < stage.epochs:
+            early = {"best": best, "best_state": best_state, "stale": stale}
             checkpoints.save(
-                stage="warmup",
-                epoch=epoch + 1,
-                method=method,
-                optimizer=optimizer.state_dict(),
-                scheduler=scheduler.state_dict(),
-                rng=rng,
-                step=run.step,
-                random=random_states(),
-                history=history,
-                best=best,
-                best_state=best_state,
-                stale=stale,
+                stage="warmup", epoch=epoch + 1, rng=rng, **run.state(history), **early
             )
     run.close()
     method.load_state_dict(best_state)
