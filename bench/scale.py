@@ -34,7 +34,7 @@ VERSION = 1
 SIZES = {
     "cluster-sklearn": (10_000, 100_000, 1_000_000),
     "cluster-faiss": (100_000, 1_000_000),
-    "predict": (10_000, 100_000),
+    "predict": (10_000, 100_000, 1_000_000),
 }
 DIM, N_COARSE, FINE_PER_COARSE = 384, 10, 15
 
