@@ -68,7 +68,7 @@ RECIPE_ROWS = {
     for name, epochs in (("hcsc_ce", 3), ("ancor_ce", 3), ("ancor_ce", 10))
 }
 ROWS += list(RECIPE_ROWS)
-# the neighbour methods of METHODS.md section 7 at their package default (a one-epoch coarse-CE
+# the neighbour methods (docs/NEIGHBOURS.md) at their package default (a one-epoch coarse-CE
 # warm-up, then 3 epochs at encoder lr 1e-5, heads 1e-3), and DOWN searching only the row's
 # coarse class as DNA does
 NEIGHBOUR_ROWS = {

@@ -1,6 +1,6 @@
 """The coarse -> fine relation: FALCON's exact M-step, and neighbours inside a coarse class.
 
-The M-step (FALCON, METHODS.md section 2) chooses one coarse parent for every fine class,
+The M-step (FALCON; docs/FALCON.md) chooses one coarse parent for every fine class,
 maximising  sum_f C[f, parent(f)] - lambda_m * (sum_c s_c^2 / K_C - (K_F / K_C)^2)
 where s_c counts the fine classes under c and every coarse class must keep at least one.
 The paper solves it with Gurobi. It is a min-cost flow with convex costs: fine node f sends one

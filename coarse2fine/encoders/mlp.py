@@ -3,7 +3,7 @@
 It satisfies the same small interface as the text encoder (prepare / lengths / collate /
 forward(inputs, layers) / save_architecture / from_architecture), so every method and the one
 training loop work on vectors unchanged. The default shape, 4 layers of 64, is FALCON's
-single-cell setting (METHODS.md section 2). Inputs are standardised with the training rows'
+single-cell setting (docs/FALCON.md). Inputs are standardised with the training rows'
 mean and standard deviation, held as buffers so they are saved with the weights.
 """
 

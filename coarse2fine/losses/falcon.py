@@ -1,4 +1,4 @@
-"""FALCON's losses (Grcic et al., ICML 2024; METHODS.md section 2) as pure functions.
+"""FALCON's losses (Grcic et al., ICML 2024; docs/FALCON.md) as pure functions.
 
 ``relation`` is the K_F x K_C binary matrix M (fine class f lies under coarse class c when
 M[f, c] = 1). Every loss runs in float32 with autocast off (``losses.precision.float32``),

@@ -1,4 +1,4 @@
-"""Losses of the neighbour-based methods DNA and DOWN (METHODS.md section 7), pure functions.
+"""Losses of the neighbour-based methods DNA and DOWN (docs/NEIGHBOURS.md), pure functions.
 
 A row is pulled toward the bank rows that are its (weighted) neighbours and pushed from every
 other bank row: with s_ij = cos(z_i, b_j) / tau over ALL bank rows j,

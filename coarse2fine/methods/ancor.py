@@ -1,5 +1,5 @@
 """Ancor: fine-grained angular contrastive learning with coarse labels (Bukchin et al., CVPR 2021),
-a baseline of the HWSCL comparison (its Table 2; METHODS.md section 5).
+a baseline of the HWSCL comparison (its Table 2; docs/BASELINES.md).
 
 MoCo v2 with two additions that use the coarse labels:
 - a linear coarse classifier on the projected embedding z, trained by cross-entropy, beside

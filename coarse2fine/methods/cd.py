@@ -1,4 +1,4 @@
-"""Contrastive Disentangling (CD, Jiang et al.; METHODS.md section 4): no class prior.
+"""Contrastive Disentangling (CD, Jiang et al.): no class prior.
 
 Two views of each row go through the encoder; an instance projector (-> 128) is trained with
 NT-Xent between the views (tau 0.5); a feature predictor outputs H sigmoid "feature heads" per

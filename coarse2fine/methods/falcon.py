@@ -1,7 +1,7 @@
 """FALCON: a fine classifier and the coarse -> fine relation M, learned together.
 
-Grcic, Gadetsky, Brbic, "Fine-grained Classes and How to Find Them", ICML 2024 (METHODS.md
-section 2). The fine classifier p(f|x) over K_F classes is trained with
+Grcic, Gadetsky, Brbic, "Fine-grained Classes and How to Find Them", ICML 2024
+(docs/FALCON.md). The fine classifier p(f|x) over K_F classes is trained with
     0.5 L_coarse + 0.5 (L_conf + L_NN) + lambda_reg L_reg
 (losses/falcon.py), an EMA teacher (decay 0.99) gives the targets, neighbours are mined once
 from the initial features inside each coarse class, and every ``m_step_every`` steps the exact

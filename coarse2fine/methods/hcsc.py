@@ -1,4 +1,4 @@
-"""HCSC: hierarchical contrastive selective coding (Guo et al., CVPR 2022; METHODS.md section 3).
+"""HCSC: hierarchical contrastive selective coding (Guo et al., CVPR 2022; docs/HCSC.md).
 
 MoCo-style: a query view through the encoder and a projector, a key view through their momentum
 copies (EMA 0.999), a queue of past keys as negatives (tau 0.2). Before every epoch the

@@ -1,4 +1,4 @@
-"""DNA and DOWN: pull every row toward its nearest neighbours in a memory bank (METHODS.md §7).
+"""DNA and DOWN: pull every row toward its nearest neighbours in a memory bank (docs/NEIGHBOURS.md).
 
 DNA (An et al., EMNLP 2023) and DOWN (An et al., KBS 2024), from the HWSCL authors, are the best
 published text FCDC methods. Both run in two stages under the one training loop:
