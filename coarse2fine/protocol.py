@@ -1,10 +1,11 @@
 """Evaluation protocols shared by the benchmark scripts and the CLI.
 
 Paper protocol (the HWSCL paper's; docs/BENCHMARKS.md): train on the train split with coarse
-labels only; embed the test split, cluster it WITHOUT its coarse labels into K = true number of fine classes;
-score ACC / ARI / NMI on the test split. Also reported: the nested score (clustering inside each
-test coarse class, the transductive analyst's setting), and for methods with a coarse head its
-test accuracy and the score of clustering inside each PREDICTED coarse class (no test labels).
+labels only; embed the test split, cluster it WITHOUT its coarse labels into K = true number of
+fine classes; score ACC / ARI / NMI on the test split. Also reported: the nested score
+(clustering inside each test coarse class, the transductive analyst's setting), and for methods
+with a coarse head its test accuracy and the score of clustering inside each PREDICTED coarse
+class (no test labels).
 
 Methods with a fine classifier (FALCON) are scored as their paper does, by the classifier's own
 predictions on the test split ("discovery": "classifier"); K-Means on their features is reported
