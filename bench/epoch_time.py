@@ -1,4 +1,4 @@
-"""Training time per epoch, side by side in one run (HWSCL paper's Figure 4; issue 5's HCSC cost).
+"""Training time per epoch, side by side in one run (HWSCL paper's Figure 4; HCSC's cost).
 
 One process trains one epoch of each method on CLINC train (coarse labels only) with the same
 encoder, batch size, sequence cap and precision, and records the epoch's seconds (for HCSC the

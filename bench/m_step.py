@@ -89,7 +89,7 @@ def main() -> None:
             "## FALCON M-step: exact solve time",
             "",
             "`solve_relation` (min-cost-flow LP, scipy HiGHS) on FALCON-like random costs, "
-            f"lambda_M {LAMBDA_M}; {REPEATS} solves per size. Targets (issue 4): under 1 s at",
+            f"lambda_M {LAMBDA_M}; {REPEATS} solves per size. Targets: under 1 s at",
             "150 x 10, under 5 s at 608 x 34. \"= MILP\": the LP's objective equals scipy's",
             "integer-programming optimum of the same problem.",
             "",
