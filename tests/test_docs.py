@@ -43,3 +43,14 @@ def test_paths_named_in_code_exist_and_no_outside_spec_is_cited():
             outside.append(source.name)  # the team's spec lives outside the repository
     assert not missing, missing
     assert not outside, f"these cite METHODS.md, which users do not have: {outside}"
+
+
+def test_docs_are_dated_not_numbered_by_internal_work_units():
+    pattern = re.compile(r"\b(?:session|issue) \d+", re.I)
+    found = [
+        f"{path.relative_to(ROOT)}: {m.group(0)}"
+        for path in [*DOCS, *SOURCES]
+        if path.name != "test_docs.py"
+        for m in pattern.finditer(path.read_text(encoding="utf-8"))
+    ]
+    assert not found, found
