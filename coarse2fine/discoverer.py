@@ -51,7 +51,7 @@ from coarse2fine.train import TrainConfig, fit, seed_everything
 FORMAT_VERSION = 1
 _CONFIG = "coarse2fine.json"
 _WEIGHTS = "model.safetensors"
-_RUNTIME_PARAMS = ("device", "progress")
+_RUNTIME_PARAMS = ("device", "progress", "checkpoint_dir")  # how it ran, not the model
 # fitted attributes that only some fits set
 _OPTIONAL_FITTED = (
     "max_length_",

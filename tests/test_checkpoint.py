@@ -169,3 +169,10 @@ def test_cli_resume_without_a_checkpoint_says_so(tiny_csv, tmp_path):
     )
     assert result.exit_code == 2
     assert "nothing to resume" in result.output
+
+
+def test_the_checkpoint_folder_is_not_part_of_the_saved_model(tiny_data, tmp_path):
+    est = small("hwscl", tmp_path / "ckpt").fit(tiny_data)
+    est.save(tmp_path / "model")
+    assert "checkpoint_dir" not in (tmp_path / "model" / "coarse2fine.json").read_text()
+    assert Discoverer.load(tmp_path / "model", progress=False).checkpoint_dir is None
