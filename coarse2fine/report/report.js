@@ -2,43 +2,130 @@
 // class, sort, collapse, a category's rows on click, and map points that hide with the search.
 // State lives in the URL's #fragment (q, coarse, sort, cat): a view can be shared, and the
 // tests open one in headless Chromium.
-(()=>{const D=JSON.parse(document.getElementById('c2f-data').textContent);
-const $=s=>document.querySelector(s),$$=s=>[...document.querySelectorAll(s)];
-const st=Object.fromEntries(new URLSearchParams(location.hash.slice(1)));
-const q=$('#search'),cf=$('#coarse-filter'),so=$('#sort');
-q.value=st.q||'';cf.value=st.coarse||'';so.value=st.sort||'size';
-const low=t=>String(t).toLowerCase();
-const catRows={};D.cats.forEach((c,i)=>catRows[c.id]=[]);
-D.rows.forEach((r,i)=>catRows[D.cats[r[1]].id].push(i));
-function esc(t){const d=document.createElement('span');d.textContent=t;return d.innerHTML}
-function apply(){const term=low(q.value.trim()),coarse=cf.value,sort=so.value;
- const hits=[];if(term)D.rows.forEach((r,i)=>{if(low(r[0]).includes(term))hits.push(i)});
- const hitCats=new Set(hits.map(i=>D.cats[D.rows[i][1]].id));
- $$('details.coarse').forEach(d=>{const show=!coarse||d.dataset.coarse===coarse;d.hidden=!show;
-  const body=d.querySelector('tbody');const trs=[...body.querySelectorAll('tr.cat')];
-  trs.sort((a,b)=>sort==='name'?a.cells[1].textContent.localeCompare(b.cells[1].textContent):
-   sort==='purity'?(+b.dataset.purity||0)-(+a.dataset.purity||0):
-   (+b.dataset.size)-(+a.dataset.size));
-  trs.forEach(tr=>body.appendChild(tr));let any=false;
-  trs.forEach(tr=>{const ok=!term||low(tr.textContent).includes(term)||hitCats.has(tr.dataset.cat);
-   tr.hidden=!ok;any=any||ok});if(term&&show)d.open=any;});
- const m=$('#matches');m.innerHTML='';if(term){const shown=hits.filter(i=>!coarse||
-   D.coarse[D.rows[i][2]]===coarse);$('#match-count').textContent=shown.length+' rows match';
-  shown.slice(0,200).forEach(i=>{const r=D.rows[i],c=D.cats[r[1]];const li=document.createElement('li');
-   li.innerHTML=esc(r[0]).replace(new RegExp(term.replace(/[.*+?^${}()|[\]\\]/g,'\\$&'),'gi'),
-    x=>'<mark>'+x+'</mark>')+' <span class=muted>'+esc(c.id+' '+c.name)+'</span>';m.appendChild(li)})}
- else $('#match-count').textContent='';
- $$('#map-points circle').forEach(p=>{const r=D.rows[+p.dataset.row];
-  p.style.display=(coarse&&D.coarse[r[2]]!==coarse)||(term&&!low(r[0]).includes(term))?'none':''});
- showCat(st.cat);const h=new URLSearchParams();if(q.value)h.set('q',q.value);
- if(coarse)h.set('coarse',coarse);if(sort!=='size')h.set('sort',sort);if(st.cat)h.set('cat',st.cat);
- history.replaceState(null,'','#'+h.toString());}
-function showCat(id){const box=$('#rows');$$('tr.cat').forEach(t=>t.classList.toggle('chosen',t.dataset.cat===id));
- if(!id||!(id in catRows)){box.hidden=true;return}const c=D.cats.find(c=>c.id===id);box.hidden=false;
- $('#rows-title').textContent=c.id+' — '+c.name+' ('+catRows[id].length+' rows)';
- $('#rows-list').innerHTML=catRows[id].map(i=>'<li>'+esc(D.rows[i][0])+'</li>').join('');}
-$$('tr.cat').forEach(tr=>tr.addEventListener('click',()=>{st.cat=tr.dataset.cat;apply();
- $('#rows').scrollIntoView({block:'nearest'})}));
-$('#expand').onclick=()=>$$('details.coarse').forEach(d=>d.open=true);
-$('#collapse').onclick=()=>$$('details.coarse').forEach(d=>d.open=false);
-q.oninput=cf.onchange=so.onchange=apply;apply();})();
+(() => {
+  // D: {coarse: [names], cats: [{id, name}], rows: [[text, category index, coarse index]]}
+  const D = JSON.parse(document.getElementById("c2f-data").textContent);
+  const $ = (s) => document.querySelector(s);
+  const $$ = (s) => [...document.querySelectorAll(s)];
+  const state = Object.fromEntries(new URLSearchParams(location.hash.slice(1)));
+  const search = $("#search");
+  const coarseFilter = $("#coarse-filter");
+  const sortBy = $("#sort");
+  search.value = state.q || "";
+  coarseFilter.value = state.coarse || "";
+  sortBy.value = state.sort || "size";
+
+  const lower = (t) => String(t).toLowerCase();
+  const escape = (t) => {
+    const span = document.createElement("span");
+    span.textContent = t;
+    return span.innerHTML;
+  };
+  const rowsOf = {}; // category id -> its rows' indices
+  D.cats.forEach((c) => (rowsOf[c.id] = []));
+  D.rows.forEach((r, i) => rowsOf[D.cats[r[1]].id].push(i));
+
+  function compare(sort) {
+    if (sort === "name") {
+      return (a, b) => a.cells[1].textContent.localeCompare(b.cells[1].textContent);
+    }
+    if (sort === "purity") {
+      return (a, b) => (+b.dataset.purity || 0) - (+a.dataset.purity || 0);
+    }
+    return (a, b) => +b.dataset.size - +a.dataset.size;
+  }
+
+  function filterTables(term, coarse, sort, hitCategories) {
+    $$("details.coarse").forEach((details) => {
+      const shown = !coarse || details.dataset.coarse === coarse;
+      details.hidden = !shown;
+      const body = details.querySelector("tbody");
+      const rows = [...body.querySelectorAll("tr.cat")].sort(compare(sort));
+      rows.forEach((tr) => body.appendChild(tr));
+      let any = false;
+      rows.forEach((tr) => {
+        const ok =
+          !term || lower(tr.textContent).includes(term) || hitCategories.has(tr.dataset.cat);
+        tr.hidden = !ok;
+        any = any || ok;
+      });
+      if (term && shown) details.open = any;
+    });
+  }
+
+  function listMatches(term, coarse, hits) {
+    const list = $("#matches");
+    list.innerHTML = "";
+    if (!term) {
+      $("#match-count").textContent = "";
+      return;
+    }
+    const shown = hits.filter((i) => !coarse || D.coarse[D.rows[i][2]] === coarse);
+    $("#match-count").textContent = shown.length + " rows match";
+    const pattern = new RegExp(term.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"), "gi");
+    shown.slice(0, 200).forEach((i) => {
+      const [text, cat] = D.rows[i];
+      const item = document.createElement("li");
+      const marked = escape(text).replace(pattern, (x) => "<mark>" + x + "</mark>");
+      const where = escape(D.cats[cat].id + " " + D.cats[cat].name);
+      item.innerHTML = marked + " <span class=muted>" + where + "</span>";
+      list.appendChild(item);
+    });
+  }
+
+  function filterMap(term, coarse) {
+    $$("#map-points circle").forEach((point) => {
+      const [text, , coarseIndex] = D.rows[+point.dataset.row];
+      const hidden =
+        (coarse && D.coarse[coarseIndex] !== coarse) || (term && !lower(text).includes(term));
+      point.style.display = hidden ? "none" : "";
+    });
+  }
+
+  function showCategory(id) {
+    const box = $("#rows");
+    $$("tr.cat").forEach((tr) => tr.classList.toggle("chosen", tr.dataset.cat === id));
+    if (!id || !(id in rowsOf)) {
+      box.hidden = true;
+      return;
+    }
+    const cat = D.cats.find((c) => c.id === id);
+    box.hidden = false;
+    $("#rows-title").textContent =
+      cat.id + " \u2014 " + cat.name + " (" + rowsOf[id].length + " rows)";
+    $("#rows-list").innerHTML = rowsOf[id]
+      .map((i) => "<li>" + escape(D.rows[i][0]) + "</li>")
+      .join("");
+  }
+
+  function apply() {
+    const term = lower(search.value.trim());
+    const coarse = coarseFilter.value;
+    const sort = sortBy.value;
+    const hits = [];
+    if (term) D.rows.forEach((r, i) => lower(r[0]).includes(term) && hits.push(i));
+    const hitCategories = new Set(hits.map((i) => D.cats[D.rows[i][1]].id));
+    filterTables(term, coarse, sort, hitCategories);
+    listMatches(term, coarse, hits);
+    filterMap(term, coarse);
+    showCategory(state.cat);
+    const hash = new URLSearchParams();
+    if (search.value) hash.set("q", search.value);
+    if (coarse) hash.set("coarse", coarse);
+    if (sort !== "size") hash.set("sort", sort);
+    if (state.cat) hash.set("cat", state.cat);
+    history.replaceState(null, "", "#" + hash.toString());
+  }
+
+  $$("tr.cat").forEach((tr) =>
+    tr.addEventListener("click", () => {
+      state.cat = tr.dataset.cat;
+      apply();
+      $("#rows").scrollIntoView({ block: "nearest" });
+    })
+  );
+  $("#expand").onclick = () => $$("details.coarse").forEach((d) => (d.open = true));
+  $("#collapse").onclick = () => $$("details.coarse").forEach((d) => (d.open = false));
+  search.oninput = coarseFilter.onchange = sortBy.onchange = apply;
+  apply();
+})();
