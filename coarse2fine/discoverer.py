@@ -885,15 +885,13 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         self._check_fitted("cluster_centers_")
         if getattr(self, "labels_", None) is None:
             raise InputError("split needs the rows' categories: set labels_ or fit first")
-        texts = None
-        if rows is not None:
-            data = _rows(rows, self)
+        data = None if rows is None else _rows(rows, self)
+        texts = None if data is None else data.texts
+        features = getattr(self, "embedding_", None)  # the fitted rows' features, when held
+        if features is None or len(features) != len(self.labels_):
+            if data is None:
+                raise InputError("split needs the fitted rows: pass rows=... (texts or vectors)")
             features = self.transform(data)
-            texts = data.texts
-        elif getattr(self, "embedding_", None) is not None:
-            features = self.embedding_
-        else:
-            raise InputError("split needs the fitted rows: pass rows=... (texts or vectors)")
         curate.split(self, category, k, features, texts)
         return self
 
