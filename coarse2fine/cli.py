@@ -135,9 +135,14 @@ def _builtin(data: str) -> CoarseDataset | None:
     return None
 
 
+def _h5ad_file(data: str) -> Path | None:
+    """``data`` as a path when it names an AnnData (.h5ad) file, else None."""
+    return Path(data) if Path(data).suffix.lower() == H5AD_SUFFIX else None
+
+
 def _is_h5ad(data: str, text_col, vector_cols, coarse_from, use_rep, layer) -> bool:
     """Whether ``data`` is an AnnData file; refuses the table-file options it does not take."""
-    if Path(data).suffix.lower() != H5AD_SUFFIX:
+    if _h5ad_file(data) is None:
         if use_rep is not None or layer is not None:
             raise InputError("--use-rep and --layer apply to .h5ad (AnnData) input only")
         return False
@@ -386,7 +391,7 @@ def discover(
         seconds = time.perf_counter() - start
         if not is_main():
             return
-        h5ad = Path(data) if Path(data).suffix.lower() == H5AD_SUFFIX else None
+        h5ad = _h5ad_file(data)
         source = {
             "data": data if _builtin(data) is not None else str(Path(data).resolve()),
             "text_col": text_col,
@@ -464,7 +469,7 @@ def curate(
         }
         info = {**info, "curated_from": str(run.resolve()), "curation": done}
         data = info.get("source", {}).get("data", "")
-        h5ad = Path(data) if Path(data).suffix.lower() == H5AD_SUFFIX else None
+        h5ad = _h5ad_file(data)
         counts = f"{len(merges)} merge(s), {len(splits)} split(s), {len(renames)} rename(s)"
         headline = (
             f"curated {run}: {counts}; {est.n_fine_} fine categories in "
@@ -614,7 +619,7 @@ def _model_and_rows(
 
     check_output_file(out, overwrite)
     est = Discoverer.load(model, progress=not quiet)
-    table = Path(data).suffix.lower() != H5AD_SUFFIX
+    table = _h5ad_file(data) is None
     rows = stream_rows(
         data,
         text_col="text" if table and text_col is None and vector_cols is None else text_col,
