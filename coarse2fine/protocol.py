@@ -5,7 +5,9 @@ labels only; embed the test split, cluster it WITHOUT its coarse labels into K =
 fine classes; score ACC / ARI / NMI on the test split. Also reported: the nested score
 (clustering inside each test coarse class, the transductive analyst's setting), and for methods
 with a coarse head its test accuracy and the score of clustering inside each PREDICTED coarse
-class (no test labels).
+class (no test labels). Every clustering is also scored with spectral clustering of the
+rows' neighbour graph (the package's clusterer for short texts, ``"spectral"`` in the record),
+the same K and features.
 
 Methods with a fine classifier (FALCON) are scored as their paper does, by the classifier's own
 predictions on the test split ("discovery": "classifier"); K-Means on their features is reported
@@ -74,6 +76,17 @@ def paper_protocol(
     flat = discover(features, k, nested=False, seed=seed, n_init=n_init)
     nested = discover(features, k, coarse=test.coarse_ids, nested=True, seed=seed, n_init=n_init)
     kmeans_scores = clustering_scores(test.fine, flat.labels)
+    spectral = {
+        "flat": clustering_scores(
+            test.fine, discover(features, k, nested=False, seed=seed, clusterer="spectral").labels
+        ),
+        "nested": clustering_scores(
+            test.fine,
+            discover(
+                features, k, coarse=test.coarse_ids, nested=True, seed=seed, clusterer="spectral"
+            ).labels,
+        ),
+    }
     record: dict[str, Any] = {
         "dataset": dataset,
         "method": method,
@@ -86,6 +99,7 @@ def paper_protocol(
         "discovery": "kmeans",
         **kmeans_scores,
         "nested": clustering_scores(test.fine, nested.labels),
+        "spectral": spectral,
         "train_seconds": round(train_seconds, 1),
         "epoch_seconds": [round(h["seconds"], 1) for h in est.history_],
         "history": est.history_,
@@ -98,6 +112,8 @@ def paper_protocol(
         codes = np.unique(predicted, return_inverse=True)[1]
         by_head = discover(features, k, coarse=codes, nested=True, seed=seed, n_init=n_init)
         record["nested_predicted"] = clustering_scores(test.fine, by_head.labels)
+        by_head = discover(features, k, coarse=codes, nested=True, seed=seed, clusterer="spectral")
+        spectral["nested_predicted"] = clustering_scores(test.fine, by_head.labels)
     learned = est.method_.hierarchy()  # a method that classifies learned its own tree
     if learned is not None:
         record.update(discovery="classifier", **clustering_scores(test.fine, est.predict(test)))

@@ -19,6 +19,13 @@ def test_paper_protocol_record(method, tiny_data):
     assert -100.0 <= record["ARI"] <= 100.0
     assert record["k"] == 6 and record["test_rows"] == 48
     assert set(record["nested"]) == {"ACC", "ARI", "NMI"}
+    # the same clusterings by spectral clustering: flat, nested, and in predicted coarse
+    wanted = (
+        {"flat", "nested", "nested_predicted"} if method != "unsupervised" else {"flat", "nested"}
+    )
+    assert set(record["spectral"]) == wanted
+    for scores in record["spectral"].values():
+        assert 100.0 / 6 <= scores["ACC"] <= 100.0
     assert record["peak_memory_mb"] > 0 and record["train_seconds"] >= 0
     if method == "falcon":  # scored by its classifier; K-Means on its features beside it
         assert record["discovery"] == "classifier" and set(record["kmeans"]) == {
