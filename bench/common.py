@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
 import re
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -63,13 +61,22 @@ def save_cell(out: Path, record: dict[str, Any], settings: dict[str, Any], start
     from coarse2fine.protocol import peak_memory_mb
 
     record = {
-        **record,
+        **compact(record),
         "wall_seconds": round(time.perf_counter() - start, 1),
         "peak_memory_mb": round(peak_memory_mb(), 1),
         "settings": settings,
         "machine": machine(),
     }
     write_json(out, record)
+
+
+def compact(record: dict[str, Any]) -> dict[str, Any]:
+    """The record without the per-step loss curves of its training history (no table or
+    figure reads them; each epoch's summary stays)."""
+    if not isinstance(record.get("history"), list):
+        return record
+    history = [{k: v for k, v in h.items() if k != "curve"} for h in record["history"]]
+    return {**record, "history": history}
 
 
 def load_record(path: Path, wanted: dict[str, Any]) -> dict[str, Any] | None:
@@ -80,13 +87,6 @@ def load_record(path: Path, wanted: dict[str, Any]) -> dict[str, Any] | None:
     if record.get("settings") != wanted:
         return None
     return record
-
-
-def run_cell(script: Path, args: list[str], out: Path) -> None:
-    """Run one cell in a fresh process, so its peak memory is its own."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, str(script), "--one", *args, "--out", str(out)]
-    subprocess.run(cmd, check=True)
 
 
 def mean_std(values: list[float]) -> str:
@@ -117,62 +117,29 @@ def explicit_head_lr(train: dict[str, Any]) -> dict[str, Any]:
     return {"head_lr": train["lr"], **train}
 
 
-def run_protocol_cell(dataset: str, row: str, seed: int, wanted: dict, out: Path) -> dict:
-    """Run one paper-protocol cell under ``wanted`` settings and save its record."""
+def protocol_record(cell: Any) -> dict:
+    """Run one paper-protocol cell (a harness Cell whose settings name the method, its training
+    and its options) and return its record."""
     from coarse2fine.protocol import paper_protocol
 
+    wanted = cell.settings
     train = explicit_head_lr(wanted["train"])
     record = paper_protocol(
-        dataset,
+        cell.dataset,
         wanted["method"],
-        seed,
+        cell.seed,
         epochs=train.pop("epochs"),
         method_params=wanted["method_params"],
         **train,
     )
-    record.update(row=row, settings=wanted, machine=machine())
-    write_json(out, record)
     print(
-        f"{dataset} {row} seed {seed}: ACC {record['ACC']:.2f} ARI {record['ARI']:.2f} "
-        f"NMI {record['NMI']:.2f} ({record['wall_seconds']:.0f} s)",
+        f"{cell.dataset} {cell.row} seed {cell.seed}: ACC {record['ACC']:.2f} "
+        f"ARI {record['ARI']:.2f} NMI {record['NMI']:.2f} ({record['wall_seconds']:.0f} s)",
         flush=True,
     )
     return record
 
 
-def slug_path(folder: Path, label: str) -> Path:
-    """A probe's result file, named after its label."""
-    return folder / (re.sub(r"[^A-Za-z0-9.-]+", "_", label).strip("_") + ".json")
-
-
-def probe_main(
-    script: str,
-    doc: str,
-    probes: list[tuple],
-    dataset: str,
-    seed: int,
-    settings: Any,
-    path: Any,
-    report: Any,
-) -> None:
-    """Command line of a probe script: run each unfinished probe (one process each, a table
-    refresh after each), or ``--one`` probe inside this process, or only ``--report-only``."""
-    labels = [probe[0] for probe in probes]  # (label, method, training, options)
-    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
-    parser.add_argument("--one", nargs=3, metavar=("DATASET", "LABEL", "SEED"))
-    parser.add_argument("--out", type=Path)
-    parser.add_argument("--report-only", action="store_true")
-    parser.add_argument("--first", type=int, help="run only the first N probes of the list")
-    args = parser.parse_args()
-    if args.one:
-        if args.out is None:
-            parser.error("--one needs --out FILE")
-        name, label, one_seed = args.one
-        run_protocol_cell(name, label, int(one_seed), settings(label), args.out)
-        return
-    if not args.report_only:
-        for label in labels[: args.first]:
-            if load_record(path(label), settings(label)) is None:
-                run_cell(Path(script), [dataset, label, str(seed)], path(label))
-                report()
-    report()
+def slug(label: str) -> str:
+    """A probe's row name (and file name) made from its label."""
+    return re.sub(r"[^A-Za-z0-9.-]+", "_", label).strip("_")

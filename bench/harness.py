@@ -60,9 +60,15 @@ def main(
     parser = argparse.ArgumentParser(description=doc.strip().splitlines()[0])
     parser.add_argument("--one", help=argparse.SUPPRESS)  # a cell, as JSON (child process)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--dataset", action="append", help="only these datasets' cells")
-    parser.add_argument("--row", action="append", help="only these rows' cells")
-    parser.add_argument("--seed", type=int, action="append", help="only these seeds' cells")
+    parser.add_argument(
+        "--dataset", "--datasets", nargs="+", action="extend", help="only these datasets' cells"
+    )
+    parser.add_argument(
+        "--row", "--rows", nargs="+", action="extend", help="only these rows' cells"
+    )
+    parser.add_argument(
+        "--seed", "--seeds", type=int, nargs="+", action="extend", help="only these seeds' cells"
+    )
     parser.add_argument("--report-only", action="store_true", help="only rewrite the table")
     args = parser.parse_args()
     if args.one:
@@ -71,6 +77,17 @@ def main(
         record = {"dataset": cell.dataset, "row": cell.row, "seed": cell.seed, **run_one(cell)}
         save_cell(args.out, record, cell.settings, start)
         return
+    for flag, wanted, known in (
+        ("--dataset", args.dataset, {c.dataset for c in cells}),
+        ("--row", args.row, {c.row for c in cells}),
+        ("--seed", args.seed, {c.seed for c in cells}),
+    ):
+        unknown = sorted(set(wanted or ()) - known, key=str)
+        if unknown:
+            parser.error(
+                f"{flag}: no cells for {', '.join(map(str, unknown))}; "
+                f"this script has {', '.join(map(str, sorted(known, key=str)))}"
+            )
     chosen = [
         c
         for c in cells
@@ -100,6 +117,6 @@ def finished(cells: Sequence[Cell], results: Path) -> list[dict[str, Any]]:
     records = []
     for cell in cells:
         record = load_record(cell.path(results), cell.settings)
-        if record is not None:
-            records.append(record)
+        if record is not None:  # the cell names the record (older files may say otherwise)
+            records.append({**record, "dataset": cell.dataset, "row": cell.row, "seed": cell.seed})
     return records

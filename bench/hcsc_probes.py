@@ -10,17 +10,9 @@ bench/results/hcsc_probes/; a rerun skips finished probes. Findings in docs/HCSC
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-from common import (
-    ROOT,
-    load_record,
-    machine,
-    probe_main,
-    replace_section,
-    slug_path,
-    with_loss_revision,
-)
+from common import ROOT, protocol_record, replace_section, slug, with_loss_revision
+from harness import Cell, main
 
 RESULTS = ROOT / "bench" / "results" / "hcsc_probes"
 DATASET, SEED = "hwu64", 0
@@ -63,11 +55,11 @@ def settings(label: str) -> dict:
     )
 
 
-def path(label: str) -> Path:
-    return slug_path(RESULTS, label)
+CELLS = [Cell(DATASET, slug(p[0]), SEED, settings(p[0])) for p in PROBES]
 
 
-def report() -> None:
+def report(records: list[dict]) -> None:
+    done = {slug(r["row"]): r for r in records}  # older cells recorded the label
     lines = [
         "## HCSC + CE: how the coarse level enters training (HWU64, seed 0)",
         "",
@@ -78,13 +70,13 @@ def report() -> None:
         "Findings in docs/HCSC.md.",
         "",
         "Command: `python bench/hcsc_probes.py`  ",
-        f"Machine: {machine()}",
+        "Machine: " + ("; ".join(sorted({r["machine"] for r in records})) or "—"),
         "",
         "| probe | method | training | options | ACC | ARI | NMI | train s | peak MB |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for label, method, train, options in PROBES:
-        rec = load_record(path(label), settings(label))
+        rec = done.get(slug(label))
         lr = f"`{json.dumps(train)}`" if train else "lr 1e-5"
         if rec is None:
             lines.append(
@@ -100,4 +92,4 @@ def report() -> None:
 
 
 if __name__ == "__main__":
-    probe_main(__file__, __doc__, PROBES, DATASET, SEED, settings, path, report)
+    main(__file__, __doc__, CELLS, protocol_record, report, RESULTS)

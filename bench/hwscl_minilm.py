@@ -10,9 +10,9 @@ per probe under bench/results/hwscl_minilm/; a rerun skips finished probes.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-from common import ROOT, load_record, machine, probe_main, replace_section, slug_path
+from common import ROOT, protocol_record, replace_section, slug
+from harness import Cell, main
 
 RESULTS = ROOT / "bench" / "results" / "hwscl_minilm"
 DATASET, SEED = "clinc", 0
@@ -49,11 +49,11 @@ def settings(label: str) -> dict:
     return {"method": method, "train": {**BASE, "lr": 5e-5, **train}, "method_params": options}
 
 
-def path(label: str) -> Path:
-    return slug_path(RESULTS, label)
+CELLS = [Cell(DATASET, slug(p[0]), SEED, settings(p[0])) for p in PROBES]
 
 
-def report() -> None:
+def report(records: list[dict]) -> None:
+    done = {slug(r["row"]): r for r in records}  # older cells recorded the label
     lines = [
         "## HWSCL on MiniLM: one-epoch probes (CLINC, seed 0)",
         "",
@@ -64,14 +64,14 @@ def report() -> None:
         "column was added). Findings in docs/HWSCL_MINILM.md.",
         "",
         "Command: `python bench/hwscl_minilm.py`  ",
-        f"Machine: {machine()}",
+        "Machine: " + ("; ".join(sorted({r["machine"] for r in records})) or "—"),
         "",
         "| probe | training | options | ACC | ARI | NMI | ACC in predicted coarse | nested ACC | "
         "coarse acc | train s | peak MB |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for label, _method, train, options in PROBES:
-        rec = load_record(path(label), settings(label))
+        rec = done.get(slug(label))
         lr = f"`{json.dumps(train)}`" if train else "lr 5e-5"
         if rec is None:
             lines.append(f"| {label} | {lr} | `{json.dumps(options)}` | not run yet ||||||||")
@@ -87,4 +87,4 @@ def report() -> None:
 
 
 if __name__ == "__main__":
-    probe_main(__file__, __doc__, PROBES, DATASET, SEED, settings, path, report)
+    main(__file__, __doc__, CELLS, protocol_record, report, RESULTS)

@@ -1,31 +1,25 @@
 """HWSCL's own tables and figures under the paper protocol: Table 3 (coarse accuracy), Table 4
-(ablations) and Figures 6-7 (sensitivity to the shallow layer L and to beta), one command each.
+(ablations), Figures 6-7 (sensitivity to the shallow layer L and to beta), the false negatives
+of its queue, and how much of the routed score the coarse router gives.
 
-Every run is HWSCL at a base setting, a paper-protocol row (``--base``: the package default
-``hwscl-3ep-lr2e-6-head1e-3`` unless named, or the former default ``hwscl-1ep-lr2e-6``), with one
-option changed; one JSON file per (base, dataset, variant, seed) under
-bench/results/hwscl_study/<base>/, and a rerun skips finished ones (a run identical to a
-paper-protocol cell is read from there instead of being trained again). Each base has its own
-section in docs/BENCHMARKS.md.
+Every run is HWSCL at a base setting, a paper-protocol row (the package's former HWSCL defaults
+``hwscl-3ep-lr2e-6-head1e-3`` and ``hwscl-1ep-lr2e-6``), with one option changed; its cells
+(dataset x base/variant x seed) live under bench/results/hwscl_study/<dataset>/<base>/, and the
+unchanged base is read from the paper-protocol cells (bench/paper_protocol.py trains them).
+Each base has its own sections in docs/BENCHMARKS.md.
 
-    python bench/hwscl_study.py coarse-accuracy   # Table 3, from the paper-protocol cells
-    python bench/hwscl_study.py ablations         # Table 4 on CLINC
-    python bench/hwscl_study.py sensitivity       # Figures 6 and 7 on HWU64
-    python bench/hwscl_study.py false-negatives   # why HWSCL trails on HWU64: its queue
-    python bench/hwscl_study.py routers           # how much of the routed score is the router's
-    python bench/hwscl_study.py ablations --base hwscl-1ep-lr2e-6   # at the former default
+    python bench/hwscl_study.py                 # every missing cell, then every table and figure
+    python bench/hwscl_study.py --report-only   # the tables and figures from the finished cells
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-from pathlib import Path
-
 import numpy as np
-from common import ROOT, load_record, machine, mean_std, replace_section, run_cell, save_cell
-from paper_protocol import cell_path as protocol_cell
-from paper_protocol import settings as protocol_settings
+from common import ROOT, machine, mean_std, protocol_record, replace_section
+from harness import Cell, finished, main
+from protocol_rows import CELLS as PROTOCOL_CELLS
+from protocol_rows import RESULTS as PROTOCOL_RESULTS
+from protocol_rows import settings as protocol_settings
 
 from coarse2fine.methods.hwscl import HWSCLConfig, default_shallow_layer
 
@@ -64,14 +58,12 @@ def variant_settings(base: str, options: dict) -> dict:
     return {**wanted, "method_params": {**wanted["method_params"], **options}}
 
 
-def slug(options: dict) -> str:
+def options_slug(options: dict) -> str:
     return "_".join(f"{k}={v}" for k, v in sorted(options.items())) or "default"
 
 
-def cell(base: str, dataset: str, options: dict, seed: int) -> Path:
-    if not options:  # the unchanged base is the paper-protocol row itself
-        return protocol_cell(dataset, base, seed)
-    return RESULTS / base / dataset / f"{slug(options)}-seed{seed}.json"
+def variant_cell(base: str, dataset: str, options: dict, seed: int) -> Cell:
+    return Cell(dataset, f"{base}/{options_slug(options)}", seed, variant_settings(base, options))
 
 
 def section(name: str, base: str) -> str:
@@ -84,26 +76,53 @@ def counterpart(base: str) -> str:
     return base.replace("hwscl", "coarse_supervised", 1)
 
 
+NO_QUEUE = {"queue_size": 0}
+ROUTER_SETTINGS = {"router": "LogisticRegressionCV", "Cs": [0.1, 1.0, 10.0, 100.0], "cv": 3}
+
+
+def sweeps() -> dict[str, list[tuple[dict, float]]]:
+    """Figures 6 and 7: (options, value) per point; the default's point is the base itself."""
+    return {
+        "shallow_layer": [
+            ({"shallow_layer": layer} if layer != DEFAULT_LAYER else {}, layer) for layer in LAYERS
+        ],
+        "beta": [({"alpha_diff": beta} if beta != DEFAULT_BETA else {}, beta) for beta in BETAS],
+    }
+
+
+def study_cells() -> list[Cell]:
+    """Every variant the tables read (the unchanged base is a paper-protocol cell, not one of
+    these), and the untrained encoder's router on each dataset."""
+    cells = {}
+    for seed in SEEDS:
+        for base in BASES:
+            wanted = [(ABLATION_DATASET, options) for options in ABLATIONS.values()]
+            wanted += [(SENSITIVITY_DATASET, o) for points in sweeps().values() for o, _ in points]
+            wanted += [(dataset, NO_QUEUE) for dataset in ("clinc", "hwu64")]
+            for dataset, options in wanted:
+                if options:
+                    cell = variant_cell(base, dataset, options, seed)
+                    cells[(cell.dataset, cell.row, cell.seed)] = cell
+    for dataset in ("clinc", "hwu64"):
+        router = {**ROUTER_SETTINGS, "seeds": SEEDS}
+        cells[(dataset, "router", 0)] = Cell(dataset, "router", 0, router)
+    return list(cells.values())
+
+
+CELLS = study_cells()
+DONE: dict[tuple[str, str, int], dict] = {}  # filled by report() from the finished cells
+
+
 def protocol_records(dataset: str, row: str) -> list[dict]:
     """The finished paper-protocol cells of a row (bench/paper_protocol.py trains them)."""
-    recs = [load_record(protocol_cell(dataset, row, s), protocol_settings(row)) for s in SEEDS]
-    return [r for r in recs if r is not None]
-
-
-def record(base: str, dataset: str, options: dict, seed: int) -> dict | None:
-    return load_record(cell(base, dataset, options, seed), variant_settings(base, options))
+    return [r for (d, name, _), r in DONE.items() if d == dataset and name == row]
 
 
 def records(base: str, dataset: str, options: dict) -> list[dict]:
-    recs = [record(base, dataset, options, s) for s in SEEDS]
-    return [r for r in recs if r is not None]
-
-
-def ensure(base: str, dataset: str, options: dict, seeds: list[int]) -> None:
-    for seed in seeds:
-        if record(base, dataset, options, seed) is None:
-            args = [base, dataset, json.dumps(options), str(seed)]
-            run_cell(Path(__file__), args, cell(base, dataset, options, seed))
+    if not options:  # the unchanged base is the paper-protocol row itself
+        return protocol_records(dataset, base)
+    row = variant_cell(base, dataset, options, 0).row
+    return [r for (d, name, _), r in DONE.items() if d == dataset and name == row]
 
 
 def header(title: str, command: str, text: list[str], records: list[dict]) -> list[str]:
@@ -154,7 +173,7 @@ def coarse_accuracy() -> None:
     ]
     body = header(
         "HWSCL Table 3: coarse accuracy on the test split",
-        "python bench/hwscl_study.py coarse-accuracy",
+        "python bench/hwscl_study.py",
         text,
         used,
     )
@@ -162,15 +181,14 @@ def coarse_accuracy() -> None:
     replace_section("hwscl_table3", "\n".join(body))
 
 
-def ablations(base: str, seeds: list[int]) -> None:
-    for options in ABLATIONS.values():
-        ensure(base, ABLATION_DATASET, options, seeds)
+def ablations(base: str) -> None:
     lines, used = [], []
     for label, options in ABLATIONS.items():
         recs = records(base, ABLATION_DATASET, options)
         used += recs
         lines.append(
-            f"| {label} | `{slug(options)}` | {len(recs)} | {mean_std([r['ACC'] for r in recs])} "
+            f"| {label} | `{options_slug(options)}` | {len(recs)} "
+            f"| {mean_std([r['ACC'] for r in recs])} "
             f"| {mean_std([r['NMI'] for r in recs])} "
             f"| {mean_std([r['nested_predicted']['ACC'] for r in recs])} "
             f"| {mean_std([r['nested']['ACC'] for r in recs])} "
@@ -184,7 +202,7 @@ def ablations(base: str, seeds: list[int]) -> None:
         "paper's Table 4 (BERT-base, 20 epochs; theirs, not ours) on CLINC: full 74.67,",
         "- momentum 73.38, - shallow CE 72.93, - weighting 71.75, - self-contrast 53.21.",
     ]
-    command = "python bench/hwscl_study.py ablations" + base_option(base)
+    command = "python bench/hwscl_study.py"
     body = header("HWSCL Table 4: ablations", command, text, used)
     body += [
         "| variant | options | seeds | ACC | NMI | ACC in predicted coarse | nested ACC "
@@ -195,20 +213,7 @@ def ablations(base: str, seeds: list[int]) -> None:
     replace_section(section("hwscl_table4", base), "\n".join(body))
 
 
-def base_option(base: str) -> str:
-    return "" if base == DEFAULT_BASE else f" --base {base}"
-
-
-def sensitivity(base: str, seeds: list[int]) -> None:
-    sweeps = {
-        "shallow_layer": [
-            ({"shallow_layer": layer} if layer != DEFAULT_LAYER else {}, layer) for layer in LAYERS
-        ],
-        "beta": [({"alpha_diff": beta} if beta != DEFAULT_BETA else {}, beta) for beta in BETAS],
-    }
-    for points in sweeps.values():
-        for options, _ in points:
-            ensure(base, SENSITIVITY_DATASET, options, seeds)
+def sensitivity(base: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -221,7 +226,7 @@ def sensitivity(base: str, seeds: list[int]) -> None:
         "global K-Means": lambda r: r["ACC"],
         "in predicted coarse": lambda r: r["nested_predicted"]["ACC"],
     }
-    for ax, (name, points) in zip(axes, sweeps.items(), strict=True):
+    for ax, (name, points) in zip(axes, sweeps().items(), strict=True):
         xs, per_score = [], {label: ([], []) for label in scores}
         for options, x in points:
             recs = records(base, SENSITIVITY_DATASET, options)
@@ -260,7 +265,7 @@ def sensitivity(base: str, seeds: list[int]) -> None:
     ]
     body = header(
         "HWSCL Figures 6 and 7: sensitivity to L and beta",
-        "python bench/hwscl_study.py sensitivity" + base_option(base),
+        "python bench/hwscl_study.py",
         text,
         used,
     )
@@ -288,16 +293,13 @@ def false_negative_share(dataset: str) -> tuple[float, float]:
     return in_queue, in_batch
 
 
-def false_negatives(base: str, seeds: list[int]) -> None:
-    no_queue = {"queue_size": 0}
-    for dataset in ("clinc", "hwu64"):
-        ensure(base, dataset, no_queue, seeds)
+def false_negatives(base: str) -> None:
     lines, used = [], []
     for dataset in ("clinc", "hwu64"):
         in_queue, in_batch = false_negative_share(dataset)
         cs = protocol_records(dataset, counterpart(base))
         cells = {}
-        for label, options in (("HWSCL", {}), ("HWSCL w/o momentum queue", no_queue)):
+        for label, options in (("HWSCL", {}), ("HWSCL w/o momentum queue", NO_QUEUE)):
             cells[label] = records(base, dataset, options)
             used += cells[label]
         acc = " | ".join(
@@ -318,7 +320,7 @@ def false_negatives(base: str, seeds: list[int]) -> None:
     ]
     body = header(
         "False negatives in HWSCL's per-coarse queue",
-        "python bench/hwscl_study.py false-negatives" + base_option(base),
+        "python bench/hwscl_study.py",
         text,
         used,
     )
@@ -331,16 +333,11 @@ def false_negatives(base: str, seeds: list[int]) -> None:
     replace_section(section("hwscl_false_negatives", base), "\n".join(body))
 
 
-ROUTER_SETTINGS = {"router": "LogisticRegressionCV", "Cs": [0.1, 1.0, 10.0, 100.0], "cv": 3}
-
-
-def router_record(dataset: str, seeds: list[int]) -> dict:
+def run_router(dataset: str, seeds: list[int]) -> dict:
     """The untrained encoder with a linear coarse router: logistic regression (C chosen by
     3-fold cross-validation on the train split) on frozen MiniLM features of the train rows,
     then K-Means inside each predicted coarse class of the test rows, as the protocol's
     "ACC in predicted coarse" does for a method's own head."""
-    import time
-
     from sklearn.linear_model import LogisticRegressionCV
 
     from coarse2fine.cluster import discover
@@ -349,12 +346,6 @@ def router_record(dataset: str, seeds: list[int]) -> dict:
     from coarse2fine.metrics import clustering_scores
     from coarse2fine.metrics import coarse_accuracy as accuracy
 
-    path = RESULTS / "router" / f"{dataset}.json"
-    wanted = {**ROUTER_SETTINGS, "seeds": seeds}
-    found = load_record(path, wanted)
-    if found is not None:
-        return found
-    start = time.perf_counter()
     train, test = load_dataset(dataset, "train"), load_dataset(dataset, "test")
     est = Discoverer(method="unsupervised", n_fine=test.n_fine, progress=False)
     est.fit_representation(train)
@@ -362,8 +353,7 @@ def router_record(dataset: str, seeds: list[int]) -> dict:
     router.fit(est.transform(train), train.coarse_ids)
     features = est.transform(test)
     predicted = router.predict(features)
-    record = {
-        "dataset": dataset,
+    return {
         "C": float(router.C_[0]),
         "coarse_accuracy": accuracy(test.coarse_ids, predicted),
         "nested_predicted": [
@@ -373,16 +363,16 @@ def router_record(dataset: str, seeds: list[int]) -> dict:
             for s in seeds
         ],
     }
-    save_cell(path, record, wanted, start)
-    return record
 
 
-def routers(seeds: list[int]) -> None:
+def routers() -> None:
     """How much of "ACC in predicted coarse" the router gives: the untrained encoder with a
     linear router beside HWSCL and coarse-supervised routed by their own heads."""
     lines, used = [], []
     for dataset in ("clinc", "hwu64"):
-        ref = router_record(dataset, seeds)
+        ref = DONE.get((dataset, "router", 0))
+        if ref is None:
+            continue
         used.append(ref)
         lines.append(
             f"| {dataset} | untrained encoder + logistic regression (C = {ref['C']:g}) "
@@ -410,7 +400,7 @@ def routers(seeds: list[int]) -> None:
     ]
     body = header(
         'Routers: how much of "ACC in predicted coarse" the coarse router gives',
-        "python bench/hwscl_study.py routers",
+        "python bench/hwscl_study.py",
         text,
         used,
     )
@@ -422,37 +412,24 @@ def routers(seeds: list[int]) -> None:
     replace_section("hwscl_routers", "\n".join(body))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "artefact",
-        nargs="?",
-        choices=["coarse-accuracy", "ablations", "sensitivity", "false-negatives", "routers"],
-    )
-    parser.add_argument("--base", choices=sorted(BASES), default=DEFAULT_BASE)
-    parser.add_argument("--seeds", nargs="+", type=int, default=SEEDS)
-    parser.add_argument("--one", nargs=4, metavar=("BASE", "DATASET", "OPTIONS", "SEED"))
-    parser.add_argument("--out", type=Path)
-    args = parser.parse_args()
-    if args.one:
-        from common import run_protocol_cell
+def run_one(cell: Cell) -> dict:
+    if cell.row == "router":
+        return run_router(cell.dataset, cell.settings["seeds"])
+    return protocol_record(cell)
 
-        base, dataset, options, seed = args.one
-        options = json.loads(options)
-        run_protocol_cell(dataset, base, int(seed), variant_settings(base, options), args.out)
-        return
-    if args.artefact is None:
-        parser.error(
-            "name the artefact: coarse-accuracy, ablations, sensitivity, false-negatives, routers"
-        )
-    {
-        "coarse-accuracy": coarse_accuracy,
-        "ablations": lambda: ablations(args.base, args.seeds),
-        "sensitivity": lambda: sensitivity(args.base, args.seeds),
-        "false-negatives": lambda: false_negatives(args.base, args.seeds),
-        "routers": lambda: routers(args.seeds),
-    }[args.artefact]()
+
+def report(records: list[dict]) -> None:
+    """Every table and figure of the study, from its finished cells and the paper protocol's."""
+    DONE.clear()
+    for r in [*finished(PROTOCOL_CELLS, PROTOCOL_RESULTS), *records]:
+        DONE[(r["dataset"], r["row"], r["seed"])] = r
+    coarse_accuracy()
+    for base in BASES:
+        ablations(base)
+        sensitivity(base)
+        false_negatives(base)
+    routers()
 
 
 if __name__ == "__main__":
-    main()
+    main(__file__, __doc__, CELLS, run_one, report, RESULTS)

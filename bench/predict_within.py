@@ -18,19 +18,11 @@ bench/results/predict_within/; a rerun skips finished cells.
 
 from __future__ import annotations
 
-import argparse
 import time
-from pathlib import Path
 
 import numpy as np
-from common import (
-    ROOT,
-    load_record,
-    mean_std,
-    replace_section,
-    run_cell,
-    save_cell,
-)
+from common import ROOT, mean_std, replace_section
+from harness import Cell, main
 
 RESULTS = ROOT / "bench" / "results" / "predict_within"
 DATASETS = ["clinc", "hwu64"]
@@ -39,14 +31,14 @@ WITHIN = ["all", "head", "given"]
 SETTINGS = {"version": 1, "method": "hwscl", "within": WITHIN}
 
 
-def cell_path(dataset: str, seed: int) -> Path:
-    return RESULTS / dataset / f"hwscl-seed{seed}.json"
+CELLS = [Cell(d, "hwscl", s, SETTINGS) for s in SEEDS for d in DATASETS]
 
 
-def run_one(dataset: str, seed: int, out: Path) -> None:
+def run_one(cell: Cell) -> dict:
     from coarse2fine import Discoverer, load_dataset
     from coarse2fine.metrics import clustering_scores, coarse_accuracy
 
+    dataset, seed = cell.dataset, cell.seed
     train, test = load_dataset(dataset, "train"), load_dataset(dataset, "test")
     start = time.perf_counter()
     est = Discoverer(SETTINGS["method"], n_fine=train.n_fine, seed=seed, progress=False)
@@ -64,19 +56,18 @@ def run_one(dataset: str, seed: int, out: Path) -> None:
             "coarse_accuracy": coarse_accuracy(test.coarse, parents[ids]),
         }
     record = {
-        "dataset": dataset,
-        "seed": seed,
         "train_ACC": clustering_scores(train.fine, est.labels_)["ACC"],
         "scores": scores,
         "predict_seconds": seconds,
         "fit_seconds": round(fit_seconds, 1),
     }
-    save_cell(out, record, SETTINGS, start)
     line = ", ".join(f"{w} {scores[w]['ACC']:.2f}" for w in WITHIN)
     print(f"{dataset} seed {seed}: test ACC {line}")
+    return record
 
 
-def report(command: str) -> None:
+def report(records: list[dict]) -> None:
+    command = "python bench/predict_within.py"
     machines = set()
     table = [
         "| dataset | within | seeds | ACC | ARI | NMI | coarse accuracy of the assignment "
@@ -85,8 +76,7 @@ def report(command: str) -> None:
     ]
     fits = []
     for dataset in DATASETS:
-        recs = [load_record(cell_path(dataset, s), SETTINGS) for s in SEEDS]
-        recs = [r for r in recs if r is not None]
+        recs = [r for r in records if r["dataset"] == dataset]
         machines |= {r["machine"] for r in recs}
         fits += recs
         for within in WITHIN:
@@ -122,24 +112,5 @@ def report(command: str) -> None:
     replace_section("predict_within", "\n".join(body))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--one", nargs=2, metavar=("DATASET", "SEED"))
-    parser.add_argument("--out", type=Path)
-    parser.add_argument("--report-only", action="store_true")
-    args = parser.parse_args()
-    if args.one:
-        dataset, seed = args.one
-        run_one(dataset, int(seed), args.out)
-        return
-    if not args.report_only:
-        for seed in SEEDS:
-            for dataset in DATASETS:
-                out = cell_path(dataset, seed)
-                if load_record(out, SETTINGS) is None:
-                    run_cell(Path(__file__), [dataset, str(seed)], out)
-    report("python bench/predict_within.py")
-
-
 if __name__ == "__main__":
-    main()
+    main(__file__, __doc__, CELLS, run_one, report, RESULTS)

@@ -18,20 +18,8 @@ labels and assigns them; "global" assigns without the coarse labels, "nested" wi
 
 from __future__ import annotations
 
-import argparse
-import time
-from pathlib import Path
-
-from common import (
-    ROOT,
-    load_record,
-    machine,
-    mean_std,
-    replace_section,
-    run_cell,
-    with_loss_revision,
-    write_json,
-)
+from common import ROOT, mean_std, replace_section, with_loss_revision
+from harness import Cell, main
 from sources import load_pbmc
 
 RESULTS = ROOT / "bench" / "results" / "vectors"
@@ -61,19 +49,17 @@ def settings(row: str) -> dict:
     )
 
 
-def cell_path(row: str, seed: int) -> Path:
-    return RESULTS / f"pbmc-{row}-seed{seed}.json"
+CELLS = [Cell("pbmc", row, s, settings(row)) for s in SEEDS for row in ROWS]
 
 
-def run_one(row: str, seed: int, out: Path) -> None:
+def run_one(cell: Cell) -> dict:
     from coarse2fine import Discoverer
     from coarse2fine.metrics import clustering_scores, hierarchy_edit_distance, true_parents
-    from coarse2fine.protocol import peak_memory_mb
 
+    row, seed = cell.row, cell.seed
     data = load_pbmc()
     wanted = settings(row)
-    record = {"row": row, "seed": seed, "rows": len(data), "k": data.n_fine}
-    start = time.perf_counter()
+    record = {"rows": len(data), "k": data.n_fine}
     for clustering in ("global", "nested"):
         est = Discoverer(
             wanted["method"],
@@ -89,17 +75,12 @@ def run_one(row: str, seed: int, out: Path) -> None:
             record["edit_distance"] = hierarchy_edit_distance(
                 est.cluster_parents_, true_parents(data.fine, data.coarse)
             )
-    record.update(
-        settings=wanted,
-        machine=machine(),
-        wall_seconds=round(time.perf_counter() - start, 1),
-        peak_memory_mb=round(peak_memory_mb(), 1),
-    )
-    write_json(out, record)
     print(f"pbmc {row} seed {seed}: global ACC {record['global']['ACC']:.2f}", flush=True)
+    return record
 
 
-def report(command: str) -> None:
+def report(records: list[dict]) -> None:
+    command = "python bench/vectors.py"
     lines = [
         "## Vector input: single-cell PBMC (FALCON's setting, transductive)",
         "",
@@ -121,8 +102,7 @@ def report(command: str) -> None:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in ROWS:
-        recs = [load_record(cell_path(row, s), settings(row)) for s in SEEDS]
-        recs = [r for r in recs if r is not None]
+        recs = [r for r in records if r["row"] == row]
         machines |= {r["machine"] for r in recs}
 
         def col(part, key, recs=recs):
@@ -146,26 +126,5 @@ def report(command: str) -> None:
     replace_section("vectors", "\n".join(lines))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--one", nargs=2, metavar=("ROW", "SEED"))
-    parser.add_argument("--out", type=Path)
-    parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
-    parser.add_argument("--seeds", nargs="+", type=int, default=SEEDS)
-    parser.add_argument("--report-only", action="store_true")
-    args = parser.parse_args()
-    if args.one:
-        run_one(args.one[0], int(args.one[1]), args.out)
-        return
-    command = "python bench/vectors.py"
-    if not args.report_only:
-        for seed in args.seeds:
-            for row in args.rows:
-                out = cell_path(row, seed)
-                if load_record(out, settings(row)) is None:
-                    run_cell(Path(__file__), [row, str(seed)], out)
-    report(command)
-
-
 if __name__ == "__main__":
-    main()
+    main(__file__, __doc__, CELLS, run_one, report, RESULTS)
