@@ -7,7 +7,7 @@ each save took); (c) the same run killed as its second neighbour epoch starts, t
 from its checkpoint. Reports wall time and peak memory of each, and whether (d)'s assignments
 equal (a)'s.
 
-    python bench/checkpoint.py     # writes bench/results/checkpoint.json and its section
+    python bench/checkpoint.py     # one cell under bench/results/checkpoint/, then its section
 """
 
 from __future__ import annotations
@@ -21,9 +21,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import ROOT, machine, replace_section, write_json
+from common import ROOT, replace_section
+from harness import measurement
 
-RESULT = ROOT / "bench" / "results" / "checkpoint.json"
+RESULTS = ROOT / "bench" / "results" / "checkpoint"
+SETTINGS = {"version": 1, "dataset": "hwu64", "split": "test", "seed": 0, "kill_at_epoch": 1}
 KILL_AT_EPOCH = 1  # 0-based main-stage epoch at whose start run (c) dies
 
 
@@ -81,10 +83,7 @@ def part(name: str, folder: str) -> dict:
     return record
 
 
-def main() -> None:
-    if len(sys.argv) == 4 and sys.argv[1] == "--part":
-        print(json.dumps(part(sys.argv[2], sys.argv[3])))
-        return
+def measure() -> dict:
     records = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, folder in (
@@ -105,9 +104,7 @@ def main() -> None:
         plain = np.load(f"{tmp}/plain/labels-plain.npy")
         resumed = np.load(f"{tmp}/resume/labels-resumed.npy")
         same = bool(np.array_equal(plain, resumed))
-    result = {"machine": machine(), "records": records, "resumed_equals_plain": same}
-    write_json(RESULT, result)
-    report(result)
+    return {"records": records, "resumed_equals_plain": same}
 
 
 def report(result: dict) -> None:
@@ -135,8 +132,10 @@ def report(result: dict) -> None:
         f"Machine: {result['machine']}.",
     ]
     replace_section("checkpoint", "\n".join(lines))
-    print("\n".join(lines))
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 4 and sys.argv[1] == "--part":  # one of the runs, in its own process
+        print(json.dumps(part(sys.argv[2], sys.argv[3])))
+    else:
+        measurement(__file__, __doc__, "hwu64", SETTINGS, measure, report, RESULTS)

@@ -1,12 +1,13 @@
 """The newcomer's main job, timed: `coarse2fine discover clinc` with its defaults, then its report.
 
 Runs the CLI in a child process and records its wall time and peak memory (the child's
-ru_maxrss) in bench/results/discover/clinc.json; then times `coarse2fine report` on the result,
+ru_maxrss) in one cell under bench/results/discover/; then times `coarse2fine report` on the result,
 weighs the page, and (when headless Chromium is installed) times opening it and keeps a
 screenshot in docs/images/. Writes its section in docs/BENCHMARKS.md and the worked example in
 docs/EXAMPLES.md (the real printed summary).
 
     python bench/discover_clinc.py
+    python bench/discover_clinc.py --report-only
 """
 
 from __future__ import annotations
@@ -20,15 +21,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, machine, replace_section, write_json
+from common import ROOT, replace_section
+from harness import measurement
 
-RESULT = ROOT / "bench" / "results" / "discover" / "clinc.json"
+RESULTS = ROOT / "bench" / "results" / "discover"
 EXAMPLES_MD = ROOT / "docs" / "EXAMPLES.md"
 SCREENSHOT = ROOT / "docs" / "images" / "clinc_report.png"
 COMMAND = ["coarse2fine", "discover", "clinc", "--out", "OUT", "--quiet"]
+SETTINGS = {"version": 1, "command": COMMAND}
 
 
-def main() -> None:
+def measure() -> dict:
     exe = Path(sys.executable).with_name("coarse2fine")
     work = Path(tempfile.mkdtemp(prefix="c2f-discover-"))
     try:
@@ -45,25 +48,28 @@ def main() -> None:
         report = time_report(exe, work / "run")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    record = {
+    print(f"{wall:.0f} s, {peak_mb:.0f} MB")
+    return {  # the CLI's own time and memory (the cell's are those of this process)
         "command": " ".join(COMMAND).replace("OUT", "runs/clinc"),
-        "wall_seconds": round(wall, 1),
-        "peak_memory_mb": round(peak_mb, 1),
+        "discover_seconds": round(wall, 1),
+        "discover_peak_mb": round(peak_mb, 1),
         "metrics": metrics,
         "params": run["params"],
         "summary": done.stdout.strip().replace(str(work / "run"), "runs/clinc"),
         "report": report,
-        "machine": machine(),
     }
-    write_json(RESULT, record)
+
+
+def write_sections(record: dict) -> None:
+    report = record["report"]
     body = [
         "## `coarse2fine discover clinc` (the README's main job)",
         "",
         f"Command: `python bench/discover_clinc.py` (runs `{record['command']}`)  ",
         f"Machine: {record['machine']}",
         "",
-        f"Wall time {record['wall_seconds'] / 60:.1f} min, peak memory "
-        f"{record['peak_memory_mb'] / 1024:.2f} GB (targets: under 20 min, under 4 GB). "
+        f"Wall time {record['discover_seconds'] / 60:.1f} min, peak memory "
+        f"{record['discover_peak_mb'] / 1024:.2f} GB (targets: under 20 min, under 4 GB). "
         "Scores are on the 18,000 training rows themselves (transductive: the rows' coarse labels "
         "are used, clustering is nested inside each coarse class):",
         "",
@@ -85,7 +91,6 @@ def main() -> None:
     ]
     replace_section("discover_clinc", "\n".join(body))
     write_example(record)
-    print(f"{wall:.0f} s, {peak_mb:.0f} MB")
 
 
 def time_report(exe: Path, run: Path) -> dict:
@@ -136,7 +141,8 @@ def write_example(record: dict) -> None:
     body = [
         "Command (from the README's first line): `coarse2fine discover clinc --out runs/clinc`.",
         f"Measured by `python bench/discover_clinc.py` on {record['machine']}: "
-        f"{record['wall_seconds'] / 60:.1f} min, {record['peak_memory_mb'] / 1024:.2f} GB peak.",
+        f"{record['discover_seconds'] / 60:.1f} min, "
+        f"{record['discover_peak_mb'] / 1024:.2f} GB peak.",
         "",
         "What it prints (the first two of its ten per-domain tables, then the end):",
         "",
@@ -155,4 +161,4 @@ def write_example(record: dict) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    measurement(__file__, __doc__, "clinc", SETTINGS, measure, write_sections, RESULTS)

@@ -7,22 +7,29 @@ folder), then encode CLINC's first 1,000 test utterances three times in batches 
 feature width and the pooling. No other model ships inside a package reachable here (checked:
 gt-all-mpnet-base-v2, gt-paraphrase-multilingual-minilm-l12-v2 are not on the index).
 
-    python bench/encoders.py [FOLDER ...]    # writes bench/results/encoders.json and its section
+    python bench/encoders.py                           # the packaged MiniLM
+    C2F_ENCODERS=FOLDER[:FOLDER...] python bench/encoders.py   # and these folders beside it
+
+One cell per model under bench/results/encoders/; the section lists the models of this run.
 """
 
 from __future__ import annotations
 
+import os
 import statistics
-import sys
 import time
 
-from common import ROOT, machine, replace_section, write_json
+from common import ROOT, replace_section, slug
+from harness import Cell, main
 
-RESULT = ROOT / "bench" / "results" / "encoders.json"
+RESULTS = ROOT / "bench" / "results" / "encoders"
 ROWS = 1_000
+MODELS = ["all-MiniLM-L6-v2", *filter(None, os.environ.get("C2F_ENCODERS", "").split(os.pathsep))]
+CELLS = [Cell(slug(m), "run", 0, {"version": 1, "model": m, "rows": ROWS}) for m in MODELS]
 
 
-def measure(model: str) -> dict:
+def measure(cell: Cell) -> dict:
+    model = cell.settings["model"]
     import numpy as np
 
     from coarse2fine.batching import embed, prepare
@@ -53,10 +60,7 @@ def measure(model: str) -> dict:
     }
 
 
-def main() -> None:
-    models = ["all-MiniLM-L6-v2", *sys.argv[1:]]
-    records = [measure(m) for m in models]
-    write_json(RESULT, {"machine": machine(), "records": records})
+def report(records: list[dict]) -> None:
     lines = [
         "## Text encoders: cost per 1,000 rows",
         "",
@@ -71,10 +75,10 @@ def main() -> None:
             f"| {r['model']} | {r['layers']} | {r['dim']} | {r['pooling']} | "
             f"{r['load_seconds']} | {r['seconds_per_1000']} |"
         )
-    lines += ["", f"Machine: {machine()}."]
+    machines = sorted({r["machine"] for r in records})
+    lines += ["", f"Machine: {'; '.join(machines)}."]
     replace_section("encoders", "\n".join(lines))
-    print("\n".join(lines))
 
 
 if __name__ == "__main__":
-    main()
+    main(__file__, __doc__, CELLS, measure, report, RESULTS)

@@ -120,3 +120,23 @@ def finished(cells: Sequence[Cell], results: Path) -> list[dict[str, Any]]:
         if record is not None:  # the cell names the record (older files may say otherwise)
             records.append({**record, "dataset": cell.dataset, "row": cell.row, "seed": cell.seed})
     return records
+
+
+def measurement(
+    script: str,
+    doc: str,
+    name: str,
+    settings: dict[str, Any],
+    measure: Callable[[], dict[str, Any]],
+    report: Callable[[dict[str, Any]], None],
+    results: Path,
+) -> None:
+    """The command line of a script whose measurement is one cell: ``measure()`` runs in its own
+    process and its record is saved like any cell's; ``report(record)`` writes the table."""
+    cell = Cell(name, "run", 0, settings)
+
+    def report_one(records: list[dict[str, Any]]) -> None:
+        if records:
+            report(records[0])
+
+    main(script, doc, [cell], lambda _: measure(), report_one, results)

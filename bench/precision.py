@@ -8,7 +8,7 @@ against scikit-learn's on small unequal clusters.
   of the big blob split?), and FALCON's K-Means start on the 12-category hierarchy of
   tests/test_falcon.py over seeds 0-3 with each backend (tree edit distance, ACC).
 
-    python bench/precision.py      # writes bench/results/precision.json and its section
+    python bench/precision.py      # one cell under bench/results/precision/, then its section
 """
 
 from __future__ import annotations
@@ -20,9 +20,11 @@ from unittest import mock
 
 import numpy as np
 import torch
-from common import ROOT, machine, replace_section, write_json
+from common import ROOT, replace_section
+from harness import measurement
 
-RESULT = ROOT / "bench" / "results" / "precision.json"
+RESULTS = ROOT / "bench" / "results" / "precision"
+SETTINGS = {"version": 1, "matmul": [1024, 384, 1536], "falcon_seeds": [0, 1, 2, 3]}
 
 
 def matmul_ms(bf16: bool) -> float:
@@ -80,12 +82,11 @@ def falcon_start(backend: str) -> list[dict]:
     return out
 
 
-def main() -> None:
+def measure() -> dict:
     from coarse2fine.batching import resolve_precision
     from coarse2fine.cluster.kmeans import faiss_available
 
     record = {
-        "machine": machine(),
         "matmul_ms": {"fp32": round(matmul_ms(False), 1), "bf16": round(matmul_ms(True), 1)},
         "auto": resolve_precision("auto", "cpu"),
         "blobs": {"sklearn": blobs("sklearn")},
@@ -94,7 +95,10 @@ def main() -> None:
     if faiss_available():
         record["blobs"]["faiss"] = blobs("faiss")
         record["falcon"]["faiss"] = falcon_start("faiss")
-    write_json(RESULT, record)
+    return record
+
+
+def report(record: dict) -> None:
     ms = record["matmul_ms"]
     lines = [
         "## Precision and K-Means seeding on this machine",
@@ -119,4 +123,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    measurement(__file__, __doc__, "cpu", SETTINGS, measure, report, RESULTS)

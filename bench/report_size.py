@@ -6,7 +6,7 @@ training), then ``coarse2fine report``. Opening: ``chromium --headless --dump-do
 report (its script run, the search and map included) against the same on an empty page, median
 of 5 each; the difference is what the report itself costs.
 
-    python bench/report_size.py      # needs chromium; writes bench/results/report_size.json
+    python bench/report_size.py      # needs chromium; one cell under bench/results/report_size/
 """
 
 from __future__ import annotations
@@ -19,9 +19,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, machine, replace_section, write_json
+from common import ROOT, replace_section
+from harness import measurement
 
-RESULT = ROOT / "bench" / "results" / "report_size.json"
+RESULTS = ROOT / "bench" / "results" / "report_size"
+SETTINGS = {"version": 1, "dataset": "clinc", "split": "train", "method": "unsupervised", "runs": 5}
 
 
 def open_seconds(browser: str, url: str, runs: int = 5) -> float:
@@ -34,7 +36,7 @@ def open_seconds(browser: str, url: str, runs: int = 5) -> float:
     return statistics.median(times)
 
 
-def main() -> None:
+def measure() -> dict:
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
         sys.exit("needs chromium")
@@ -56,14 +58,16 @@ def main() -> None:
         empty = open_seconds(browser, blank.as_uri())
         rows = sum(1 for _ in (run / "assignments.csv").open()) - 1
         record = {
-            "machine": machine(),
             "rows": rows,
             "report_mb": round(page.stat().st_size / 2**20, 2),
             "write_seconds": round(write_seconds, 1),
             "open_seconds": round(report, 2),
             "blank_seconds": round(empty, 2),
         }
-    write_json(RESULT, record)
+    return record
+
+
+def report(record: dict) -> None:
     lines = [
         "## The report of an 18,000-row run",
         "",
@@ -81,8 +85,7 @@ def main() -> None:
         f"Machine: {record['machine']}.",
     ]
     replace_section("report_size", "\n".join(lines))
-    print("\n".join(lines))
 
 
 if __name__ == "__main__":
-    main()
+    measurement(__file__, __doc__, "clinc", SETTINGS, measure, report, RESULTS)
