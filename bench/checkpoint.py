@@ -36,7 +36,7 @@ class Killed(BaseException):
 def part(name: str, folder: str) -> dict:
     """One run in this process; returns its measurements."""
     sys.path.insert(0, str(ROOT / "bench"))
-    from peers import load, true_counts
+    from sources import load, true_counts
 
     from coarse2fine import Discoverer
     from coarse2fine.checkpoint import FILE, Checkpoints

@@ -84,7 +84,7 @@ def load_record(path: Path, wanted: dict[str, Any]) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     record = json.loads(path.read_text())
-    if record.get("settings") != wanted:
+    if record.get("settings") != json.loads(json.dumps(wanted)):  # tuples are saved as lists
         return None
     return record
 
@@ -143,3 +143,21 @@ def protocol_record(cell: Any) -> dict:
 def slug(label: str) -> str:
     """A probe's row name (and file name) made from its label."""
     return re.sub(r"[^A-Za-z0-9.-]+", "_", label).strip("_")
+
+
+# Parameters added after cells were measured, with the default that reproduces what ran before:
+# left out of the settings while at that value, so adding an option does not void every cell.
+ADDED_LATER: dict[str, Any] = {"train_layers": None, "checkpoint_dir": None}
+
+
+def package_defaults() -> dict[str, Any]:
+    """The estimator's defaults, part of every ``discover`` cell's settings: a cell measured
+    under older defaults no longer counts once they change."""
+    from coarse2fine import Discoverer
+
+    params = Discoverer().get_params()
+    return {
+        k: v
+        for k, v in params.items()
+        if k not in ("progress", "device", "seed") and ADDED_LATER.get(k, ...) != v
+    }

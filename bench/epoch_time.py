@@ -3,24 +3,24 @@
 One process trains one epoch of each method on CLINC train (coarse labels only) with the same
 encoder, batch size, sequence cap and precision, and records the epoch's seconds (for HCSC the
 prototype rebuild is inside the epoch; the one-off embedding of the key bank before the first
-epoch is listed apart as set-up). Ratios are to SimCSE. Writes bench/results/epoch_time/clinc.json,
-docs/images/epoch_time.png and the table in docs/BENCHMARKS.md; a rerun with the file present only
-redraws (``--force`` measures again).
+epoch is listed apart as set-up). Ratios are to SimCSE. One cell under bench/results/epoch_time/,
+then docs/images/epoch_time.png and the table in docs/BENCHMARKS.md; a rerun with the cell
+finished under the same settings only redraws.
 
     python bench/epoch_time.py
+    python bench/epoch_time.py --report-only
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import resource
 import sys
 import time
 
-from common import LOSS_REVISION, ROOT, explicit_head_lr, machine, replace_section
+from common import LOSS_REVISION, ROOT, explicit_head_lr, replace_section
+from harness import measurement
 
-RESULT = ROOT / "bench" / "results" / "epoch_time" / "clinc.json"
+RESULTS = ROOT / "bench" / "results" / "epoch_time"
 FIGURE = ROOT / "docs" / "images" / "epoch_time.png"
 TRAIN = {"epochs": 1, "batch_size": 64, "lr": 1e-5, "precision": "bf16", "max_length": 64}
 # (label, method, options); SimCSE first: every ratio is to it
@@ -79,13 +79,9 @@ def measure() -> dict:
         best = min(range(REPEATS), key=run["epochs"].__getitem__)
         run["epoch_seconds"], run["fit_seconds"] = run["epochs"][best], run["fits"][best]
     return {
-        "settings": SETTINGS,
         "rows": len(train),
         "runs": runs,
         "optimizer_step_seconds": optimizer_step_seconds(),
-        "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "machine": machine(),
-        "wall_seconds": sum(sum(r["fits"]) for r in runs),
     }
 
 
@@ -184,19 +180,10 @@ def report(record: dict) -> None:
     replace_section("epoch_time", "\n".join(lines))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--force", action="store_true", help="measure again")
-    args = parser.parse_args()
-    record = json.loads(RESULT.read_text()) if RESULT.is_file() and not args.force else {}
-    if record.get("settings") != SETTINGS:
-        from coarse2fine.io import write_json
-
-        record = measure()
-        write_json(RESULT, record)
+def plot_and_report(record: dict) -> None:
     plot(record)
     report(record)
 
 
 if __name__ == "__main__":
-    main()
+    measurement(__file__, __doc__, "clinc", SETTINGS, measure, plot_and_report, RESULTS)

@@ -57,13 +57,13 @@ VARIANTS = {
 
 
 def datasets() -> tuple[str, ...]:
-    from peers import TEXT_DATASETS, VECTOR_DATASETS
+    from sources import TEXT_DATASETS, VECTOR_DATASETS
 
     return (*TEXT_DATASETS, *VECTOR_DATASETS)
 
 
 def cells() -> list[Cell]:
-    from peers import package_defaults
+    from common import package_defaults
 
     variants = {label: list(spec) for label, spec in VARIANTS.items()}  # as JSON stores them
     settings = {"version": VERSION, "variants": variants, "defaults": package_defaults()}
@@ -73,7 +73,8 @@ def cells() -> list[Cell]:
 def features(data, name: str, seed: int) -> dict[str, Any]:
     """The default's clustered features and the untrained encoder's (cached), with the
     default's wall time and its clusterer."""
-    from peers import package_defaults, true_counts
+    from common import package_defaults
+    from sources import true_counts
 
     from coarse2fine import Discoverer
 
@@ -108,8 +109,7 @@ def from_peers(name: str, seed: int) -> dict[str, Any] | None:
     rows and seed, so nothing is trained twice. None when that run is not there."""
     import os
 
-    from peers import RESULTS as PEERS
-    from peers import package_defaults
+    from common import ROOT, package_defaults
 
     folder = os.environ.get("C2F_PEERS_FEATURES")
     if not folder:
@@ -117,7 +117,7 @@ def from_peers(name: str, seed: int) -> dict[str, Any] | None:
     files = {
         row: Path(folder) / f"{name}-{row}-seed{seed}.npz" for row in ("discover", "untrained")
     }
-    record_path = PEERS / name / f"discover-seed{seed}.json"
+    record_path = ROOT / "bench" / "results" / "peers" / name / f"discover-seed{seed}.json"
     if not all(f.is_file() for f in files.values()) or not record_path.is_file():
         return None
     record = json.loads(record_path.read_text())
@@ -166,7 +166,8 @@ def per_class_counts(labels, coarse) -> list[int]:
 
 
 def run_one(cell: Cell) -> dict[str, Any]:
-    from peers import _bertopic, load
+    from sources import load
+    from systems import bertopic
 
     from coarse2fine import Discoverer
     from coarse2fine.cluster import discover
@@ -230,7 +231,7 @@ def run_one(cell: Cell) -> dict[str, Any]:
             print(f"{cell.dataset} {kind} {label}: K {sum(counts)} / {sum(true)} ({seconds:.1f} s)")
     peers = {"leiden": leiden_counts(data, cell.seed, found["before"])}
     if data.is_text:
-        labels, _ = _bertopic(data, {"clusterer": "hdbscan"}, cell.seed)
+        labels, _ = bertopic(data, {"clusterer": "hdbscan"}, cell.seed)
         peers["bertopic-hdbscan"] = per_class_counts(labels, coarse)
     record["peers"] = peers
     return record

@@ -1,10 +1,11 @@
 """The user-shaped example of docs/EXAMPLES.md, run for real: a CSV with its own column names.
 
 Runs the CLI on docs/examples/requests.csv twice, without --n-fine (the number of categories is
-estimated) and with the true count, plus `coarse2fine report`, and writes what they print into
-docs/EXAMPLES.md.
+estimated) and with the true count, plus `coarse2fine report`; keeps what they print in one
+cell under bench/results/example_requests/ and writes it into docs/EXAMPLES.md.
 
     python bench/example_requests.py
+    python bench/example_requests.py --report-only
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, machine, replace_section
+from common import ROOT, replace_section
+from harness import measurement
 
 DATA = "docs/examples/requests.csv"
 EXAMPLES_MD = ROOT / "docs" / "EXAMPLES.md"
+RESULTS = ROOT / "bench" / "results" / "example_requests"
 BASE = [
     "discover",
     DATA,
@@ -30,6 +33,7 @@ BASE = [
     "--fine-col",
     "intent",
 ]
+SETTINGS = {"version": 1, "commands": BASE, "n_fine": 15}
 
 
 def run(exe: Path, args: list[str], work: Path) -> tuple[str, float]:
@@ -40,7 +44,7 @@ def run(exe: Path, args: list[str], work: Path) -> tuple[str, float]:
     return done.stdout.strip().replace(str(work), "runs"), time.perf_counter() - start
 
 
-def main() -> None:
+def measure() -> dict:
     exe = Path(sys.executable).with_name("coarse2fine")
     work = Path(tempfile.mkdtemp(prefix="c2f-example-"))
     try:
@@ -51,11 +55,22 @@ def main() -> None:
         report, _ = run(exe, ["report", str(work / "requests-15")], work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    return {
+        "estimated": estimated,
+        "given": given,
+        "report": report,
+        "seconds": [round(t1, 1), round(t2, 1)],
+    }
+
+
+def write_example(record: dict) -> None:
+    (t1, t2), estimated = record["seconds"], record["estimated"]
+    given, report = record["given"], record["report"]
     body = [
         f"`{DATA}` has 1,191 rows with columns `request` (the text), `area` (the coarse label:",
         "alarm, calendar, email, play) and `intent` (15 fine labels, used only to score); it is",
         "cut from HWU64 (CC BY 4.0) by `docs/examples/make_requests.py`. Measured by",
-        f"`python bench/example_requests.py` on {machine()}.",
+        f"`python bench/example_requests.py` on {record['machine']}.",
         "",
         "Without `--n-fine` the number of categories is estimated inside each area:",
         "",
@@ -83,4 +98,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    measurement(__file__, __doc__, "requests", SETTINGS, measure, write_example, RESULTS)

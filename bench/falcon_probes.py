@@ -7,15 +7,15 @@
    classes per coarse class (L1 over coarse classes) the proportional split lands, against the
    counts a global K-Means (K = true count) followed by the M-step gives.
 
-    python bench/falcon_probes.py
+    python bench/falcon_probes.py                 # one cell under bench/results/falcon_probes/
+    python bench/falcon_probes.py --report-only
 """
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
-from common import machine, replace_section
+from common import ROOT, replace_section
+from harness import measurement
 
 from coarse2fine import Discoverer
 from coarse2fine.cluster import allocate_by_size, kmeans
@@ -23,10 +23,11 @@ from coarse2fine.cluster.hierarchy import solve_relation
 from coarse2fine.data import load_dataset
 from coarse2fine.data.synthetic import make_hierarchical_blobs
 from coarse2fine.metrics import cluster_acc, hierarchy_edit_distance, true_parents
-from coarse2fine.protocol import peak_memory_mb
 
+RESULTS = ROOT / "bench" / "results" / "falcon_probes"
 SEEDS = [0, 1, 2, 3]
 INITS = ["kmeans", "kmeans_global", "random"]
+SETTINGS = {"version": 1, "seeds": SEEDS, "inits": INITS, "lambda_m": 0.01}
 
 
 def synthetic(kind: str):
@@ -37,11 +38,8 @@ def synthetic(kind: str):
     return data
 
 
-def probe_starts() -> list[str]:
-    rows = [
-        "| data | init | ACC per seed | edit distance per seed |",
-        "|---|---|---|---|",
-    ]
+def probe_starts() -> list[dict]:
+    rows = []
     for kind in ("balanced", "unbalanced"):
         data = synthetic(kind)
         truth = true_parents(data.fine, data.coarse)
@@ -56,17 +54,14 @@ def probe_starts() -> list[str]:
                     progress=False,
                     method_params={"init": init},
                 ).fit(data)
-                accs.append(f"{cluster_acc(data.fine, est.labels_):.1f}")
-                dists.append(str(hierarchy_edit_distance(est.cluster_parents_, truth)))
-            rows.append(f"| {kind} | {init} | {', '.join(accs)} | {', '.join(dists)} |")
+                accs.append(float(cluster_acc(data.fine, est.labels_)))
+                dists.append(int(hierarchy_edit_distance(est.cluster_parents_, truth)))
+            rows.append({"data": kind, "init": init, "ACC": accs, "edit_distance": dists})
     return rows
 
 
-def probe_splits() -> list[str]:
-    rows = [
-        "| dataset | proportional split | global K-Means + M-step, lambda_M 0.01 (seed 0, 1) |",
-        "|---|---|---|",
-    ]
+def probe_splits() -> list[dict]:
+    rows = []
     for name in ("clinc", "hwu64"):
         data = load_dataset(name, "train")
         est = Discoverer("unsupervised", n_fine=data.n_fine, progress=False)
@@ -80,21 +75,42 @@ def probe_splits() -> list[str]:
             labels, _ = kmeans(features, data.n_fine, seed=seed, n_init=3)
             cost = np.eye(data.n_fine)[labels].T @ np.eye(data.n_coarse)[coarse] / len(coarse)
             counts = np.bincount(solve_relation(cost, 0.01), minlength=data.n_coarse)
-            derived.append(str(int(np.abs(counts - true).sum())))
-        rows.append(f"| {name} | {int(np.abs(split - true).sum())} | {', '.join(derived)} |")
+            derived.append(int(np.abs(counts - true).sum()))
+        rows.append({"dataset": name, "split": int(np.abs(split - true).sum()), "m_step": derived})
     return rows
 
 
-def main() -> None:
-    start = time.perf_counter()
-    starts = probe_starts()
-    splits = probe_splits()
+def measure() -> dict:
+    return {"starts": probe_starts(), "splits": probe_splits()}
+
+
+def report(record: dict) -> None:
+    def joined(values: list, fmt: str) -> str:
+        return ", ".join(format(v, fmt) for v in values)
+
+    starts = [
+        "| data | init | ACC per seed | edit distance per seed |",
+        "|---|---|---|---|",
+        *(
+            f"| {r['data']} | {r['init']} | {joined(r['ACC'], '.1f')} "
+            f"| {joined(r['edit_distance'], 'd')} |"
+            for r in record["starts"]
+        ),
+    ]
+    splits = [
+        "| dataset | proportional split | global K-Means + M-step, lambda_M 0.01 (seed 0, 1) |",
+        "|---|---|---|",
+        *(
+            f"| {r['dataset']} | {r['split']} | {joined(r['m_step'], 'd')} |"
+            for r in record["splits"]
+        ),
+    ]
     body = [
         "## FALCON probes: the start, and splitting K over coarse classes",
         "",
         "Command: `python bench/falcon_probes.py`  ",
-        f"Machine: {machine()}  ",
-        f"Wall time {time.perf_counter() - start:.0f} s, peak memory {peak_memory_mb():.0f} MB.",
+        f"Machine: {record['machine']}  ",
+        f"Wall time {record['wall_seconds']:.0f} s, peak memory {record['peak_memory_mb']:.0f} MB.",
         "",
         "Synthetic 2-level blobs (5 coarse classes with 3, 2, 4, 1, 2 fine classes, 60 rows each;",
         "'unbalanced' keeps half of the 4-class coarse class's rows), MLP 16-64x4, 50 epochs,",
@@ -111,4 +127,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    measurement(__file__, __doc__, "probes", SETTINGS, measure, report, RESULTS)

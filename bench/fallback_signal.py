@@ -21,7 +21,10 @@ same clusterer and K_c):
 
     C2F_PEERS_FEATURES=/tmp/feats python bench/peers.py --seed 0 --row untrained --row discover \
         --row down
-    python bench/fallback_signal.py /tmp/feats
+    C2F_PEERS_FEATURES=/tmp/feats python bench/fallback_signal.py
+    python bench/fallback_signal.py --report-only
+
+One cell per (dataset, clusterer) under bench/results/fallback_signal/.
 
 The trained features are the ``discover`` row's on texts (where the default does not fall
 back) and the ``down`` row's on vectors (the default's training with the fallback off).
@@ -29,21 +32,32 @@ back) and the ``down`` row's on vectors (the default's training with the fallbac
 
 from __future__ import annotations
 
-import argparse
-import json
+import os
 from pathlib import Path
 
 import numpy as np
 from common import ROOT, replace_section
+from harness import Cell, main
 from sklearn.metrics import silhouette_score
 
 from coarse2fine.data import load_dataset
 from coarse2fine.metrics import cluster_acc, knn_agreement
 
-RESULT = ROOT / "bench" / "results" / "fallback_signal.json"
+RESULTS = ROOT / "bench" / "results" / "fallback_signal"
 SIGNALS = ("silhouette", "cross-silhouette", "cross-knn", "knn-loss")
 TRAINED_ROW = {"zeisel": "down", "pbmc": "down"}  # peers.py rows holding the trained features
 MIN_GAP = 1.0  # ACC points: a class where both are closer than this is a tie, not a decision
+DATASETS = ("clinc", "hwu64", "mmlu", "dbpedia", "zeisel", "pbmc")
+CELLS = [
+    Cell(
+        dataset,
+        clusterer,
+        0,
+        {"version": 1, "trained": TRAINED_ROW.get(dataset, "discover"), "clusterer": clusterer},
+    )
+    for dataset in DATASETS
+    for clusterer in ("kmeans", "spectral")
+]
 
 
 def sil(x: np.ndarray, labels: np.ndarray) -> float:
@@ -133,30 +147,27 @@ def summarise(result: dict) -> dict:
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    parser.add_argument("folder", type=Path)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--clusterer", action="append", default=None)
-    args = parser.parse_args()
-    clusterers = args.clusterer or ["kmeans", "spectral"]
-    datasets = ("clinc", "hwu64", "mmlu", "dbpedia", "zeisel", "pbmc")
-    results = []
-    for dataset in datasets:
-        for trained in [TRAINED_ROW.get(dataset, "discover")]:
-            for clusterer in clusterers:
-                got = study(args.folder, dataset, trained, args.seed, clusterer)
-                if got is not None:
-                    got["summary"] = summarise(got)
-                    results.append(got)
-                    print(dataset, trained, clusterer, json.dumps(got["summary"]), flush=True)
-    RESULT.parent.mkdir(parents=True, exist_ok=True)
-    RESULT.write_text(json.dumps(results, indent=1) + "\n")
+def run_one(cell: Cell) -> dict:
+    folder = os.environ.get("C2F_PEERS_FEATURES")
+    if not folder:
+        raise SystemExit("set C2F_PEERS_FEATURES to the folder bench/peers.py saved features in")
+    trained = cell.settings["trained"]
+    got = study(Path(folder), cell.dataset, trained, cell.seed, cell.settings["clusterer"])
+    if got is None:
+        raise SystemExit(
+            f"no {cell.dataset} features for rows untrained and {trained}, seed {cell.seed}, "
+            f"in {folder}: run bench/peers.py with C2F_PEERS_FEATURES first"
+        )
+    return {**got, "summary": summarise(got)}
+
+
+def report(results: list[dict]) -> None:
     lines = [
         "## Fallback signal: does a label-free score tell when training did not pay?",
         "",
         "Command: `C2F_PEERS_FEATURES=DIR python bench/peers.py --seed 0 --row untrained --row "
-        "discover --row down`, then `python bench/fallback_signal.py DIR`. Inside every coarse "
+        "discover --row down`, then `C2F_PEERS_FEATURES=DIR python bench/fallback_signal.py`. "
+        "Inside every coarse "
         f"class of {len(set(r['dataset'] for r in results))} datasets (test splits, K_c given), "
         "each signal picks the trained or the untrained features; `right`: its picks that were "
         f"the better one, among classes whose two ACCs differ by at least {MIN_GAP:.0f}; "
@@ -182,4 +193,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(__file__, __doc__, CELLS, run_one, report, RESULTS)

@@ -7,9 +7,14 @@ runs under) and a function that runs one; the harness does the rest.
   its settings, the machine, its wall time and its peak memory (``common.save_cell``);
 - after each cell, and at the end, the script's ``report(records)`` rewrites its table.
 
-    python bench/<script>.py                  # every missing cell, then the table
-    python bench/<script>.py --dataset clinc  # only that dataset's cells
-    python bench/<script>.py --report-only    # the table from the saved cells
+- a one-off measurement (a machine's matmul speed, a timed CLI run) is one cell:
+  ``measurement(script, doc, name, settings, measure, report, results)``;
+- studies that read another script's cells (``finished(cells, results)``) import the shared
+  definitions (bench/protocol_rows.py, bench/sources.py, bench/systems.py), never a script.
+
+    python bench/<script>.py                          # every missing cell, then the table
+    python bench/<script>.py --dataset clinc --row down --seed 0   # only those cells
+    python bench/<script>.py --report-only            # the table from the saved cells
 """
 
 from __future__ import annotations

@@ -412,6 +412,101 @@ def routers() -> None:
     replace_section("hwscl_routers", "\n".join(body))
 
 
+SCORES = {
+    "global": lambda r: r["ACC"],
+    "routed": lambda r: r.get("nested_predicted", {}).get("ACC"),
+    "nested": lambda r: r["nested"]["ACC"],
+}
+
+
+def protocol(row: str) -> str:
+    """A paper-protocol row's name among the finished cells."""
+    return row
+
+
+def study(variant: str, base: str = DEFAULT_BASE) -> str:
+    """A study variant's row name among the finished cells."""
+    return f"{base}/{variant}"
+
+
+# Paired-by-seed differences the docs quote: (label A, row A, label B, row B, datasets). Two
+# rows trained with the same seed share their data order and initial head, so their per-seed
+# difference is a sharper comparison than two means with overlapping spreads.
+PAIRS = [
+    # HWSCL_MINILM.md, "Against every baseline" point 2 (the former one-epoch default)
+    ("HWSCL 1 ep", protocol("hwscl-1ep-lr2e-6"), "coarse-sup 1 ep",
+     protocol("coarse_supervised-1ep-lr2e-6"), ["clinc", "hwu64"]),
+    ("HWSCL 1 ep", protocol("hwscl-1ep-lr2e-6"), "HCSC", protocol("hcsc"), ["clinc"]),
+    # HCSC.md: HCSC + CE against coarse-supervised
+    ("HCSC + CE lr 2e-6", protocol("hcsc_ce-lr2e-6"), "coarse-sup 1 ep",
+     protocol("coarse_supervised-1ep-lr2e-6"), ["clinc", "hwu64"]),
+    ("HCSC + CE", protocol("hcsc_ce"), "coarse-sup 1 ep",
+     protocol("coarse_supervised-1ep-lr2e-6"), ["clinc", "hwu64"]),
+    ("HCSC + CE 3 ep", protocol("hcsc_ce-3ep-lr2e-6-head1e-3"), "coarse-sup 3 ep",
+     protocol("coarse_supervised-3ep-lr2e-6-head1e-3"), ["clinc", "hwu64"]),
+    # HWSCL_MINILM.md, Table 4 at the package default, and the queue on HWU64
+    *[
+        ("HWSCL 3 ep", protocol(DEFAULT_BASE), f"w/o {label}", study(variant), datasets)
+        for label, variant, datasets in (
+            ("self-contrast", "gamma2=0.0", ["clinc"]),
+            ("queues", "queue_size=0", ["clinc", "hwu64"]),
+            ("weighting", "alpha_diff=1.0_alpha_m=1.0_alpha_same=1.0", ["clinc"]),
+            ("shallow CE", "gamma1=0.0", ["clinc"]),
+        )
+    ],
+    # HWSCL_MINILM.md, "The same recipe for the other methods" and "Ten epochs"
+    ("HWSCL 3 ep", protocol(DEFAULT_BASE), "Ancor + CE 3 ep",
+     protocol("ancor_ce-3ep-lr2e-6-head1e-3"), ["clinc", "hwu64"]),
+    ("HWSCL 3 ep", protocol(DEFAULT_BASE), "HCSC + CE 3 ep",
+     protocol("hcsc_ce-3ep-lr2e-6-head1e-3"), ["clinc", "hwu64"]),
+    ("HWSCL 10 ep", protocol("hwscl-10ep-lr2e-6-head1e-3"), "coarse-sup 10 ep",
+     protocol("coarse_supervised-10ep-lr2e-6-head1e-3"), ["clinc", "hwu64"]),
+    ("HWSCL 10 ep", protocol("hwscl-10ep-lr2e-6-head1e-3"), "Ancor + CE 10 ep",
+     protocol("ancor_ce-10ep-lr2e-6-head1e-3"), ["clinc", "hwu64"]),
+]  # fmt: skip
+
+
+def paired_scores(row: str, dataset: str) -> list[dict] | None:
+    found = {r["seed"]: r for (d, name, _), r in DONE.items() if d == dataset and name == row}
+    return [found[s] for s in SEEDS] if all(s in found for s in SEEDS) else None
+
+
+def differences(a: list[dict], b: list[dict], score) -> str:
+    pairs = [(score(x), score(y)) for x, y in zip(a, b, strict=True)]
+    if any(x is None or y is None for x, y in pairs):
+        return "—"
+    diffs = [x - y for x, y in pairs]
+    return ", ".join(f"{d:+.2f}" for d in diffs) + f" (mean {sum(diffs) / len(diffs):+.2f})"
+
+
+def paired() -> None:
+    table = [
+        "| dataset | A | B | " + " | ".join(f"{s}: A - B per seed" for s in SCORES) + " |",
+        "|---|---|---|" + "---|" * len(SCORES),
+    ]
+    for label_a, row_a, label_b, row_b, datasets in PAIRS:
+        for dataset in datasets:
+            a, b = paired_scores(row_a, dataset), paired_scores(row_b, dataset)
+            if a is None or b is None:
+                cells = ["cells missing"] * len(SCORES)
+            else:
+                cells = [differences(a, b, score) for score in SCORES.values()]
+            table.append(f"| {dataset} | {label_a} | {label_b} | " + " | ".join(cells) + " |")
+    body = [
+        "## Paired-by-seed differences quoted in the docs",
+        "",
+        "A minus B for seeds " + ", ".join(map(str, SEEDS)) + " (ACC x100): global K-Means on the",
+        "test split, K-Means inside the coarse class the model's head predicts (routed), and",
+        "inside the true coarse classes (nested). Read from the finished cells of",
+        "`bench/paper_protocol.py` and of this study; nothing more is trained.",
+        "",
+        "Command: `python bench/hwscl_study.py`",
+        "",
+        *table,
+    ]
+    replace_section("paired", "\n".join(body))
+
+
 def run_one(cell: Cell) -> dict:
     if cell.row == "router":
         return run_router(cell.dataset, cell.settings["seeds"])
@@ -429,6 +524,7 @@ def report(records: list[dict]) -> None:
         sensitivity(base)
         false_negatives(base)
     routers()
+    paired()
 
 
 if __name__ == "__main__":

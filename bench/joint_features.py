@@ -15,22 +15,35 @@ given, by K-Means and by spectral clustering, as ``discover`` does. Nothing is t
 
     C2F_PEERS_FEATURES=/tmp/feats python bench/peers.py
     C2F_PEERS_FEATURES=/tmp/feats python bench/main_job_clusterers.py   # clinc-train
-    python bench/joint_features.py /tmp/feats
+    C2F_PEERS_FEATURES=/tmp/feats python bench/joint_features.py
+    python bench/joint_features.py --report-only
+
+One cell per (dataset, seed) under bench/results/joint_features/; a cell whose features are not
+in the folder fails with what to run, the others still run.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
+import os
 from pathlib import Path
 
 import numpy as np
 from common import ROOT, mean_std, replace_section
+from harness import Cell, main
+from sources import TEXT_DATASETS, VECTOR_DATASETS
 
-RESULT = ROOT / "bench" / "results" / "joint_features.json"
+RESULTS = ROOT / "bench" / "results" / "joint_features"
 TRAINED_ROW = {"zeisel": "down", "pbmc": "down"}  # the default falls back on cells
 REPRESENTATIONS = ("trained", "untrained", "joint")
 CLUSTERERS = ("kmeans", "spectral", "spectral-sized")
+# clinc-train: the README's main job, 120 rows per category (bench/main_job_clusterers.py saves
+# its features for seed 0 only)
+DATASETS = (*TEXT_DATASETS, "clinc-train", *VECTOR_DATASETS)
+CELLS = [
+    Cell(d, "joint", seed, {"version": 1, "trained": TRAINED_ROW.get(d, "discover")})
+    for d in DATASETS
+    for seed in ((0,) if d == "clinc-train" else (0, 1, 2))
+]
 
 
 class SizedSpectral:
@@ -77,7 +90,7 @@ def joint(trained: np.ndarray, untrained: np.ndarray) -> np.ndarray:
 
 
 def study(folder: Path, dataset: str, seed: int) -> dict | None:
-    from peers import load, true_counts
+    from sources import load, true_counts
 
     from coarse2fine.cluster import discover
     from coarse2fine.data import load_dataset
@@ -117,20 +130,20 @@ def study(folder: Path, dataset: str, seed: int) -> dict | None:
     return out
 
 
-def main() -> None:
-    from peers import TEXT_DATASETS, VECTOR_DATASETS
+def run_one(cell: Cell) -> dict:
+    folder = os.environ.get("C2F_PEERS_FEATURES")
+    if not folder:
+        raise SystemExit("set C2F_PEERS_FEATURES to the folder bench/peers.py saved features in")
+    found = study(Path(folder), cell.dataset, cell.seed)
+    if found is None:
+        raise SystemExit(
+            f"no {cell.dataset} seed {cell.seed} features in {folder}: run bench/peers.py (or "
+            "bench/main_job_clusterers.py for clinc-train) with C2F_PEERS_FEATURES first"
+        )
+    return found
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder", type=Path, help="C2F_PEERS_FEATURES folder of a peers run")
-    args = parser.parse_args()
-    results = []
-    # clinc-train: the README's main job, 120 rows per category (bench/main_job_clusterers.py)
-    for dataset in (*TEXT_DATASETS, "clinc-train", *VECTOR_DATASETS):
-        for seed in (0, 1, 2):
-            found = study(args.folder, dataset, seed)
-            if found is not None:
-                results.append(found)
-    RESULT.write_text(json.dumps(results, indent=1) + "\n")
+
+def report(results: list[dict]) -> None:
     columns = [
         f"{r} ({c})"
         for r in REPRESENTATIONS
@@ -140,8 +153,8 @@ def main() -> None:
     lines = [
         "## Joint features: trained and untrained clustered together",
         "",
-        "Command: `C2F_PEERS_FEATURES=DIR python bench/peers.py`, then `python "
-        "bench/joint_features.py DIR`. The same rows as the Peers table (K_c given, nested), "
+        "Command: `C2F_PEERS_FEATURES=DIR python bench/peers.py`, then `C2F_PEERS_FEATURES=DIR "
+        "python bench/joint_features.py`. The same rows as the Peers table (K_c given, nested), "
         "each representation clustered by K-Means and by spectral clustering; `joint`: each "
         "row's L2-normalised trained and untrained features side by side. Trained features: "
         "the default `discover`'s (texts), DOWN's without the fallback (cells, seed 0). ACC "
@@ -158,4 +171,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(__file__, __doc__, CELLS, run_one, report, RESULTS)

@@ -4,7 +4,8 @@ For each size, random costs shaped like FALCON's (teacher predictions P^T Y / N:
 row per fine class, mostly on one coarse class) are solved 5 times; the median and the worst
 time are reported, with the objective checked against scipy's MILP on the same formulation.
 
-    python bench/m_step.py
+    python bench/m_step.py                 # one cell under bench/results/m_step/
+    python bench/m_step.py --report-only
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import sys
 import time
 
 import numpy as np
-from common import machine, replace_section
+from common import ROOT, replace_section
+from harness import measurement
 
 from coarse2fine.cluster.hierarchy import relation_objective, solve_relation
-from coarse2fine.protocol import peak_memory_mb
+
+RESULTS = ROOT / "bench" / "results" / "m_step"
 
 # (K_F, K_C, where the size comes from)
 SIZES = [
@@ -28,6 +31,7 @@ SIZES = [
 ]
 LAMBDA_M = 0.01
 REPEATS = 5
+SETTINGS = {"version": 1, "sizes": SIZES, "lambda_m": LAMBDA_M, "repeats": REPEATS}
 
 
 def falcon_like_cost(n_fine: int, n_coarse: int, rng: np.random.Generator) -> np.ndarray:
@@ -66,10 +70,9 @@ def milp_objective(cost: np.ndarray, lambda_m: float) -> float:
     return relation_objective(cost, x.argmax(1), lambda_m)
 
 
-def main() -> None:
+def measure() -> dict:
     rng = np.random.default_rng(0)
-    rows = []
-    start = time.perf_counter()
+    sizes = []
     for n_fine, n_coarse, source in SIZES:
         cost = falcon_like_cost(n_fine, n_coarse, rng)
         times = []
@@ -79,11 +82,25 @@ def main() -> None:
             times.append(time.perf_counter() - t)
         lp = relation_objective(cost, parents, LAMBDA_M)
         exact = milp_objective(cost, LAMBDA_M)
-        rows.append(
-            f"| {n_fine} x {n_coarse} | {source} | {statistics.median(times):.3f} "
-            f"| {max(times):.3f} | {'yes' if abs(lp - exact) < 1e-9 else 'NO'} |"
+        sizes.append(
+            {
+                "size": [n_fine, n_coarse],
+                "source": source,
+                "median_seconds": statistics.median(times),
+                "worst_seconds": max(times),
+                "equals_milp": bool(abs(lp - exact) < 1e-9),
+            }
         )
-        print(rows[-1], file=sys.stderr)
+        print(sizes[-1], file=sys.stderr)
+    return {"sizes": sizes}
+
+
+def report(record: dict) -> None:
+    rows = [
+        f"| {r['size'][0]} x {r['size'][1]} | {r['source']} | {r['median_seconds']:.3f} "
+        f"| {r['worst_seconds']:.3f} | {'yes' if r['equals_milp'] else 'NO'} |"
+        for r in record["sizes"]
+    ]
     body = "\n".join(
         [
             "## FALCON M-step: exact solve time",
@@ -94,9 +111,9 @@ def main() -> None:
             "integer-programming optimum of the same problem.",
             "",
             "Command: `python bench/m_step.py`  ",
-            f"Machine: {machine()}  ",
-            f"Wall time {time.perf_counter() - start:.1f} s (including the MILP checks), "
-            f"peak memory {peak_memory_mb():.0f} MB.",
+            f"Machine: {record['machine']}  ",
+            f"Wall time {record['wall_seconds']:.1f} s (including the MILP checks), "
+            f"peak memory {record['peak_memory_mb']:.0f} MB.",
             "",
             "| K_F x K_C | size of | median s | worst s | = MILP |",
             "|---|---|---|---|---|",
@@ -107,4 +124,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    measurement(__file__, __doc__, "falcon-like", SETTINGS, measure, report, RESULTS)

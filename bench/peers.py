@@ -41,17 +41,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import ROOT, machine, mean_std, replace_section
+from common import ROOT, machine, mean_std, package_defaults, replace_section
 from harness import Cell, main
+from sources import TEXT_DATASETS, VECTOR_DATASETS, load
+from systems import SYSTEMS, per_coarse
 
 RESULTS = ROOT / "bench" / "results" / "peers"
 SEEDS = (0, 1, 2)
 VERSION = 1
-TEXT_DATASETS = ("clinc", "hwu64", "mmlu", "dbpedia")
-VECTOR_DATASETS = ("zeisel", "pbmc")
 # Systems that cluster their own features report K-Means and spectral clustering of the same
 # features (one training, two clusterings): rows "<row>" and "<row> (spectral)".
-CLUSTERERS = ("kmeans", "spectral")
 TEXT_ROWS: dict[str, dict[str, Any]] = {
     "untrained": {"system": "untrained"},
     "bertopic-kmeans": {"system": "bertopic", "clusterer": "kmeans"},
@@ -113,45 +112,6 @@ VECTOR_ROWS: dict[str, dict[str, Any]] = {
 }
 
 
-def load(name: str):
-    """The rows a dataset's cells run on: the test split of the text sets (HWU64 without its 45
-    rows that carry an unquoted tab, as the HWSCL reference loader reads it), all PBMC cells."""
-    if name == "pbmc":
-        from sources import load_pbmc
-
-        return load_pbmc()
-    from coarse2fine.data import load_dataset
-
-    return load_dataset(name, "test", **({"on_bad_rows": "drop"} if name == "hwu64" else {}))
-
-
-def true_counts(data) -> dict[str, int]:
-    """K_c: the number of fine classes inside each coarse class."""
-    pairs = {(c, f) for c, f in zip(data.coarse, data.fine, strict=True)}
-    counts: dict[str, int] = {}
-    for c, _ in pairs:
-        counts[str(c)] = counts.get(str(c), 0) + 1
-    return counts
-
-
-def package_defaults() -> dict[str, Any]:
-    """The estimator's defaults, part of every ``discover`` cell's settings: a cell measured
-    under older defaults no longer counts once they change."""
-    from coarse2fine import Discoverer
-
-    params = Discoverer().get_params()
-    return {
-        k: v
-        for k, v in params.items()
-        if k not in ("progress", "device", "seed") and ADDED_LATER.get(k, ...) != v
-    }
-
-
-# Parameters added after cells were measured, with the default that reproduces what ran before:
-# left out of the settings while at that value, so adding an option does not void every cell.
-ADDED_LATER: dict[str, Any] = {"train_layers": None, "checkpoint_dir": None}
-
-
 def cells() -> list[Cell]:
     out = []
     defaults = package_defaults()
@@ -169,7 +129,6 @@ def cells() -> list[Cell]:
     return out
 
 
-# -- the systems ----------------------------------------------------------------------------------
 def run_one(cell: Cell) -> dict[str, Any]:
     from coarse2fine.metrics import clustering_scores
 
@@ -205,160 +164,6 @@ def run_one(cell: Cell) -> dict[str, Any]:
             flush=True,
         )
     return {**record, **extra}
-
-
-def per_coarse(data, found, silhouettes: dict[str, float]) -> dict[str, dict[str, float]]:
-    """Inside each coarse class: its rows, ACC of the found categories against the fine labels,
-    and the label-free silhouette (to test the signal class by class)."""
-    from coarse2fine.metrics import cluster_acc
-
-    coarse = np.asarray(data.coarse).astype(str)
-    fine, found = np.asarray(data.fine), np.asarray(found)
-    out = {}
-    for c in np.unique(coarse):
-        rows = coarse == c
-        acc = float(cluster_acc(fine[rows], found[rows]))
-        out[str(c)] = {"rows": int(rows.sum()), "ACC": round(acc, 3)}
-        if c in silhouettes:
-            out[str(c)]["silhouette"] = silhouettes[c]
-    return out
-
-
-def _discover(data, spec, seed):
-    """The estimator (its defaults, or the row's parameters), then each clusterer on the same
-    learned features: the clustering step costs well under a second of the total."""
-    from coarse2fine import Discoverer
-    from coarse2fine.cluster import discover
-    from coarse2fine.metrics import silhouette_by_coarse, within_coarse_silhouette
-
-    est = Discoverer(n_fine=true_counts(data), seed=seed, progress=False, **spec["params"])
-    est.fit(data)
-    labels = {est.clusterer_: est.labels_}
-    counts = np.array([est.cluster_parents_.count(c) for c in est.coarse_classes_])
-    for clusterer in CLUSTERERS:
-        if clusterer not in labels:
-            found = discover(
-                est.embedding_,
-                est.n_fine_,
-                coarse=np.asarray(data.coarse_ids),
-                counts=counts,
-                seed=seed,
-                clusterer=clusterer,
-            )
-            labels[clusterer] = found.labels
-    extra = {"max_length": getattr(est, "max_length_", None), "method": est.method}
-    extra["train_rows"] = est.train_rows_
-    extra["features"] = est.embedding_
-    extra["silhouette"] = {}
-    for variant, found in labels.items():
-        by_coarse = silhouette_by_coarse(est.embedding_, found, np.asarray(data.coarse))
-        extra["silhouette"][variant] = {
-            "all": round(within_coarse_silhouette(est.embedding_, found, data.coarse), 3),
-            "by_coarse": {str(c): round(s, 3) for c, (_, s) in by_coarse.items()},
-        }
-    extra["history"] = [
-        {k: v for k, v in h.items() if k != "curve"} for h in getattr(est, "history_", [])
-    ]
-    return labels, extra
-
-
-def _untrained(data, spec, seed):
-    return _discover(data, {"params": {"method": "unsupervised"}}, seed)
-
-
-def _nested(data, features, seed, cluster):
-    """Labels from ``cluster(rows_features, k_c)`` run inside each coarse class."""
-    counts = true_counts(data)
-    coarse = np.asarray(data.coarse).astype(str)
-    labels = np.empty(len(data), dtype=object)
-    for c in np.unique(coarse):
-        rows = np.flatnonzero(coarse == c)
-        found = cluster(rows, features[rows], counts[c])
-        labels[rows] = [f"{c}/{k}" for k in found]
-    return labels.astype(str)
-
-
-def _bertopic(data, spec, seed):
-    from bertopic import BERTopic
-    from sklearn.cluster import KMeans
-    from umap import UMAP
-
-    from coarse2fine import Discoverer
-
-    untrained = Discoverer("unsupervised", n_fine=true_counts(data), seed=seed, progress=False)
-    embeddings = untrained.fit(data).embedding_  # the same MiniLM features as "untrained"
-    texts = np.asarray(data.texts, dtype=object)
-
-    def cluster(rows, features, k):
-        n = len(rows)
-        umap = UMAP(
-            n_neighbors=min(15, n - 1),
-            n_components=min(5, n - 2),
-            min_dist=0.0,
-            metric="cosine",
-            random_state=seed,
-        )
-        if spec["clusterer"] == "hdbscan" and n <= 10:  # too few rows for one HDBSCAN cluster:
-            return np.zeros(n, dtype=np.int64)  # all outliers, reduced to one topic
-        if spec["clusterer"] == "kmeans":
-            clusterer = KMeans(n_clusters=k, n_init=10, random_state=seed)
-        else:
-            from hdbscan import HDBSCAN
-
-            clusterer = HDBSCAN(min_cluster_size=10, metric="euclidean", prediction_data=True)
-        model = BERTopic(umap_model=umap, hdbscan_model=clusterer, calculate_probabilities=False)
-        docs = list(texts[rows])
-        topics, _ = model.fit_transform(docs, embeddings=features)
-        if spec["clusterer"] == "hdbscan" and -1 in topics and len(set(topics)) > 1:
-            topics = model.reduce_outliers(docs, topics, strategy="embeddings", embeddings=features)
-        return topics
-
-    return _nested(data, embeddings, seed, cluster), {}
-
-
-def _pca_kmeans(data, spec, seed):
-    from sklearn.cluster import KMeans
-    from sklearn.decomposition import PCA
-    from sklearn.preprocessing import StandardScaler
-
-    x = StandardScaler().fit_transform(data.vectors)
-    x = PCA(n_components=min(spec["components"], *x.shape), random_state=seed).fit_transform(x)
-
-    def cluster(rows, features, k):
-        return KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(features)
-
-    return _nested(data, x, seed, cluster), {}
-
-
-def _leiden(data, spec, seed):
-    import anndata
-    import scanpy as sc
-
-    adata = anndata.AnnData(np.asarray(data.vectors, dtype=np.float32))
-    adata.obs["coarse"] = np.asarray(data.coarse).astype(str)
-    adata.obs["coarse"] = adata.obs["coarse"].astype("category")
-    sc.pp.pca(adata, random_state=seed)
-    sc.pp.neighbors(adata, random_state=seed)
-    categories = list(adata.obs["coarse"].cat.categories)
-    sc.tl.leiden(
-        adata,
-        resolution=spec["resolution"],
-        restrict_to=("coarse", categories),
-        random_state=seed,
-        key_added="fine",
-        flavor="igraph",
-        n_iterations=2,
-    )
-    return adata.obs["fine"].astype(str).to_numpy(), {}
-
-
-SYSTEMS = {
-    "discover": _discover,
-    "untrained": _untrained,
-    "bertopic": _bertopic,
-    "pca-kmeans": _pca_kmeans,
-    "leiden": _leiden,
-}
 
 
 # -- the table ------------------------------------------------------------------------------------
