@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from coarse2fine.data import CoarseDataset, InputError, load_dataset, read_table
-from coarse2fine.discoverer import Discoverer
-from coarse2fine.methods import METHODS
-from coarse2fine.metrics import clustering_scores as evaluate
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# The public names load on first use, so that importing a light submodule (coarse2fine.io,
+# coarse2fine.data) does not import torch and the training code behind Discoverer.
+_PUBLIC = {
+    "CoarseDataset": ("coarse2fine.data", "CoarseDataset"),
+    "InputError": ("coarse2fine.data", "InputError"),
+    "load_dataset": ("coarse2fine.data", "load_dataset"),
+    "read_table": ("coarse2fine.data", "read_table"),
+    "Discoverer": ("coarse2fine.discoverer", "Discoverer"),
+    "METHODS": ("coarse2fine.methods", "METHODS"),
+    "evaluate": ("coarse2fine.metrics", "clustering_scores"),
+}
 
 __all__ = [
     "METHODS",
@@ -18,3 +28,22 @@ __all__ = [
     "load_dataset",
     "read_table",
 ]
+
+if TYPE_CHECKING:
+    from coarse2fine.data import CoarseDataset, InputError, load_dataset, read_table
+    from coarse2fine.discoverer import Discoverer
+    from coarse2fine.methods import METHODS
+    from coarse2fine.metrics import clustering_scores as evaluate
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'coarse2fine' has no attribute {name!r}")
+    module, attribute = _PUBLIC[name]
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_PUBLIC])

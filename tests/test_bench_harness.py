@@ -1,0 +1,90 @@
+"""The bench harness: cells run once each in their own process, are reused while their settings
+hold, are redone when the settings change, and the table is rewritten from them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+SCRIPT = '''"""A tiny benchmark."""
+import json, os, sys
+from pathlib import Path
+sys.path.insert(0, {bench!r})
+from harness import Cell, main
+
+HERE = Path(__file__).parent
+SETTINGS = json.loads(os.environ.get("TINY_SETTINGS", '{{"version": 1}}'))
+CELLS = [Cell(d, "row", s, SETTINGS) for s in (0, 1) for d in ("a",)]
+
+def run_one(cell):
+    with open(HERE / "runs.log", "a") as log:  # one line per cell that really ran
+        log.write(f"{{cell.dataset}} {{cell.seed}}\\n")
+    history = [{{"epoch": 1, "curve": [1, 2]}}]
+    return {{"score": 10 * cell.seed + len(cell.dataset), "history": history}}
+
+def report(records):
+    rows = sorted((r["dataset"], r["seed"], r["score"]) for r in records)
+    (HERE / "table.json").write_text(json.dumps(rows))
+
+if __name__ == "__main__":
+    main(__file__, __doc__, CELLS, run_one, report, HERE / "results")
+'''
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    script = tmp_path / "tiny.py"
+    script.write_text(SCRIPT.format(bench=str(BENCH)))
+
+    def run(*args, settings=None):
+        env = {"TINY_SETTINGS": json.dumps(settings)} if settings else {}
+        return subprocess.run(
+            [sys.executable, str(script), *args],
+            capture_output=True,
+            text=True,
+            env={**__import__("os").environ, **env},
+        )
+
+    return tmp_path, run
+
+
+def runs(folder: Path) -> list[str]:
+    log = folder / "runs.log"
+    return log.read_text().splitlines() if log.exists() else []
+
+
+def test_cells_run_once_and_are_reused_until_their_settings_change(tiny):
+    folder, run = tiny
+    assert run("--seed", "0").returncode == 0
+    assert runs(folder) == ["a 0"]  # only the chosen seed
+    assert json.loads((folder / "table.json").read_text()) == [["a", 0, 1]]
+
+    assert run().returncode == 0  # the finished cell is reused, the other one runs
+    assert runs(folder) == ["a 0", "a 1"]
+    assert json.loads((folder / "table.json").read_text()) == [["a", 0, 1], ["a", 1, 11]]
+    saved = json.loads((folder / "results" / "a" / "row-seed1.json").read_text())
+    assert saved["settings"] == {"version": 1} and saved["seed"] == 1
+    assert saved["wall_seconds"] >= 0 and saved["peak_memory_mb"] > 0 and saved["machine"]
+    assert saved["history"] == [{"epoch": 1}]  # per-step curves are not kept
+
+    # --report-only runs nothing; only cells finished under the current settings count
+    assert run("--report-only", settings={"version": 2}).returncode == 0
+    assert len(runs(folder)) == 2
+    assert json.loads((folder / "table.json").read_text()) == []
+    assert run("--seed", "1", settings={"version": 2}).returncode == 0  # other settings: redone
+    assert runs(folder) == ["a 0", "a 1", "a 1"]
+    assert json.loads((folder / "table.json").read_text()) == [["a", 1, 11]]
+
+
+def test_an_unknown_row_is_refused_with_the_rows_there_are(tiny):
+    folder, run = tiny
+    done = run("--row", "nope")
+    assert done.returncode == 2
+    assert "--row: no cells for nope; this script has row" in done.stderr
+    assert runs(folder) == []
