@@ -71,6 +71,11 @@ def section(name: str, base: str) -> str:
     return name if base == DEFAULT_BASE else f"{name}_{base}"
 
 
+def at_base(base: str) -> str:
+    """A section title's suffix: none at the default base, the base's name at the other."""
+    return "" if base == DEFAULT_BASE else f" (at `{base}`)"
+
+
 def counterpart(base: str) -> str:
     """The coarse-supervised paper-protocol row trained like a base HWSCL row."""
     return base.replace("hwscl", "coarse_supervised", 1)
@@ -203,7 +208,7 @@ def ablations(base: str) -> None:
         "- momentum 73.38, - shallow CE 72.93, - weighting 71.75, - self-contrast 53.21.",
     ]
     command = "python bench/hwscl_study.py"
-    body = header("HWSCL Table 4: ablations", command, text, used)
+    body = header("HWSCL Table 4: ablations" + at_base(base), command, text, used)
     body += [
         "| variant | options | seeds | ACC | NMI | ACC in predicted coarse | nested ACC "
         "| coarse acc |",
@@ -264,7 +269,7 @@ def sensitivity(base: str) -> None:
         "coarse: K-Means inside the coarse class the model's own head predicts.",
     ]
     body = header(
-        "HWSCL Figures 6 and 7: sensitivity to L and beta",
+        "HWSCL Figures 6 and 7: sensitivity to L and beta" + at_base(base),
         "python bench/hwscl_study.py",
         text,
         used,
@@ -319,7 +324,7 @@ def false_negatives(base: str) -> None:
         "docs/HWSCL_MINILM.md.",
     ]
     body = header(
-        "False negatives in HWSCL's per-coarse queue",
+        "False negatives in HWSCL's per-coarse queue" + at_base(base),
         "python bench/hwscl_study.py",
         text,
         used,
