@@ -6,7 +6,11 @@ never [CLS] or [SEP]) from the second view (Delete One Word); "random_token" rep
 token with probability ``replace_rate`` by a token drawn uniformly from the vocabulary's ordinary
 tokens (DNA's and DOWN's view). Vectors: "mask" zeroes each
 standardised feature with probability ``mask_rate``; "noise" adds Gaussian noise of ``noise``
-standard deviations of each feature; "mask+noise" does both.
+standard deviations of each feature; "mask+noise" does both. Images: "simclr" is the SimCLR /
+MoCo v2 recipe HCSC and CD use (a random resized crop of 20-100 % of the area with a horizontal
+flip half the time, colour jitter with probability 0.8, grey-scale with probability 0.2, a
+Gaussian blur half the time); "crop+flip" only the first. Each image of a batch draws its own
+parameters; the functions work on pixels in [0, 1], channels first.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import torch
 
 TEXT_VIEWS = ("dropout", "delete_word", "random_token")
 VECTOR_VIEWS = ("mask", "noise", "mask+noise")
+IMAGE_VIEWS = ("simclr", "crop+flip")
 
 
 def delete_one_word(
@@ -75,6 +80,108 @@ def gaussian_noise(
     return x + torch.randn(x.shape, generator=generator, device=x.device) * scale
 
 
+def resized_crop_and_flip(
+    images: torch.Tensor,
+    scale: tuple[float, float] = (0.2, 1.0),
+    ratio: tuple[float, float] = (3 / 4, 4 / 3),
+    flip: float = 0.5,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Each image cropped to a random box of ``scale`` of its area and aspect ``ratio``, resized
+    back to its size, and mirrored left-right with probability ``flip`` (one affine resampling
+    per image)."""
+    n = images.shape[0]
+    device = images.device
+
+    def uniform(low, high):
+        return low + (high - low) * torch.rand(n, generator=generator).to(device)
+
+    area = uniform(*scale)
+    aspect = torch.exp(uniform(float(np.log(ratio[0])), float(np.log(ratio[1]))))
+    width = torch.sqrt(area * aspect).clamp(max=1.0)  # fractions of the image's side
+    height = torch.sqrt(area / aspect).clamp(max=1.0)
+    centre_x = uniform(0.0, 1.0) * (1 - width) * 2 - (1 - width)  # box inside the image
+    centre_y = uniform(0.0, 1.0) * (1 - height) * 2 - (1 - height)
+    mirror = torch.where(torch.rand(n, generator=generator).to(device) < flip, -1.0, 1.0)
+    theta = torch.zeros(n, 2, 3, device=device)
+    theta[:, 0, 0], theta[:, 0, 2] = width * mirror, centre_x
+    theta[:, 1, 1], theta[:, 1, 2] = height, centre_y
+    grid = torch.nn.functional.affine_grid(theta, list(images.shape), align_corners=False)
+    return torch.nn.functional.grid_sample(images, grid, align_corners=False)
+
+
+def colour_jitter(
+    images: torch.Tensor,
+    strength: tuple[float, float, float] = (0.4, 0.4, 0.4),
+    p: float = 0.8,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """With probability ``p`` per image: brightness, contrast and saturation each scaled by a
+    factor drawn from [1 - s, 1 + s] (hue is left alone); pixels stay in [0, 1]."""
+    n = images.shape[0]
+    device = images.device
+    hit = (torch.rand(n, generator=generator) < p).to(device).view(n, 1, 1, 1)
+
+    def factor(s):
+        return (1 + (2 * torch.rand(n, generator=generator) - 1) * s).to(device).view(n, 1, 1, 1)
+
+    brightness, contrast, saturation = (factor(s) for s in strength)
+    out = images * brightness
+    mean = grey(out).mean(dim=(1, 2, 3), keepdim=True)
+    out = (out - mean) * contrast + mean
+    out = (out - grey(out)) * saturation + grey(out)
+    return torch.where(hit, out.clamp(0.0, 1.0), images)
+
+
+def grey(images: torch.Tensor) -> torch.Tensor:
+    """Luma (ITU-R 601 weights) as one channel, (N, 1, H, W)."""
+    weights = torch.tensor([0.299, 0.587, 0.114], device=images.device).view(1, 3, 1, 1)
+    return (images * weights).sum(dim=1, keepdim=True)
+
+
+def random_greyscale(
+    images: torch.Tensor, p: float = 0.2, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Each image turned to grey (its luma in all three channels) with probability ``p``."""
+    hit = (torch.rand(images.shape[0], generator=generator) < p).to(images.device)
+    return torch.where(hit.view(-1, 1, 1, 1), grey(images).expand_as(images), images)
+
+
+def gaussian_blur(
+    images: torch.Tensor,
+    sigma: tuple[float, float] = (0.1, 2.0),
+    p: float = 0.5,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """With probability ``p`` per image a Gaussian blur of standard deviation drawn from
+    ``sigma`` (in pixels of a 224-pixel image, scaled to this size; kernel about a tenth of the
+    side, as SimCLR's)."""
+    n, c, h, w = images.shape
+    device = images.device
+    hit = torch.rand(n, generator=generator) < p
+    scale = min(h, w) / 224
+    sigmas = (sigma[0] + (sigma[1] - sigma[0]) * torch.rand(n, generator=generator)) * scale
+    radius = max(1, int(round(0.05 * min(h, w))))
+    offsets = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    kernels = torch.exp(-(offsets.view(1, -1) ** 2) / (2 * sigmas.clamp(min=1e-3).view(-1, 1) ** 2))
+    kernels = (kernels / kernels.sum(dim=1, keepdim=True)).to(device)  # (n, 2r + 1)
+    flat = images.reshape(1, n * c, h, w)
+    per_channel = kernels.repeat_interleave(c, dim=0)
+    padded = torch.nn.functional.pad(flat, (radius, radius, 0, 0), mode="reflect")
+    flat = torch.nn.functional.conv2d(padded, per_channel.view(n * c, 1, 1, -1), groups=n * c)
+    padded = torch.nn.functional.pad(flat, (0, 0, radius, radius), mode="reflect")
+    flat = torch.nn.functional.conv2d(padded, per_channel.view(n * c, 1, -1, 1), groups=n * c)
+    return torch.where(hit.to(device).view(n, 1, 1, 1), flat.view(n, c, h, w), images)
+
+
+def simclr_view(images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """The SimCLR / MoCo v2 view: crop and flip, colour jitter, grey-scale, blur."""
+    out = resized_crop_and_flip(images, generator=generator)
+    out = colour_jitter(out, generator=generator)
+    out = random_greyscale(out, generator=generator)
+    return gaussian_blur(out, generator=generator)
+
+
 def continuation_mask(tokenizer) -> np.ndarray:
     """Boolean array over the vocabulary: True where a token continues a word ("##...")."""
     vocab = tokenizer.get_vocab()
@@ -109,12 +216,14 @@ class ViewMaker:
         self.noise = noise
         self.replace_rate = replace_rate
         self.rng = np.random.default_rng(seed)
+        self.generator = torch.Generator().manual_seed(int(seed))
         is_text = hasattr(encoder, "tokenizer")
-        allowed = TEXT_VIEWS if is_text else VECTOR_VIEWS
+        is_image = getattr(encoder, "is_image", False)
+        allowed = TEXT_VIEWS if is_text else IMAGE_VIEWS if is_image else VECTOR_VIEWS
         if kind not in allowed:
+            data = "text" if is_text else "images" if is_image else "vectors"
             raise ValueError(
-                f"view {kind!r} does not apply to {'text' if is_text else 'vectors'}; "
-                f"choose one of {', '.join(allowed)}"
+                f"view {kind!r} does not apply to {data}; choose one of {', '.join(allowed)}"
             )
         self.continuation = continuation_mask(encoder.tokenizer) if is_text else None
         self.vocabulary = ordinary_tokens(encoder.tokenizer) if kind == "random_token" else None
@@ -134,6 +243,10 @@ class ViewMaker:
             collated = self.encoder.collate(rows, np.arange(len(rows)))
             return {k: v.to(device) for k, v in collated.items()}
         x = inputs["x"]
+        if self.kind == "simclr":
+            return {"x": simclr_view(x, self.generator)}
+        if self.kind == "crop+flip":
+            return {"x": resized_crop_and_flip(x, generator=self.generator)}
         if "mask" in self.kind:  # mask in standardised units: a masked feature sits at its mean
             x = self.encoder.mean + mask_features(x - self.encoder.mean, self.mask_rate)
         if "noise" in self.kind:

@@ -75,7 +75,8 @@ def proportional_sample(groups: np.ndarray, size: int, seed: int) -> np.ndarray:
 
 def prepare(encoder, data) -> Prepared:
     """Tokenise (or convert) every row once; batches are padded later, per batch."""
-    inputs = encoder.prepare(data.texts if data.is_text else data.vectors)
+    rows = {"text": data.texts, "images": data.images, "vectors": data.vectors}[data.kind]
+    inputs = encoder.prepare(rows)
     return Prepared(inputs, encoder.lengths(inputs), data.coarse_ids)
 
 

@@ -29,7 +29,7 @@ from coarse2fine.batching import (
 )
 from coarse2fine.cluster import Clustering, group_mask, l2_normalize, nearest_centre
 from coarse2fine.cluster.estimate_k import CRITERIA, DEFAULT_CRITERION, estimate_k
-from coarse2fine.cluster.naming import text_names, vector_names
+from coarse2fine.cluster.naming import image_names, text_names, vector_names
 from coarse2fine.cluster.nested import check_clusterer
 from coarse2fine.curate import Curation
 from coarse2fine.data.dataset import CoarseDataset, InputError
@@ -37,9 +37,11 @@ from coarse2fine.data.h5ad import from_anndata, is_anndata
 from coarse2fine.distributed import is_main, ranks
 from coarse2fine.encoders import (
     DEFAULT_TEXT_MODEL,
+    ImageEncoder,
     MLPEncoder,
     TextEncoder,
     encoder_from_architecture,
+    parse_image_spec,
     parse_mlp_spec,
 )
 from coarse2fine.io import atomic_dir
@@ -128,6 +130,8 @@ def as_dataset(
         raise InputError("X is one string; give one text per row (a list of strings)")
     if _is_text(X):
         return CoarseDataset(coarse=y, texts=list(X), fine=fine)
+    if _is_image_array(X):
+        return CoarseDataset(coarse=list(np.asarray(y).ravel()), images=X, fine=fine)
     if isinstance(X, list | tuple) and not X:
         raise InputError("no rows: X is empty")
     vectors = _numeric(X, est, fitting=True)
@@ -151,6 +155,8 @@ def _rows(X: Any, est: BaseEstimator | None = None) -> CoarseDataset:
     if _is_text(X):
         texts = [X] if isinstance(X, str) else list(X)
         return CoarseDataset(coarse=["?"] * len(texts), texts=texts)
+    if _is_image_array(X):
+        return CoarseDataset(coarse=["?"] * len(X), images=X)
     vectors = _numeric(X, est)
     return CoarseDataset(coarse=["?"] * len(vectors), vectors=vectors)
 
@@ -163,16 +169,17 @@ def combine_datasets(
     names = [d.name for d in datasets]
     if len(set(names)) != len(names):
         names = [f"{n}{i + 1}" for i, n in enumerate(names)]
-    kinds = {d.is_text for d in datasets}
+    kinds = {d.kind for d in datasets}
     if len(kinds) != 1:
-        raise InputError("all datasets must hold texts, or all vectors")
+        raise InputError("all datasets must hold the same kind of rows: texts, vectors or images")
     pairs = list(zip(names, datasets, strict=True))
     coarse = np.concatenate([[f"{n}:{c}" for c in d.coarse] for n, d in pairs])
     with_fine = all(d.fine is not None for d in datasets)
     combined = CoarseDataset(
         coarse=coarse,
-        texts=sum((d.texts for d in datasets), []) if datasets[0].is_text else None,
-        vectors=None if datasets[0].is_text else np.concatenate([d.vectors for d in datasets]),
+        texts=sum((d.texts for d in datasets), []) if kinds == {"text"} else None,
+        vectors=np.concatenate([d.vectors for d in datasets]) if kinds == {"vectors"} else None,
+        images=np.concatenate([d.images for d in datasets]) if kinds == {"images"} else None,
         fine=np.concatenate([d.fine for d in datasets]) if with_fine else None,
         row_ids=np.concatenate([d.row_ids for d in datasets]),
         name="+".join(names),
@@ -198,9 +205,13 @@ def _own_encoder(encoder: torch.nn.Module, data: CoarseDataset) -> torch.nn.Modu
             "interface (see coarse2fine/encoders: prepare, lengths, collate, forward, n_layers, "
             "dim)"
         )
-    if data.is_text != hasattr(encoder, "tokenizer"):
-        kind = "texts" if hasattr(encoder, "tokenizer") else "vectors"
-        raise InputError(f"encoder {type(encoder).__name__} reads {kind}, the rows are not")
+    reads = (
+        "text" if hasattr(encoder, "tokenizer") else
+        "images" if getattr(encoder, "is_image", False) else "vectors"
+    )  # fmt: skip
+    if reads != data.kind:
+        name = type(encoder).__name__
+        raise InputError(f"encoder {name} reads {reads}, the rows are {data.kind}")
     return copy.deepcopy(encoder)
 
 
@@ -217,7 +228,12 @@ def _is_mapping(value: Any) -> bool:
 
 
 def _kind(data: CoarseDataset) -> str:
-    return "text" if data.is_text else "vectors"
+    return data.kind
+
+
+def _is_image_array(X: Any) -> bool:
+    """A (N, height, width, 3) uint8 array: decoded RGB images."""
+    return isinstance(X, np.ndarray) and X.ndim == 4 and X.dtype == np.uint8 and X.shape[3] == 3
 
 
 def _file_digests(folder: Path) -> dict[str, str]:
@@ -381,7 +397,9 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def _train_config(self, kind: str = "text") -> TrainConfig:
         """The training settings, with None filled from the method's defaults for ``kind``."""
-        defaults = self._method_class().defaults[kind]
+        defaults = self._method_class().defaults
+        # images: a CNN trained from its start needs real steps, as an MLP does
+        defaults = defaults.get(kind) or defaults["vectors"]
         return TrainConfig(
             epochs=defaults["epochs"] if self.epochs is None else self.epochs,
             batch_size=self.batch_size,
@@ -391,10 +409,19 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
             seed=self.seed,
         )
 
-    def _make_encoder(self, data: CoarseDataset) -> TextEncoder | MLPEncoder:
+    def _make_encoder(self, data: CoarseDataset) -> TextEncoder | MLPEncoder | ImageEncoder:
         if isinstance(self.encoder, torch.nn.Module):  # the user's own encoder: trained on a copy
             return _own_encoder(self.encoder, data)
         name = self.encoder
+        if data.is_image:
+            spec = "cnn" if name == "auto" else name
+            if parse_image_spec(spec) is None:
+                raise InputError(
+                    f"encoder {name!r} does not read images: use 'auto' (a small CNN), 'cnn:WIDTH' "
+                    "or 'resnet18' / 'resnet50', with ':FILE' for weights (--encoder resnet18:FILE)"
+                )
+            size = int(data.images.shape[1])
+            return ImageEncoder.from_spec(spec, size=size, seed=self.seed)
         mlp = parse_mlp_spec(name)
         if not data.is_text:
             if name == "auto":
@@ -726,7 +753,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         """``fallback="auto"``: on for vectors, where the MLP starts from nothing and the signal
         is decisive, off for texts, where it is not (docs/DEFAULTS.md)."""
         if isinstance(self.fallback, str):
-            return not data.is_text
+            return not data.is_text  # images too: the default CNN starts from nothing
         return bool(self.fallback)
 
     def _resolve_clusterer(self, data: CoarseDataset, rows_per_category: float) -> Any:
@@ -759,6 +786,8 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         """A short descriptive name per category (cluster/naming.py)."""
         if data.is_text:
             return text_names(data.texts, clusters.labels, clusters.parents)
+        if data.is_image:
+            return image_names(data.image_paths, clusters.labels, clusters.parents)
         return vector_names(data.vectors, clusters.labels, clusters.parents, data.feature_names)
 
     def _set_clusters(self, clusters: Clustering, multi: bool = False) -> None:

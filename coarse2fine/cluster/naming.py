@@ -13,7 +13,9 @@ units of their standard deviation, written "NAME+" (for cells: the marker genes)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -115,3 +117,15 @@ def vector_names(
         top = [j for j in np.argsort(-lift, kind="stable")[:n_terms] if lift[j] > 0]
         names[k] = SEPARATOR.join(f"{feature_names[j]}+" for j in top) or f"category {k + 1}"
     return names
+
+
+def image_names(
+    paths: Sequence[str] | None, labels: np.ndarray, parents: Sequence[int]
+) -> list[str]:
+    """One name per image category from the words of its files' names (folders left out: a
+    fine-class folder is an evaluation label), as ``text_names`` weighs them; "category k"
+    where the file names carry no words (img_0001.png)."""
+    if paths is None:
+        return [f"category {k + 1}" for k in range(len(parents))]
+    words = [re.sub(r"[^A-Za-z]+", " ", Path(p).stem).strip() or "image" for p in paths]
+    return text_names(words, labels, parents)

@@ -1,4 +1,4 @@
-"""CoarseDataset: rows (texts or vectors) with coarse labels and optional fine labels.
+"""CoarseDataset: rows (texts, vectors or images) with coarse labels and optional fine labels.
 
 Fine labels are carried only for evaluation; no method ever reads them during training.
 """
@@ -57,10 +57,12 @@ def _as_label_array(values: Sequence | np.ndarray, what: str) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class CoarseDataset:
-    """Rows with coarse labels; exactly one of ``texts`` or ``vectors`` is set.
+    """Rows with coarse labels; exactly one of ``texts``, ``vectors`` or ``images`` is set.
 
-    ``row_ids`` are the rows' numbers in the source file (1-based data rows), used in error
-    messages and in the written assignments so every output row can be traced to its input.
+    ``images`` are decoded pictures of one size, an (N, height, width, 3) uint8 array;
+    ``image_paths`` (optional) say where each came from. ``row_ids`` are the rows' numbers in the
+    source file (1-based data rows), used in error messages and in the written assignments so
+    every output row can be traced to its input.
     """
 
     coarse: np.ndarray
@@ -70,6 +72,8 @@ class CoarseDataset:
     row_ids: np.ndarray | None = None
     name: str = "data"
     feature_names: list[str] | None = None  # vector columns' names (used to name categories)
+    images: np.ndarray | None = None
+    image_paths: list[str] | None = None
     coarse_classes: list[str] = field(init=False)
     fine_classes: list[str] | None = field(init=False)
 
@@ -81,8 +85,11 @@ class CoarseDataset:
         if len(row_ids) != n:
             raise InputError(f"{len(row_ids)} row ids but {n} rows")
         object.__setattr__(self, "row_ids", row_ids)
-        if (self.texts is None) == (self.vectors is None):
-            raise InputError("give exactly one of texts or vectors")
+        given = [x is not None for x in (self.texts, self.vectors, self.images)]
+        if sum(given) != 1:
+            raise InputError("give exactly one of texts, vectors or images")
+        if self.images is not None:
+            self._check_images(n, row_ids)
         if self.texts is not None:
             if isinstance(self.texts, str):
                 raise InputError("texts is one string; give one text per row (a list)")
@@ -142,12 +149,37 @@ class CoarseDataset:
         fine_classes = None if self.fine is None else sorted(set(self.fine.tolist()))
         object.__setattr__(self, "fine_classes", fine_classes)
 
+    def _check_images(self, n: int, row_ids: np.ndarray) -> None:
+        images = np.asarray(self.images)
+        if images.ndim != 4 or images.shape[0] != n or images.shape[3] != 3:
+            raise InputError(
+                f"images must be an array of {n} x height x width x 3 (RGB), got shape "
+                f"{images.shape}"
+            )
+        if images.dtype != np.uint8:
+            raise InputError(f"images must be uint8 (0-255 per channel), got {images.dtype}")
+        object.__setattr__(self, "images", images)
+        if self.image_paths is not None:
+            paths = [str(p) for p in self.image_paths]
+            if len(paths) != n:
+                raise InputError(f"{len(paths)} image paths for {n} images")
+            object.__setattr__(self, "image_paths", paths)
+
     def __len__(self) -> int:
         return len(self.coarse)
 
     @property
     def is_text(self) -> bool:
         return self.texts is not None
+
+    @property
+    def is_image(self) -> bool:
+        return self.images is not None
+
+    @property
+    def kind(self) -> str:
+        """What the rows are: "text", "vectors" or "images"."""
+        return "text" if self.is_text else "images" if self.is_image else "vectors"
 
     @property
     def n_coarse(self) -> int:
@@ -176,6 +208,10 @@ class CoarseDataset:
             row_ids=self.row_ids[index],
             name=self.name,
             feature_names=self.feature_names,
+            images=None if self.images is None else self.images[index],
+            image_paths=(
+                None if self.image_paths is None else [self.image_paths[i] for i in index]
+            ),
         )
 
     def validate_for_training(self, min_rows_per_coarse: int = 2) -> None:

@@ -39,3 +39,52 @@ def make_hierarchical_blobs(
         fine=np.asarray(fine)[order],
         name="synthetic",
     )
+
+
+SHAPES = ("circle", "square", "triangle")
+COLOURS = {"red": (220, 40, 40), "green": (40, 190, 60), "blue": (50, 70, 230)}
+
+
+def make_shape_images(
+    rows_per_fine: int = 20,
+    size: int = 32,
+    shapes: Sequence[str] = SHAPES,
+    colours: Sequence[str] = tuple(COLOURS),
+    seed: int = 0,
+) -> CoarseDataset:
+    """Generated images with a genuine two-level hierarchy: the coarse class is the shape
+    (circle, square, triangle), the fine class the shape's colour inside it ("circle/red").
+    Each image places its shape at a random position and size on a noisy grey background and
+    shades its colour at random, so neither level is one pixel value."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    images, coarse, fine = [], [], []
+    for shape in shapes:
+        for colour in colours:
+            for _ in range(rows_per_fine):
+                radius = rng.uniform(0.22, 0.36) * size
+                cx, cy = rng.uniform(radius, size - radius, size=2)
+                if shape == "circle":
+                    inside = (xx - cx) ** 2 + (yy - cy) ** 2 <= radius**2
+                elif shape == "square":
+                    inside = (np.abs(xx - cx) <= radius * 0.85) & (np.abs(yy - cy) <= radius * 0.85)
+                else:  # an upward triangle: below its apex, inside its two sloping sides
+                    top, bottom = cy - radius, cy + radius
+                    half = (yy - top) / (2 * radius) * radius
+                    inside = (yy >= top) & (yy <= bottom) & (np.abs(xx - cx) <= half)
+                background = rng.normal(128, 18, size=(size, size, 1)).clip(0, 255)
+                image = np.repeat(background, 3, axis=2)
+                shade = np.asarray(COLOURS[colour], dtype=np.float32) * rng.uniform(0.75, 1.1)
+                image[inside] = (shade + rng.normal(0, 12, size=(int(inside.sum()), 3))).clip(
+                    0, 255
+                )
+                images.append(image.astype(np.uint8))
+                coarse.append(shape)
+                fine.append(f"{shape}/{colour}")
+    return CoarseDataset(
+        coarse=coarse,
+        images=np.stack(images),
+        fine=fine,
+        image_paths=[f"{f.replace('/', '_')}_{i}.png" for i, f in enumerate(fine)],
+        name="shapes",
+    )

@@ -1,9 +1,11 @@
-"""Encoders turn rows into pooled features of any layer: text (transformer) or vectors (MLP)."""
+"""Encoders turn rows into pooled features of any layer: text (transformer), vectors (MLP) or
+images (CNN / ResNet)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from coarse2fine.encoders.image import ImageEncoder, parse_image_spec
 from coarse2fine.encoders.mlp import MLPEncoder, parse_mlp_spec
 from coarse2fine.encoders.text import DEFAULT_TEXT_MODEL, TextEncoder, masked_mean
 
@@ -13,6 +15,8 @@ def encoder_from_architecture(directory: Path, spec: dict):
     kind = spec.get("kind", "text")
     if kind == "mlp":
         return MLPEncoder.from_architecture(directory, spec)
+    if kind == "image":
+        return ImageEncoder.from_architecture(directory, spec)
     if kind == "text":
         return TextEncoder.from_architecture(directory, spec)
     raise ValueError(f"unknown encoder kind {kind!r}")
@@ -20,9 +24,11 @@ def encoder_from_architecture(directory: Path, spec: dict):
 
 __all__ = [
     "DEFAULT_TEXT_MODEL",
+    "ImageEncoder",
     "MLPEncoder",
     "TextEncoder",
     "encoder_from_architecture",
     "masked_mean",
+    "parse_image_spec",
     "parse_mlp_spec",
 ]

@@ -21,7 +21,10 @@ CONTRASTIVE_DEFAULTS = {"text": {"epochs": 1, "lr": 1e-5}, "vectors": {"epochs":
 
 
 def default_view(encoder: nn.Module, text_view: str) -> str:
-    return text_view if hasattr(encoder, "tokenizer") else "mask+noise"
+    """The method's own view for text, SimCLR's for images, masking and noise for vectors."""
+    if hasattr(encoder, "tokenizer"):
+        return text_view
+    return "simclr" if getattr(encoder, "is_image", False) else "mask+noise"
 
 
 @dataclass
