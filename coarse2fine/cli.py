@@ -26,6 +26,7 @@ from coarse2fine.data import (
     read_table,
 )
 from coarse2fine.data.h5ad import H5AD_SUFFIX, read_h5ad
+from coarse2fine.data.images import DEFAULT_IMAGE_SIZE, images_from_paths, read_image_folder
 from coarse2fine.io import check_output_dir, check_output_file
 
 CHUNK_ROWS = 10_000  # predict / embed: rows read and handled at a time
@@ -40,6 +41,10 @@ UseRep = Annotated[
     typer.Option(help=".h5ad input: the obsm key describing the cells (e.g. X_pca) [default: X]"),
 ]
 Layer = Annotated[str | None, typer.Option(help=".h5ad input: a layer instead of X")]
+ImageCol = Annotated[
+    str | None,
+    typer.Option(help="column holding image paths (relative to the table's folder)"),
+]
 OverwriteFile = Annotated[bool, typer.Option(help="replace an existing --out file")]
 Quiet = Annotated[bool, typer.Option(help="no progress bars")]
 
@@ -67,11 +72,29 @@ def load_rows(
     need_coarse: bool = True,
     use_rep: str | None = None,
     layer: str | None = None,
+    image_col: str | None = None,
+    image_size: int = DEFAULT_IMAGE_SIZE,
 ) -> CoarseDataset:
-    """A built-in dataset name (``clinc``, ``hwu64:test``), an .h5ad file, or a table file."""
+    """A built-in dataset name (``clinc``, ``hwu64:test``), a folder of images, an .h5ad file,
+    or a table file (with ``image_col``: its column of image paths)."""
     builtin = _builtin(data)
     if builtin is not None:
         return builtin
+    if Path(data).is_dir():
+        return read_image_folder(data, size=image_size, coarse_required=need_coarse)
+    if image_col is not None:
+        if text_col is not None or vector_cols is not None:
+            raise InputError("give one input: --image-col, --text-col or --vector-cols")
+        _check_sources(image_col, None, coarse_col, coarse_from, need_coarse)
+        table = read_table(
+            data,
+            text_col=image_col,
+            coarse_col=coarse_col,
+            fine_col=fine_col,
+            coarse_from=coarse_from,
+            coarse_required=need_coarse,
+        )
+        return images_from_paths(table, Path(data).resolve().parent, image_size)
     if _is_h5ad(data, text_col, vector_cols, coarse_from, use_rep, layer):
         return read_h5ad(
             data,
@@ -104,6 +127,8 @@ def stream_rows(
     chunk_rows: int,
     use_rep: str | None = None,
     layer: str | None = None,
+    image_col: str | None = None,
+    image_size: int = DEFAULT_IMAGE_SIZE,
 ) -> Iterable[CoarseDataset]:
     """The rows of ``data`` in pieces of at most ``chunk_rows`` (a built-in dataset or an .h5ad
     file: one piece), for commands that handle rows one by one (predict, embed): memory stays
@@ -111,6 +136,13 @@ def stream_rows(
     builtin = _builtin(data)
     if builtin is not None:
         return [builtin]
+    if Path(data).is_dir() or image_col is not None:  # images are decoded whole (one piece)
+        options = {"image_col": image_col, "image_size": image_size, "need_coarse": need_coarse}
+        rows = load_rows(
+            data, text_col=text_col, coarse_col=coarse_col, fine_col=None,
+            coarse_from=coarse_from, vector_cols=vector_cols, **options,
+        )  # fmt: skip
+        return [rows]
     if _is_h5ad(data, text_col, vector_cols, coarse_from, use_rep, layer):
         options = {"use_rep": use_rep, "layer": layer, "coarse_required": need_coarse}
         return [read_h5ad(data, coarse=coarse_col, **options)]
@@ -167,8 +199,9 @@ def _is_h5ad(data: str, text_col, vector_cols, coarse_from, use_rep, layer) -> b
 def _check_sources(text_col, vector_cols, coarse_col, coarse_from, need_coarse: bool) -> None:
     if (text_col is None) == (vector_cols is None):
         raise InputError(
-            "a data file needs exactly one of --text-col COLUMN (texts) or --vector-cols "
-            "COLUMNS (numbers: a comma list and/or patterns such as 'gene_*')"
+            "a data file needs exactly one of --text-col COLUMN (texts), --vector-cols "
+            "COLUMNS (numbers: a comma list and/or patterns such as 'gene_*') or --image-col "
+            "COLUMN (paths of images); a folder of images ROOT/<coarse>/[<fine>/] needs none"
         )
     if need_coarse and coarse_col is None and coarse_from is None:
         raise InputError("give the coarse labels: --coarse-col COLUMN or --coarse-from RULE")
@@ -198,7 +231,10 @@ def _caps(**given: int | None) -> dict[str, int | None]:
 def discover(
     data: Annotated[
         str,
-        typer.Argument(help="CSV/TSV/JSONL/Parquet/.h5ad file, or built-in: clinc, hwu64"),
+        typer.Argument(
+            help="CSV/TSV/JSONL/Parquet/.h5ad file, a folder of images ROOT/<coarse>/[<fine>/], "
+            "or built-in: clinc, hwu64"
+        ),
     ],
     out: Annotated[Path, typer.Option("--out", help="output folder (written atomically)")],
     text_col: Annotated[str | None, typer.Option(help="column holding the text")] = None,
@@ -208,6 +244,10 @@ def discover(
     ] = None,
     use_rep: UseRep = None,
     layer: Layer = None,
+    image_col: ImageCol = None,
+    image_size: Annotated[
+        int, typer.Option(help="images: side in pixels they are resized and cut to")
+    ] = DEFAULT_IMAGE_SIZE,
     coarse_col: Annotated[str | None, typer.Option(help="column holding the coarse label")] = None,
     coarse_from: Annotated[
         str | None,
@@ -249,8 +289,9 @@ def discover(
     encoder: Annotated[
         str,
         typer.Option(
-            help="'auto' (MiniLM for texts, MLP for vectors), a local text model folder, "
-            "or 'mlp' / 'mlp:WIDTHxDEPTH'"
+            help="'auto' (MiniLM for texts, MLP for vectors, a small CNN for images), a local "
+            "text model folder, 'mlp' / 'mlp:WIDTHxDEPTH', or for images 'cnn:WIDTH' / "
+            "'resnet18' / 'resnet50' (':FILE' adds weights from a local file)"
         ),
     ] = "auto",
     clustering: Annotated[
@@ -357,6 +398,8 @@ def discover(
             coarse_from=coarse_from,
             use_rep=use_rep,
             layer=layer,
+            image_col=image_col,
+            image_size=image_size,
         )
         if (
             n_fine is None
@@ -401,6 +444,8 @@ def discover(
             "coarse_from": coarse_from,
             "use_rep": use_rep,
             "layer": layer,
+            "image_col": image_col,
+            "image_size": image_size,
         }
         summary = write_discovery(
             est,
@@ -550,12 +595,15 @@ def _run_rows(run: Path) -> tuple[dict, CoarseDataset, np.ndarray]:
 @app.command()
 def predict(
     model: ModelFolder,
-    data: Annotated[str, typer.Argument(help="CSV/TSV/JSONL/Parquet file of new rows")],
+    data: Annotated[
+        str, typer.Argument(help="CSV/TSV/JSONL/Parquet file or folder of images: new rows")
+    ],
     out: Annotated[Path, typer.Option("--out", help="CSV file to write")],
     text_col: TextCol = None,
     vector_cols: ModelVectorCols = None,
     use_rep: UseRep = None,
     layer: Layer = None,
+    image_col: ImageCol = None,
     within: Annotated[
         str,
         typer.Option(
@@ -590,7 +638,7 @@ def predict(
         est, rows = _model_and_rows(
             model, data, out, overwrite, quiet, text_col, vector_cols, chunk_rows,
             coarse_col=coarse_col, coarse_from=coarse_from, need_coarse=given,
-            use_rep=use_rep, layer=layer,
+            use_rep=use_rep, layer=layer, image_col=image_col,
         )  # fmt: skip
         count = write_predictions(est, rows, out, overwrite=overwrite, within=within)
     except (InputError, ValueError, OSError) as err:
@@ -613,13 +661,14 @@ def _model_and_rows(
     need_coarse: bool = False,
     use_rep: str | None = None,
     layer: str | None = None,
+    image_col: str | None = None,
 ):
     """What predict and embed start from: --out checked, the model loaded, the rows streamed."""
     from coarse2fine.discoverer import Discoverer
 
     check_output_file(out, overwrite)
     est = Discoverer.load(model, progress=not quiet)
-    table = _h5ad_file(data) is None
+    table = _h5ad_file(data) is None and not Path(data).is_dir() and image_col is None
     rows = stream_rows(
         data,
         text_col="text" if table and text_col is None and vector_cols is None else text_col,
@@ -630,6 +679,8 @@ def _model_and_rows(
         chunk_rows=chunk_rows,
         use_rep=use_rep,
         layer=layer,
+        image_col=image_col,
+        image_size=getattr(est.method_.encoder, "size", DEFAULT_IMAGE_SIZE),  # as at fit
     )
     return est, rows
 
@@ -637,12 +688,13 @@ def _model_and_rows(
 @app.command()
 def embed(
     model: ModelFolder,
-    data: Annotated[str, typer.Argument(help="CSV/TSV/JSONL/Parquet file of rows")],
+    data: Annotated[str, typer.Argument(help="CSV/TSV/JSONL/Parquet file or folder of images")],
     out: Annotated[Path, typer.Option("--out", help="Parquet file to write")],
     text_col: TextCol = None,
     vector_cols: ModelVectorCols = None,
     use_rep: UseRep = None,
     layer: Layer = None,
+    image_col: ImageCol = None,
     chunk_rows: Annotated[int, typer.Option(help="rows read and encoded at a time")] = CHUNK_ROWS,
     overwrite: OverwriteFile = False,
     quiet: Quiet = False,
@@ -663,6 +715,7 @@ def embed(
             chunk_rows,
             use_rep=use_rep,
             layer=layer,
+            image_col=image_col,
         )
         count = write_features(est, rows, out, overwrite=overwrite)
     except (InputError, ValueError, OSError) as err:

@@ -26,6 +26,15 @@ from coarse2fine.report.maps import feature_maps
 N_EXAMPLES = 5
 
 
+def row_source(data) -> dict:
+    """The column that shows what a row was: its text, or its image's path (none for vectors)."""
+    if data.is_text:
+        return {"text": data.texts}
+    if data.is_image and data.image_paths is not None:
+        return {"path": data.image_paths}
+    return {}
+
+
 def cluster_table(est: Discoverer, data: CoarseDataset, n_examples: int = N_EXAMPLES) -> dict:
     """The discovered tree: per coarse class its categories (name, size, the rows nearest the
     centre, every row's number), and under each category the method's finer nodes when it
@@ -42,10 +51,12 @@ def cluster_table(est: Discoverer, data: CoarseDataset, n_examples: int = N_EXAM
             "id": k,
             "name": est.category_names_[k],
             "size": int(len(members)),
-            # the rows nearest the centre: their texts, or for vectors their row numbers
+            # the rows nearest the centre: their texts, images' paths, or vectors' row numbers
             "examples": (
                 [data.texts[i] for i in nearest]
                 if data.is_text
+                else [data.image_paths[i] for i in nearest]
+                if data.is_image and data.image_paths is not None
                 else [int(r) for r in data.row_ids[nearest]]
             ),
             "rows": [int(r) for r in data.row_ids[members]],
@@ -215,7 +226,7 @@ def write_discovery(
         frame = pd.DataFrame(
             {
                 "row": data.row_ids,
-                **({"text": data.texts} if data.is_text else {}),
+                **row_source(data),
                 "coarse": data.coarse,
                 "category": [est.categories_[k] for k in est.labels_],
                 "name": [est.category_names_[k] for k in est.labels_],
@@ -282,7 +293,7 @@ def write_predictions(
             frame = pd.DataFrame(
                 {
                     "row": piece.row_ids,
-                    **({"text": piece.texts} if piece.is_text else {}),
+                    **row_source(piece),
                     "category": [est.categories_[k] for k in ids],
                     "category_id": ids,
                     "coarse": [est.cluster_parents_[k] for k in ids],

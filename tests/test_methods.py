@@ -7,19 +7,24 @@ import pytest
 import torch
 
 from coarse2fine.batching import bucketed_batches, embed, make_batch, prepare
-from coarse2fine.encoders import MLPEncoder, TextEncoder
+from coarse2fine.data.synthetic import make_shape_images
+from coarse2fine.encoders import ImageEncoder, MLPEncoder, TextEncoder
 from coarse2fine.methods import METHODS
 from coarse2fine.methods.base import CoarseQueues
 from coarse2fine.methods.hwscl import HWSCL, HWSCLConfig, default_shallow_layer
 from coarse2fine.train import TrainConfig, fit, seed_everything
 
 
-@pytest.mark.parametrize("kind", ["text", "vectors"])
+@pytest.mark.parametrize("kind", ["text", "vectors", "images"])
 @pytest.mark.parametrize("name", sorted(METHODS))
 def test_smoke_every_method(name, kind, tiny_data, tiny_vectors):
-    """Every method trains for two epochs on tiny text (random BERT) and vectors (MLP)."""
+    """Every method trains for two epochs on tiny text (random BERT), vectors (MLP) and
+    generated images (a small CNN)."""
     if kind == "text":
         data, encoder = tiny_data, TextEncoder.tiny_random()
+    elif kind == "images":  # 2 shapes x 3 colours x 8 images of 16 x 16 pixels: 48 rows
+        data = make_shape_images(rows_per_fine=8, size=16, shapes=("circle", "square"))
+        encoder = ImageEncoder("cnn", width=4, size=16)
     else:
         data, encoder = tiny_vectors, MLPEncoder.for_data(tiny_vectors.vectors, 16, 3)
     method = METHODS[name](encoder, data.n_coarse, n_fine=data.n_fine)

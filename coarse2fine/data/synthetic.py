@@ -52,18 +52,20 @@ def make_shape_images(
     colours: Sequence[str] = tuple(COLOURS),
     seed: int = 0,
 ) -> CoarseDataset:
-    """Generated images with a genuine two-level hierarchy: the coarse class is the shape
-    (circle, square, triangle), the fine class the shape's colour inside it ("circle/red").
-    Each image places its shape at a random position and size on a noisy grey background and
+    """Generated images with a genuine two-level hierarchy: the coarse class is the colour (red,
+    green, blue), the fine class the shape drawn in it ("red/circle"). Shape is the finer level
+    because the views contrastive methods train with (SimCLR's colour jitter and grey-scale)
+    are built to blur colour distinctions while crops and flips keep a shape a shape. Each
+    image draws its shape near the centre at a random size on a noisy grey background and
     shades its colour at random, so neither level is one pixel value."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     images, coarse, fine = [], [], []
-    for shape in shapes:
-        for colour in colours:
+    for colour in colours:
+        for shape in shapes:
             for _ in range(rows_per_fine):
-                radius = rng.uniform(0.22, 0.36) * size
-                cx, cy = rng.uniform(radius, size - radius, size=2)
+                radius = rng.uniform(0.25, 0.36) * size
+                cx, cy = size / 2 + rng.uniform(-0.1, 0.1, size=2) * size
                 if shape == "circle":
                     inside = (xx - cx) ** 2 + (yy - cy) ** 2 <= radius**2
                 elif shape == "square":
@@ -79,8 +81,8 @@ def make_shape_images(
                     0, 255
                 )
                 images.append(image.astype(np.uint8))
-                coarse.append(shape)
-                fine.append(f"{shape}/{colour}")
+                coarse.append(colour)
+                fine.append(f"{colour}/{shape}")
     return CoarseDataset(
         coarse=coarse,
         images=np.stack(images),

@@ -10,7 +10,7 @@ with the output (HWSCL) can compare them.
 
 Backbones (``encoder=`` / ``--encoder``):
 
-- ``cnn`` or ``cnn:WIDTH``: four stages of 3 x 3 convolutions, batch norm and ReLU, widths
+- ``cnn`` or ``cnn:WIDTH``: four stages of 3 x 3 convolutions, group norm and ReLU, widths
   WIDTH, 2 WIDTH, 4 WIDTH, 8 WIDTH (default 16), random initialisation: small enough to train
   on a laptop CPU;
 - ``resnet18``, ``resnet34``, ``resnet50`` (random initialisation), or ``resnet18:FILE`` with
@@ -100,12 +100,15 @@ def _shortcut(inplanes: int, planes: int, stride: int) -> nn.Module | None:
 
 
 def _conv_stage(inplanes: int, planes: int, stride: int) -> nn.Sequential:
+    """Two 3 x 3 convolutions with group norm (no running statistics: a CNN that starts from
+    nothing gives the same features in training and in evaluation) and ReLU."""
+    groups = max(g for g in (8, 4, 2, 1) if planes % g == 0)
     return nn.Sequential(
         nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False),
-        nn.BatchNorm2d(planes),
+        nn.GroupNorm(groups, planes),
         nn.ReLU(inplace=True),
         nn.Conv2d(planes, planes, 3, 1, 1, bias=False),
-        nn.BatchNorm2d(planes),
+        nn.GroupNorm(groups, planes),
         nn.ReLU(inplace=True),
     )
 
@@ -146,6 +149,7 @@ class ImageEncoder(nn.Module):
             raise InputError(f"unknown image backbone {backbone!r}: use cnn, resnet18/34/50")
         self.widths = widths
         self.n_layers, self.dim = len(widths), widths[-1]
+        self.in_dim = 3 * INPUT_POOL * INPUT_POOL  # layer 0's width: the pooled pixels
         # the earlier stages mapped to the output's width (for shallow-vs-deep contrast)
         self.adapters = nn.ModuleList(nn.Linear(w, self.dim) for w in widths[:-1])
 
