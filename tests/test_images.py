@@ -176,6 +176,12 @@ def test_discover_on_a_folder_of_images_then_predict_and_load(tmp_path, shapes):
     assert list(table.columns[:3]) == ["row", "path", "coarse"] and len(table) == 54
     assert table["path"].str.endswith(".png").all()
     assert json.loads((run / "run.json").read_text())["source"]["image_size"] == 16
+    # the report shows the images nearest each category's centre as thumbnails
+    assert runner.invoke(app, ["report", str(run)]).exit_code == 0
+    page = (run / "report.html").read_text()
+    clusters = json.loads((run / "clusters.json").read_text())
+    shown = sum(min(3, c["size"]) for node in clusters["coarse"] for c in node["categories"])
+    assert shown >= 9 and page.count("<img class=thumb") == shown  # up to 3 per category
     # new rows: the same folder through predict gives the fitted rows' categories back
     out = tmp_path / "new.csv"
     result = runner.invoke(app, ["predict", str(run / "model"), str(tmp_path / "shapes"),

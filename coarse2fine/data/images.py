@@ -123,7 +123,7 @@ def read_image_folder(
     coarse_required: bool = True,
 ) -> CoarseDataset:
     """Read ``ROOT/<coarse>/[<fine>/]<image>`` into a CoarseDataset of images."""
-    root = Path(root)
+    root = Path(root).resolve()  # paths recorded whole: the report finds the images anywhere
     paths, coarse, fine = folder_rows(root, coarse_required)
     return CoarseDataset(
         coarse=coarse,

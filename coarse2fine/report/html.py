@@ -19,10 +19,12 @@ import numpy as np
 import pandas as pd
 
 from coarse2fine.data.dataset import InputError
+from coarse2fine.data.images import IMAGE_SUFFIXES
 from coarse2fine.io import atomic_write_text
 
 REPORT = "report.html"
 EXAMPLES_SHOWN = 3
+THUMBNAIL = 64  # pixels: the longer side of an image example's thumbnail
 
 
 def _png(fig) -> str:
@@ -183,13 +185,35 @@ def _k_curves(clusters: dict) -> str | None:
     return _png(fig)
 
 
+def _example(example) -> str:
+    """A row nearest a category's centre: its text (or row number), or for an image that is
+    still where discover read it a thumbnail (with its path on hover)."""
+    path = Path(str(example))
+    if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
+        from PIL import Image
+
+        try:
+            with Image.open(path) as image:
+                image = image.convert("RGB")
+                image.thumbnail((THUMBNAIL, THUMBNAIL))
+                buffer = io.BytesIO()
+                image.save(buffer, format="PNG")
+        except OSError:  # moved or damaged since the run: show the path
+            return html.escape(str(example))
+        data = base64.b64encode(buffer.getvalue()).decode("ascii")
+        return (
+            f'<img class=thumb src="data:image/png;base64,{data}" title="{html.escape(str(path))}">'
+        )
+    return html.escape(str(example))
+
+
 def _tree(clusters: dict) -> str:
     blocks = []
     for node in clusters["coarse"]:
         has_fine = any("majority_fine_label" in c for c in node["categories"])
         rows = []
         for cat in node["categories"]:
-            examples = "<br>".join(html.escape(str(e)) for e in cat["examples"][:EXAMPLES_SHOWN])
+            examples = "<br>".join(_example(e) for e in cat["examples"][:EXAMPLES_SHOWN])
             extra = ""
             if "majority_fine_label" in cat:
                 extra = (
@@ -224,6 +248,7 @@ h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-to
 table{border-collapse:collapse;margin:.4em 0 1em}td,th{border:1px solid #ddd;padding:.25em .5em;
 vertical-align:top;font-size:.9em}th{background:#f4f4f4}td.n{text-align:right}
 td.ex{color:#555;max-width:480px}summary{font-weight:600;cursor:pointer;margin:.3em 0}
+img.thumb{margin:1px 3px;vertical-align:middle}
 img{max-width:100%}.muted{color:#777}
 #tools{position:sticky;top:0;background:#fff;padding:.5em 0;border-bottom:1px solid #eee;z-index:2}
 #tools input{width:22em}tr.cat{cursor:pointer}tr.cat:hover{background:#f6f9ff}
