@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, replace_section
+from common import ROOT, mean_std, replace_section
 from harness import Cell, main
 
 RESULTS = ROOT / "bench" / "results" / "images"
@@ -124,8 +124,6 @@ def data_and_step_time(cell: Cell) -> dict:
 
 
 def report(records: list[dict]) -> None:
-    from common import mean_std
-
     timing = [r for r in records if r["dataset"] == "shapes"]
     methods = [r for r in records if r["dataset"] == "shapes-methods"]
     lines = [
