@@ -34,6 +34,20 @@ def with_loss_revision(method: str, settings: dict[str, Any]) -> dict[str, Any]:
     return settings if revision is None else {**settings, "loss_revision": revision}
 
 
+def method_row(spec: dict[str, Any], train: dict[str, Any], **version: int) -> dict[str, Any]:
+    """A trained row's settings: ``version`` (the script's version key), the method, the base
+    ``train`` settings under the row's own, its method options, and the loss revision."""
+    return with_loss_revision(
+        spec["method"],
+        {
+            **version,
+            "method": spec["method"],
+            "train": {**train, **spec["train"]},
+            "method_params": spec["method_params"],
+        },
+    )
+
+
 def machine() -> str:
     """One line describing where the numbers were measured."""
     cpu = platform.processor() or "unknown CPU"

@@ -4,7 +4,7 @@ bench/feature_maps.py), so no script imports another."""
 
 from __future__ import annotations
 
-from common import ROOT, with_loss_revision
+from common import ROOT, method_row
 from harness import Cell
 
 RESULTS = ROOT / "bench" / "results" / "paper_protocol"
@@ -149,16 +149,7 @@ PROTOCOL_VERSION = 3
 
 
 def settings(row: str) -> dict:
-    spec = ROW_SETTINGS[row]
-    return with_loss_revision(
-        spec["method"],
-        {
-            "protocol": PROTOCOL_VERSION,
-            "method": spec["method"],
-            "train": {**TRAIN, **spec["train"]},
-            "method_params": spec["method_params"],
-        },
-    )
+    return method_row(ROW_SETTINGS[row], TRAIN, protocol=PROTOCOL_VERSION)
 
 
 # seed-major: a partial run still covers every row

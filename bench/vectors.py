@@ -18,7 +18,7 @@ labels and assigns them; "global" assigns without the coarse labels, "nested" wi
 
 from __future__ import annotations
 
-from common import ROOT, mean_std, replace_section, with_loss_revision
+from common import ROOT, mean_std, method_row, replace_section
 from harness import Cell, main
 from sources import load_pbmc
 
@@ -37,16 +37,7 @@ SETTINGS_VERSION = 1
 
 
 def settings(row: str) -> dict:
-    spec = ROWS[row]
-    return with_loss_revision(
-        spec["method"],
-        {
-            "version": SETTINGS_VERSION,
-            "method": spec["method"],
-            "train": {**TRAIN, **spec["train"]},
-            "method_params": spec["method_params"],
-        },
-    )
+    return method_row(ROWS[row], TRAIN, version=SETTINGS_VERSION)
 
 
 CELLS = [Cell("pbmc", row, s, settings(row)) for s in SEEDS for row in ROWS]
