@@ -190,3 +190,20 @@ def test_discover_on_a_folder_of_images_then_predict_and_load(tmp_path, shapes):
     predicted = pd.read_csv(out)
     merged = table.merge(predicted, on="path", suffixes=("", "_new"))
     assert len(merged) == 54 and (merged["category"] == merged["category_new"]).mean() > 0.9
+
+
+def test_falcon_recovers_the_colour_to_shape_tree_of_generated_images():
+    """FALCON, told only the colours and K = 9, assigns every image globally (no coarse labels)
+    and builds its own tree: each colour gets its three shape categories (edit distance 0).
+    bench/images.py measures the same over 3 seeds, and what the assignments are worth."""
+    from coarse2fine import Discoverer
+    from coarse2fine.metrics import hierarchy_edit_distance, true_parents
+
+    data = make_shape_images(rows_per_fine=20, size=32)
+    est = Discoverer(
+        "falcon", n_fine=9, encoder="cnn:8", epochs=20, clustering="global", fallback=False,
+        seed=0, progress=False,
+    ).fit(data)  # fmt: skip
+    truth = true_parents(data.fine, data.coarse)
+    assert hierarchy_edit_distance(est.cluster_parents_, truth) == 0
+    assert sorted(est.cluster_parents_.count(c) for c in est.coarse_classes_) == [3, 3, 3]
