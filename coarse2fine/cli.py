@@ -581,6 +581,8 @@ def _run_rows(run: Path) -> tuple[dict, CoarseDataset, np.ndarray]:
         coarse_from=source["coarse_from"],
         use_rep=source.get("use_rep"),
         layer=source.get("layer"),
+        image_col=source.get("image_col"),
+        image_size=source.get("image_size", DEFAULT_IMAGE_SIZE),
     )
     table = pd.read_csv(run / "assignments.csv", dtype={"coarse": str}, keep_default_na=False)
     same = len(table) == len(rows) and list(table["coarse"]) == [str(c) for c in rows.coarse]

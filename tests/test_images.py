@@ -207,3 +207,23 @@ def test_falcon_recovers_the_colour_to_shape_tree_of_generated_images():
     truth = true_parents(data.fine, data.coarse)
     assert hierarchy_edit_distance(est.cluster_parents_, truth) == 0
     assert sorted(est.cluster_parents_.count(c) for c in est.coarse_classes_) == [3, 3, 3]
+
+
+def test_curate_reads_an_image_run_again_at_its_own_size(tmp_path, shapes):
+    write_tree(tmp_path / "shapes", shapes)
+    run = tmp_path / "run"
+    result = runner.invoke(
+        app,
+        ["discover", str(tmp_path / "shapes"), "--out", str(run), "--encoder", "cnn:4",
+         "--epochs", "1", "--n-fine", "9", "--image-size", "16", "--quiet"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    first = pd.read_csv(run / "assignments.csv")["category"].iloc[0]
+    result = runner.invoke(
+        app, ["curate", str(run), "--rename", f"{first}=first", "--out", str(tmp_path / "cur")]
+    )
+    assert result.exit_code == 0, result.output
+    curated = pd.read_csv(tmp_path / "cur" / "assignments.csv")
+    assert (curated["name"] == "first").sum() == (
+        pd.read_csv(run / "assignments.csv")["category"] == first
+    ).sum()
