@@ -36,6 +36,20 @@ def write_tree(root, data: CoarseDataset, fine_level: bool = True) -> None:
         Image.fromarray(image).save(folder / f"{shape}_{i}.png")
 
 
+def discover_shapes(tmp_path, shapes):
+    """The generated images written as a folder tree and discovered through the CLI (one
+    epoch of the small CNN, K = 9, 16 pixels); the run folder."""
+    write_tree(tmp_path / "shapes", shapes)
+    run = tmp_path / "run"
+    result = runner.invoke(
+        app,
+        ["discover", str(tmp_path / "shapes"), "--out", str(run), "--encoder", "cnn:4",
+         "--epochs", "1", "--n-fine", "9", "--image-size", "16", "--quiet"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return run
+
+
 @pytest.fixture(scope="module")
 def shapes():
     return make_shape_images(rows_per_fine=6, size=16)
@@ -164,14 +178,7 @@ def test_views_leave_images_alone_when_told_to_and_keep_pixels_in_range():
 
 
 def test_discover_on_a_folder_of_images_then_predict_and_load(tmp_path, shapes):
-    write_tree(tmp_path / "shapes", shapes)
-    run = tmp_path / "run"
-    result = runner.invoke(
-        app,
-        ["discover", str(tmp_path / "shapes"), "--out", str(run), "--encoder", "cnn:4",
-         "--epochs", "1", "--n-fine", "9", "--image-size", "16", "--quiet"],
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
+    run = discover_shapes(tmp_path, shapes)
     table = pd.read_csv(run / "assignments.csv")
     assert list(table.columns[:3]) == ["row", "path", "coarse"] and len(table) == 54
     assert table["path"].str.endswith(".png").all()
@@ -210,14 +217,7 @@ def test_falcon_recovers_the_colour_to_shape_tree_of_generated_images():
 
 
 def test_curate_reads_an_image_run_again_at_its_own_size(tmp_path, shapes):
-    write_tree(tmp_path / "shapes", shapes)
-    run = tmp_path / "run"
-    result = runner.invoke(
-        app,
-        ["discover", str(tmp_path / "shapes"), "--out", str(run), "--encoder", "cnn:4",
-         "--epochs", "1", "--n-fine", "9", "--image-size", "16", "--quiet"],
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
+    run = discover_shapes(tmp_path, shapes)
     first = pd.read_csv(run / "assignments.csv")["category"].iloc[0]
     result = runner.invoke(
         app, ["curate", str(run), "--rename", f"{first}=first", "--out", str(tmp_path / "cur")]
