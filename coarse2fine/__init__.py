@@ -38,7 +38,12 @@ if TYPE_CHECKING:
 
 def __getattr__(name: str) -> Any:
     if name not in _PUBLIC:
-        raise AttributeError(f"module 'coarse2fine' has no attribute {name!r}")
+        try:  # a submodule (coarse2fine.metrics, ...), as attribute access found it before
+            return importlib.import_module(f"coarse2fine.{name}")
+        except ModuleNotFoundError as err:
+            if err.name != f"coarse2fine.{name}":  # the submodule exists, a dependency is missing
+                raise
+            raise AttributeError(f"module 'coarse2fine' has no attribute {name!r}") from None
     module, attribute = _PUBLIC[name]
     value = getattr(importlib.import_module(module), attribute)
     globals()[name] = value

@@ -174,3 +174,25 @@ def test_auto_precision_is_recorded_as_what_ran(tiny_vectors):
 
     est = Discoverer("hwscl", n_fine=6, epochs=1, progress=False).fit(tiny_vectors)
     assert est.train_config_.precision == resolve_precision("auto", "cpu") != "auto"
+
+
+def test_the_package_loads_its_public_names_and_submodules_on_first_use():
+    """``import coarse2fine`` stays light (no torch) while every public name and submodule is
+    reachable from it, as when the package imported them eagerly."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, coarse2fine as c; assert 'torch' not in sys.modules; "
+        "import coarse2fine.io; assert 'torch' not in sys.modules; "
+        "assert c.Discoverer.__name__ == 'Discoverer' and c.metrics.clustering_scores; "
+        "assert c.evaluate is c.metrics.clustering_scores; "
+        "print(sorted(c.__all__))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "Discoverer" in done.stdout
+    import coarse2fine
+
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        coarse2fine.nope  # noqa: B018
