@@ -152,6 +152,10 @@ def test_resnet_weights_load_from_a_torchvision_style_state_dict(tmp_path):
     loaded = ImageEncoder.from_spec(f"resnet18:{tmp_path / 'resnet18.pth'}", size=32, seed=1)
     assert loaded.pretrained
     assert torch.equal(loaded.layer4[1].conv2.weight, source.layer4[1].conv2.weight)
+    # a saved model remembers that its weights were given (it decides the embedding layer of
+    # the methods that read the input space while the encoder is untrained)
+    again = ImageEncoder.from_architecture(tmp_path, loaded.save_architecture(tmp_path))
+    assert again.pretrained and not ImageEncoder("cnn", 4, 16).pretrained
     del state["layer3.0.conv1.weight"]
     torch.save(state, tmp_path / "partial.pth")
     with pytest.raises(InputError, match="lacks 1 of the resnet18 weights .*layer3.0.conv1"):

@@ -255,11 +255,21 @@ class ImageEncoder(nn.Module):
 
     # -- persistence ---------------------------------------------------------------------------
     def save_architecture(self, directory: Path) -> dict:
-        return {"kind": "image", "backbone": self.backbone, "width": self.width, "size": self.size}
+        """Everything but the weights (which the method's safetensors hold); ``pretrained``
+        decides which layer some methods embed with, so a loaded model must keep it."""
+        return {
+            "kind": "image",
+            "backbone": self.backbone,
+            "width": self.width,
+            "size": self.size,
+            "pretrained": self.pretrained,
+        }
 
     @classmethod
     def from_architecture(cls, directory: Path, spec: dict) -> ImageEncoder:
-        return cls(spec["backbone"], int(spec["width"]), int(spec["size"]))
+        encoder = cls(spec["backbone"], int(spec["width"]), int(spec["size"]))
+        encoder.pretrained = bool(spec.get("pretrained", False))
+        return encoder
 
 
 def _is_backbone_key(key: str) -> bool:
