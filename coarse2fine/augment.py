@@ -20,6 +20,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from coarse2fine.encoders import input_kind
+
 TEXT_VIEWS = ("dropout", "delete_word", "random_token")
 VECTOR_VIEWS = ("mask", "noise", "mask+noise")
 IMAGE_VIEWS = ("simclr", "crop+flip")
@@ -129,7 +131,8 @@ def colour_jitter(
     out = images * brightness
     mean = grey(out).mean(dim=(1, 2, 3), keepdim=True)
     out = (out - mean) * contrast + mean
-    out = (out - grey(out)) * saturation + grey(out)
+    luma = grey(out)
+    out = (out - luma) * saturation + luma
     return torch.where(hit, out.clamp(0.0, 1.0), images)
 
 
@@ -217,15 +220,13 @@ class ViewMaker:
         self.replace_rate = replace_rate
         self.rng = np.random.default_rng(seed)
         self.generator = torch.Generator().manual_seed(int(seed))
-        is_text = hasattr(encoder, "tokenizer")
-        is_image = getattr(encoder, "is_image", False)
-        allowed = TEXT_VIEWS if is_text else IMAGE_VIEWS if is_image else VECTOR_VIEWS
+        data = input_kind(encoder)
+        allowed = {"text": TEXT_VIEWS, "images": IMAGE_VIEWS, "vectors": VECTOR_VIEWS}[data]
         if kind not in allowed:
-            data = "text" if is_text else "images" if is_image else "vectors"
             raise ValueError(
                 f"view {kind!r} does not apply to {data}; choose one of {', '.join(allowed)}"
             )
-        self.continuation = continuation_mask(encoder.tokenizer) if is_text else None
+        self.continuation = continuation_mask(encoder.tokenizer) if data == "text" else None
         self.vocabulary = ordinary_tokens(encoder.tokenizer) if kind == "random_token" else None
 
     def view(self, batch: dict) -> dict[str, torch.Tensor]:

@@ -83,9 +83,7 @@ def load_rows(
     if Path(data).is_dir():
         return read_image_folder(data, size=image_size, coarse_required=need_coarse)
     if image_col is not None:
-        if text_col is not None or vector_cols is not None:
-            raise InputError("give one input: --image-col, --text-col or --vector-cols")
-        _check_sources(image_col, None, coarse_col, coarse_from, need_coarse)
+        _check_sources(text_col, vector_cols, coarse_col, coarse_from, need_coarse, image_col)
         table = read_table(
             data,
             text_col=image_col,
@@ -196,8 +194,10 @@ def _is_h5ad(data: str, text_col, vector_cols, coarse_from, use_rep, layer) -> b
     return True
 
 
-def _check_sources(text_col, vector_cols, coarse_col, coarse_from, need_coarse: bool) -> None:
-    if (text_col is None) == (vector_cols is None):
+def _check_sources(
+    text_col, vector_cols, coarse_col, coarse_from, need_coarse: bool, image_col=None
+) -> None:
+    if sum(col is not None for col in (text_col, vector_cols, image_col)) != 1:
         raise InputError(
             "a data file needs exactly one of --text-col COLUMN (texts), --vector-cols "
             "COLUMNS (numbers: a comma list and/or patterns such as 'gene_*') or --image-col "

@@ -41,6 +41,7 @@ from coarse2fine.encoders import (
     MLPEncoder,
     TextEncoder,
     encoder_from_architecture,
+    input_kind,
     parse_image_spec,
     parse_mlp_spec,
 )
@@ -205,10 +206,7 @@ def _own_encoder(encoder: torch.nn.Module, data: CoarseDataset) -> torch.nn.Modu
             "interface (see coarse2fine/encoders: prepare, lengths, collate, forward, n_layers, "
             "dim)"
         )
-    reads = (
-        "text" if hasattr(encoder, "tokenizer") else
-        "images" if getattr(encoder, "is_image", False) else "vectors"
-    )  # fmt: skip
+    reads = input_kind(encoder)
     if reads != data.kind:
         name = type(encoder).__name__
         raise InputError(f"encoder {name} reads {reads}, the rows are {data.kind}")

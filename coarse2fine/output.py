@@ -26,13 +26,20 @@ from coarse2fine.report.maps import feature_maps
 N_EXAMPLES = 5
 
 
-def row_source(data) -> dict:
-    """The column that shows what a row was: its text, or its image's path (none for vectors)."""
+def shown_rows(data) -> tuple[str, list[str]] | None:
+    """What shows a row to a reader, as (column name, one value per row): its text, or its
+    image's path; None for vectors (their row number is all there is)."""
     if data.is_text:
-        return {"text": data.texts}
+        return "text", data.texts
     if data.is_image and data.image_paths is not None:
-        return {"path": data.image_paths}
-    return {}
+        return "path", data.image_paths
+    return None
+
+
+def row_source(data) -> dict:
+    """The assignments' column that shows what each row was (none for vectors)."""
+    shown = shown_rows(data)
+    return {} if shown is None else {shown[0]: shown[1]}
 
 
 def cluster_table(est: Discoverer, data: CoarseDataset, n_examples: int = N_EXAMPLES) -> dict:
@@ -42,6 +49,7 @@ def cluster_table(est: Discoverer, data: CoarseDataset, n_examples: int = N_EXAM
     labels, features = est.labels_, est.embedding_
     finer = getattr(est, "finer_labels_", None)  # the method's own finer nodes, if it has some
     tree: dict[str, list[dict]] = {c: [] for c in est.coarse_classes_}
+    shown = shown_rows(data)  # the examples: texts, images' paths, or vectors' row numbers
     for k, (name, parent) in enumerate(zip(est.categories_, est.cluster_parents_, strict=True)):
         members = np.flatnonzero(labels == k)
         closeness = features[members] @ category_centre(est, features, members, k)
@@ -51,13 +59,10 @@ def cluster_table(est: Discoverer, data: CoarseDataset, n_examples: int = N_EXAM
             "id": k,
             "name": est.category_names_[k],
             "size": int(len(members)),
-            # the rows nearest the centre: their texts, images' paths, or vectors' row numbers
-            "examples": (
-                [data.texts[i] for i in nearest]
-                if data.is_text
-                else [data.image_paths[i] for i in nearest]
-                if data.is_image and data.image_paths is not None
-                else [int(r) for r in data.row_ids[nearest]]
+            "examples": (  # the rows nearest the centre
+                [int(r) for r in data.row_ids[nearest]]
+                if shown is None
+                else [shown[1][i] for i in nearest]
             ),
             "rows": [int(r) for r in data.row_ids[members]],
         }

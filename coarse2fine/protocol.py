@@ -73,20 +73,17 @@ def paper_protocol(
     train_seconds = time.perf_counter() - start
     features = est.transform(test)
     k = test.n_fine
-    flat = discover(features, k, nested=False, seed=seed, n_init=n_init)
-    nested = discover(features, k, coarse=test.coarse_ids, nested=True, seed=seed, n_init=n_init)
-    kmeans_scores = clustering_scores(test.fine, flat.labels)
-    spectral = {
-        "flat": clustering_scores(
-            test.fine, discover(features, k, nested=False, seed=seed, clusterer="spectral").labels
-        ),
-        "nested": clustering_scores(
-            test.fine,
-            discover(
-                features, k, coarse=test.coarse_ids, nested=True, seed=seed, clusterer="spectral"
-            ).labels,
-        ),
-    }
+
+    def scores(coarse: np.ndarray | None = None, clusterer: str = "kmeans") -> dict[str, float]:
+        """The test features clustered into K, over the whole split or inside ``coarse``."""
+        found = discover(
+            features, k, coarse=coarse, nested=coarse is not None, seed=seed, n_init=n_init,
+            clusterer=clusterer,
+        )  # fmt: skip
+        return clustering_scores(test.fine, found.labels)
+
+    kmeans_scores = scores()
+    spectral = {"flat": scores(clusterer="spectral"), "nested": scores(test.coarse_ids, "spectral")}
     record: dict[str, Any] = {
         "dataset": dataset,
         "method": method,
@@ -98,7 +95,7 @@ def paper_protocol(
         "k": k,
         "discovery": "kmeans",
         **kmeans_scores,
-        "nested": clustering_scores(test.fine, nested.labels),
+        "nested": scores(test.coarse_ids),
         "spectral": spectral,
         "train_seconds": round(train_seconds, 1),
         "epoch_seconds": [round(h["seconds"], 1) for h in est.history_],
@@ -110,10 +107,8 @@ def paper_protocol(
         # class the method's own coarse head predicts for each test row.
         record["coarse_accuracy"] = coarse_accuracy(test.coarse, predicted)
         codes = np.unique(predicted, return_inverse=True)[1]
-        by_head = discover(features, k, coarse=codes, nested=True, seed=seed, n_init=n_init)
-        record["nested_predicted"] = clustering_scores(test.fine, by_head.labels)
-        by_head = discover(features, k, coarse=codes, nested=True, seed=seed, clusterer="spectral")
-        spectral["nested_predicted"] = clustering_scores(test.fine, by_head.labels)
+        record["nested_predicted"] = scores(codes)
+        spectral["nested_predicted"] = scores(codes, "spectral")
     learned = est.method_.hierarchy()  # a method that classifies learned its own tree
     if learned is not None:
         record.update(discovery="classifier", **clustering_scores(test.fine, est.predict(test)))

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from coarse2fine.augment import ViewMaker
+from coarse2fine.encoders import input_kind
 from coarse2fine.losses.contrastive import nt_xent
 from coarse2fine.methods.base import CoarseCE, Method, MethodConfig
 
@@ -22,9 +23,7 @@ CONTRASTIVE_DEFAULTS = {"text": {"epochs": 1, "lr": 1e-5}, "vectors": {"epochs":
 
 def default_view(encoder: nn.Module, text_view: str) -> str:
     """The method's own view for text, SimCLR's for images, masking and noise for vectors."""
-    if hasattr(encoder, "tokenizer"):
-        return text_view
-    return "simclr" if getattr(encoder, "is_image", False) else "mask+noise"
+    return {"text": text_view, "images": "simclr", "vectors": "mask+noise"}[input_kind(encoder)]
 
 
 @dataclass
