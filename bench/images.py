@@ -37,10 +37,33 @@ CELLS += [
 ]
 
 
+CELLS.append(Cell("shapes-features", "cnn:8", 0, {"version": 1, "size": 32, "rows_per_fine": 20}))
+
+
 def run_one(cell: Cell) -> dict:
     if cell.dataset == "shapes-methods":
         return run_method(cell)
+    if cell.dataset == "shapes-features":
+        return fresh_features(cell)
     return data_and_step_time(cell)
+
+
+def fresh_features(cell: Cell) -> dict:
+    """How alike a freshly initialised CNN's pooled features are across the images: the mean
+    cosine between every two images' output features (what FALCON's classifier starts from)."""
+    import numpy as np
+    import torch
+
+    from coarse2fine.data.synthetic import make_shape_images
+    from coarse2fine.encoders import ImageEncoder
+
+    spec = cell.settings
+    data = make_shape_images(rows_per_fine=spec["rows_per_fine"], size=spec["size"])
+    encoder = ImageEncoder.from_spec(cell.row, spec["size"], seed=cell.seed).eval()
+    with torch.no_grad():
+        (deep,) = encoder(encoder.collate(data.images, np.arange(len(data))), [encoder.n_layers])
+    unit = torch.nn.functional.normalize(deep, dim=1)
+    return {"mean_cosine": round(float((unit @ unit.T).mean()), 3)}
 
 
 def run_method(cell: Cell) -> dict:
@@ -126,6 +149,7 @@ def data_and_step_time(cell: Cell) -> dict:
 def report(records: list[dict]) -> None:
     timing = [r for r in records if r["dataset"] == "shapes"]
     methods = [r for r in records if r["dataset"] == "shapes-methods"]
+    fresh = [r for r in records if r["dataset"] == "shapes-features"]
     lines = [
         "## Images: data time against step time",
         "",
@@ -162,6 +186,12 @@ def report(records: list[dict]) -> None:
             f"| {mean_std([r['edit_distance'] for r in got])} "
             f"| {mean_std([r['fit_seconds'] for r in got])} |"
         )
+    for r in fresh:
+        lines += [
+            "",
+            f"A freshly initialised `{r['row']}` (seed {r['seed']}): mean cosine between the 180",
+            f"images' pooled output features {r['mean_cosine']:.3f}.",
+        ]
     machines = sorted({r["machine"] for r in records})
     lines += ["", f"Machine: {'; '.join(machines) or '—'}."]
     replace_section("images", "\n".join(lines))
