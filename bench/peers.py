@@ -55,7 +55,9 @@ TEXT_ROWS: dict[str, dict[str, Any]] = {
     "untrained": {"system": "untrained"},
     "bertopic-kmeans": {"system": "bertopic", "clusterer": "kmeans"},
     "bertopic-hdbscan": {"system": "bertopic", "clusterer": "hdbscan"},
-    "discover": {"system": "discover", "params": {}},
+    # "adamw": the default measured since the fused AdamW kernel (bench/optimizer_step.py); the
+    # one-seed variants below ran before it, with torch's slower per-tensor AdamW
+    "discover": {"system": "discover", "params": {}, "adamw": "fused"},
     # variants of the default, one seed: the other neighbour method, DOWN searching neighbours
     # inside the row's coarse class (training on 128 tokens or all of them, measured at commit
     # 1951a2d on MMLU and DBpedia, is in docs/DEFAULTS.md's prose)
@@ -105,7 +107,7 @@ VECTOR_ROWS: dict[str, dict[str, Any]] = {
     "untrained": {"system": "untrained"},
     "pca-kmeans": {"system": "pca-kmeans", "components": 50},
     "leiden": {"system": "leiden", "resolution": 1.0},
-    "discover": {"system": "discover", "params": {}},
+    "discover": {"system": "discover", "params": {}, "adamw": "fused"},
     # what the default's fallback compares against: the trained features kept whatever
     "down": {"system": "discover", "params": {"fallback": False}, "seeds": (0,)},
     "dna": {"system": "discover", "params": {"method": "dna", "fallback": False}, "seeds": (0,)},
