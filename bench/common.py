@@ -168,10 +168,15 @@ def package_defaults() -> dict[str, Any]:
     """The estimator's defaults, part of every ``discover`` cell's settings: a cell measured
     under older defaults no longer counts once they change."""
     from coarse2fine import Discoverer
+    from coarse2fine.methods import METHODS
 
     params = Discoverer().get_params()
     return {
-        k: v
-        for k, v in params.items()
-        if k not in ("progress", "device", "seed") and ADDED_LATER.get(k, ...) != v
+        **{
+            k: v
+            for k, v in params.items()
+            if k not in ("progress", "device", "seed") and ADDED_LATER.get(k, ...) != v
+        },
+        # the default method's recipe: epochs, learning rates and options per input kind
+        "recipe": METHODS[params["method"]].defaults,
     }

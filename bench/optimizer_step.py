@@ -21,7 +21,6 @@ from __future__ import annotations
 import time
 from unittest import mock
 
-import numpy as np
 import torch
 from common import ROOT, replace_section
 from harness import measurement
@@ -99,9 +98,7 @@ def end_to_end() -> dict:
                 patcher.stop()
         out[label] = {
             "seconds": round(seconds, 1),
-            "epochs": [
-                [h.get("stage", "train"), round(h["seconds"], 1)] for h in est.history_
-            ],
+            "epochs": [[h.get("stage", "train"), round(h["seconds"], 1)] for h in est.history_],
             "ACC": round(clustering_scores(data.fine, est.labels_)["ACC"], 2),
         }
     return out
@@ -113,10 +110,14 @@ def measure() -> dict:
     torch.set_num_threads(torch.get_num_threads())
     params = minilm_parameters()
     steps = SETTINGS["steps"]
+    kernels = {
+        "per-tensor": {"foreach": False},
+        "foreach": {"foreach": True},
+        "fused": {"fused": True},
+    }
     adam = {
-        "per-tensor": step_ms(params, lambda p: torch.optim.AdamW(p, lr=1e-5, foreach=False), steps),
-        "foreach": step_ms(params, lambda p: torch.optim.AdamW(p, lr=1e-5, foreach=True), steps),
-        "fused": step_ms(params, lambda p: torch.optim.AdamW(p, lr=1e-5, fused=True), steps),
+        name: step_ms(params, lambda p, kw=kw: torch.optim.AdamW(p, lr=1e-5, **kw), steps)
+        for name, kw in kernels.items()
     }
     clip = timed(lambda: torch.nn.utils.clip_grad_norm_(params, 1.0), steps)
     copy = torch.nn.Module()

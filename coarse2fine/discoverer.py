@@ -395,9 +395,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def _train_config(self, kind: str = "text") -> TrainConfig:
         """The training settings, with None filled from the method's defaults for ``kind``."""
-        defaults = self._method_class().defaults
-        # images: a CNN trained from its start needs real steps, as an MLP does
-        defaults = defaults.get(kind) or defaults["vectors"]
+        defaults = self._method_class().kind_defaults(kind)
         return TrainConfig(
             epochs=defaults["epochs"] if self.epochs is None else self.epochs,
             batch_size=self.batch_size,
@@ -465,7 +463,8 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
             n_fine = (
                 int(sum(self.n_fine.values())) if _is_mapping(self.n_fine) else int(self.n_fine)
             )
-        config = cls.Config.from_dict(self.method_params)
+        options = {**cls.recipe_options(input_kind(encoder)), **(self.method_params or {})}
+        config = cls.Config.from_dict(options)
         return cls(encoder, n_coarse, config, n_fine=n_fine, seed=self.seed)
 
     def _check_params(self, data: CoarseDataset) -> None:

@@ -25,6 +25,7 @@ import numpy as np
 from coarse2fine.cluster import discover
 from coarse2fine.data import CoarseDataset, load_dataset
 from coarse2fine.discoverer import Discoverer
+from coarse2fine.methods import METHODS
 from coarse2fine.metrics import (
     clustering_scores,
     coarse_accuracy,
@@ -58,12 +59,16 @@ def paper_protocol(
     else:
         train, test = dataset
         dataset = train.name
+    # the papers' protocol runs each method as published: options the package's recipe changes
+    # (``Method.recipe_options``) take their published values unless the row sets them
+    cls = METHODS.get(method)  # an unknown name is refused by Discoverer, with the choices
+    published = cls.published_options(train.kind) if cls else {}
     est = Discoverer(
         method=method,
         n_fine=test.n_fine,
         epochs=epochs,
         seed=seed,
-        method_params=method_params,
+        method_params={**published, **(method_params or {})},
         progress=progress,
         # the papers' protocol trains on every training row at full length
         **{"train_rows": None, "train_length": None, **discoverer_params},

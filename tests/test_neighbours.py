@@ -188,3 +188,45 @@ def test_a_student_bank_writer_stores_the_training_forward_and_keeps_no_momentum
     assert torch.equal(method._bank[index], keys)
     with pytest.raises(ValueError, match="bank_writer must be 'momentum' or 'student'"):
         DOWNConfig(bank_writer="ema")
+
+
+def test_the_text_recipe_changes_two_options_that_the_user_and_the_papers_protocol_override(
+    tiny_data, tiny_vectors, monkeypatch
+):
+    from coarse2fine import Discoverer
+    from coarse2fine import protocol as protocol_module
+
+    assert DOWN.recipe_options("text") == {"warmup_epochs": 0, "bank_writer": "student"}
+    assert DOWN.published_options("text") == {"warmup_epochs": 1, "bank_writer": "momentum"}
+    assert DOWN.recipe_options("vectors") == {} and DNA.recipe_options("text") == {}
+
+    def config(X, **params):
+        est = Discoverer(encoder="tiny-random", epochs=1, n_fine=6, progress=False, **params)
+        return est.fit(X).method_.config, est.history_
+
+    recipe, history = config(tiny_data)
+    assert (recipe.warmup_epochs, recipe.bank_writer) == (0, "student")
+    assert not any(h.get("stage") == "warmup" for h in history)
+    mixed, _ = config(tiny_data, method_params={"warmup_epochs": 1, "k": 3})
+    assert (mixed.warmup_epochs, mixed.bank_writer, mixed.k) == (1, "student", 3)
+    vectors = Discoverer(epochs=1, n_fine=6, progress=False).fit(tiny_vectors).method_.config
+    assert (vectors.warmup_epochs, vectors.bank_writer) == (1, "momentum")
+
+    seen = []
+
+    class Spy(Discoverer):  # records what the papers' protocol asks for, then stops
+        def __init__(self, **params):
+            seen.append(params["method_params"])
+            raise RuntimeError("seen")
+
+    monkeypatch.setattr(protocol_module, "Discoverer", Spy)
+    for row_options in (None, {"same_coarse": True}, {"bank_writer": "student"}):
+        with pytest.raises(RuntimeError, match="seen"):
+            protocol_module.paper_protocol(
+                (tiny_data, tiny_data), "down", 0, epochs=1, method_params=row_options
+            )
+    assert seen == [
+        {"warmup_epochs": 1, "bank_writer": "momentum"},
+        {"warmup_epochs": 1, "bank_writer": "momentum", "same_coarse": True},
+        {"warmup_epochs": 1, "bank_writer": "student"},
+    ]

@@ -126,13 +126,34 @@ class Method(nn.Module):
     # a fast head stops distorting the pre-trained features, so the extra epochs sharpen the fine
     # structure instead of collapsing it (docs/HWSCL_MINILM.md); vectors: a fresh MLP needs real
     # steps.
-    defaults: ClassVar[dict[str, dict[str, float]]] = {
+    # An entry may also hold "options": config options the package's recipe sets for that kind
+    # where they differ from the published method (``recipe_options``).
+    defaults: ClassVar[dict[str, dict[str, Any]]] = {
         "text": {"epochs": 3, "lr": 2e-6, "head_lr": 1e-3},
         "vectors": {"epochs": 30, "lr": 1e-3},
     }
     # The precision the loop trains at ("bf16" or "fp32", set by ``train.fit``); hooks that
     # encode every training row (banks, neighbours, pseudo-labels) use it too.
     precision: str = "auto"
+
+    @classmethod
+    def kind_defaults(cls, kind: str) -> dict[str, Any]:
+        """The training defaults for input ``kind``; images take the vectors' (a network trained
+        from its start needs real steps, as an MLP does)."""
+        return cls.defaults.get(kind) or cls.defaults["vectors"]
+
+    @classmethod
+    def recipe_options(cls, kind: str) -> dict[str, Any]:
+        """Config options the package's recipe sets for ``kind`` (the user's method_params
+        override them); empty where the recipe runs the method as published."""
+        return dict(cls.kind_defaults(kind).get("options", {}))
+
+    @classmethod
+    def published_options(cls, kind: str) -> dict[str, Any]:
+        """The published method's values of the options the recipe changes: what the papers'
+        protocol passes to run the method as published."""
+        published = cls.Config()
+        return {name: getattr(published, name) for name in cls.recipe_options(kind)}
 
     def __init__(
         self,
