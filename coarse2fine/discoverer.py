@@ -324,10 +324,13 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
     "bf16" or "fp32"; ``train_config_.precision`` says which ran.
 
     The defaults are the recipe bench/peers.py chose over six real datasets (docs/DEFAULTS.md):
-    DOWN (neighbour contrast with a coarse-CE warm-up), training on at most 4,000 rows cut to 64
+    DOWN (neighbour contrast against a per-row bank), training on at most 4,000 rows cut to 64
     tokens, spectral clustering for texts with small categories. epochs / lr / head_lr left as
     None take the method's measured default for the input kind (``Method.defaults``): for DOWN
-    on MiniLM three epochs with the encoder at lr 1e-5 and the heads at 1e-3. head_lr applies to
+    on MiniLM three epochs with the encoder at lr 1e-5 and the heads at 1e-3. Some methods'
+    recipes also set config options for a kind (``Method.recipe_options``; DOWN on texts: no
+    warm-up epoch, the bank written by the training forward); ``method_params`` overrides them
+    one by one. head_lr applies to
     the parameters outside the encoder; a method without a default for it trains them at ``lr``.
     """
 
