@@ -164,6 +164,13 @@ def slug(label: str) -> str:
 ADDED_LATER: dict[str, Any] = {"train_layers": None, "checkpoint_dir": None}
 
 
+# DOWN as published on texts, the options its text recipe changes (``DOWN.published_options``;
+# tests/test_bench_harness.py checks they agree): what the default ran before the recipe
+# changed on 2026-12-05, for the studies measured on it. A literal, so that importing this
+# module stays free of torch.
+DOWN_PUBLISHED: dict[str, Any] = {"warmup_epochs": 1, "bank_writer": "momentum"}
+
+
 def package_defaults() -> dict[str, Any]:
     """The estimator's defaults, part of every ``discover`` cell's settings: a cell measured
     under older defaults no longer counts once they change."""

@@ -88,3 +88,12 @@ def test_an_unknown_row_is_refused_with_the_rows_there_are(tiny):
     assert done.returncode == 2
     assert "--row: no cells for nope; this script has row" in done.stderr
     assert runs(folder) == []
+
+
+def test_the_benches_name_of_down_as_published_is_the_packages(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))
+    import common
+
+    from coarse2fine.methods import METHODS
+
+    assert common.DOWN_PUBLISHED == METHODS["down"].published_options("text")
