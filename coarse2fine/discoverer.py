@@ -330,8 +330,8 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
     on MiniLM three epochs with the encoder at lr 1e-5 and the heads at 1e-3. Some methods'
     recipes also set config options for a kind (``Method.recipe_options``; DOWN on texts: no
     warm-up epoch, the bank written by the training forward); ``method_params`` overrides them
-    one by one. head_lr applies to
-    the parameters outside the encoder; a method without a default for it trains them at ``lr``.
+    one by one. head_lr applies to the parameters outside the encoder; a method without a
+    default for it trains them at ``lr``.
     """
 
     def __init__(

@@ -105,7 +105,7 @@ def build_optimizer(method: Method, cfg: TrainConfig) -> torch.optim.Optimizer:
 def fused_adam(params: list) -> bool | None:
     """Whether AdamW may run its fused kernel: one pass over all parameters instead of a
     loop over tensors, the same update up to rounding and several times faster on MiniLM's
-    22.7 M parameters on a CPU (bench/epoch_time.py, docs/SCALE.md). It needs floating-point
+    22.7 M parameters on a CPU (bench/optimizer_step.py, docs/SCALE.md). It needs floating-point
     parameters on one kind of device that has the kernel."""
     devices = {p.device.type for p in params}
     if len(devices) != 1 or not all(p.is_floating_point() for p in params):

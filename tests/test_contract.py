@@ -196,3 +196,26 @@ def test_the_package_loads_its_public_names_and_submodules_on_first_use():
 
     with pytest.raises(AttributeError, match="has no attribute 'nope'"):
         coarse2fine.nope  # noqa: B018
+
+
+def test_the_loop_steps_with_fused_adamw_the_same_update_as_the_per_tensor_loop(tiny_vectors):
+    from coarse2fine.train import TrainConfig, build_optimizer, fused_adam
+
+    encoder = MLPEncoder.for_data(tiny_vectors.vectors, 8, 2)
+    method = METHODS["down"](encoder, 2, n_fine=6)
+    optimizer = build_optimizer(method, TrainConfig(epochs=1, lr=1e-2))
+    assert optimizer.defaults["fused"] is True
+    assert fused_adam([torch.zeros(2, dtype=torch.int64)]) is None  # no kernel: torch decides
+    torch.manual_seed(0)
+    start = [torch.randn(5, 3), torch.randn(3)]
+    finals = []
+    for fused in (True, False):
+        weights = [torch.nn.Parameter(w.clone()) for w in start]
+        step = torch.optim.AdamW(weights, lr=1e-2, weight_decay=0.01, fused=fused)
+        for _ in range(5):
+            for w in weights:
+                w.grad = w.detach() ** 2 - 0.5
+            step.step()
+        finals.append(torch.cat([w.detach().ravel() for w in weights]))
+    assert torch.allclose(finals[0], finals[1], atol=1e-6)
+    assert (finals[0] - torch.cat([w.ravel() for w in start])).abs().min() > 1e-3  # all moved
