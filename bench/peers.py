@@ -49,9 +49,6 @@ from systems import SYSTEMS, per_coarse
 RESULTS = ROOT / "bench" / "results" / "peers"
 SEEDS = (0, 1, 2)
 VERSION = 1
-# DOWN as published, for the rows measured before the package's text recipe changed two of its
-# options (coarse2fine/methods/neighbours.py, DOWN.defaults)
-PUBLISHED = DOWN_PUBLISHED
 # Systems that cluster their own features report K-Means and spectral clustering of the same
 # features (one training, two clusterings): rows "<row>" and "<row> (spectral)".
 TEXT_ROWS: dict[str, dict[str, Any]] = {
@@ -61,10 +58,11 @@ TEXT_ROWS: dict[str, dict[str, Any]] = {
     # the default: fused AdamW (bench/optimizer_step.py) and DOWN's text recipe (no warm-up,
     # the bank written by the training forward; the recipe is part of ``package_defaults``)
     "discover": {"system": "discover", "params": {}, "adamw": "fused"},
-    # the earlier default: DOWN as published (coarse-CE warm-up epoch, momentum-written bank)
+    # the earlier default: DOWN as published (coarse-CE warm-up epoch, momentum-written bank);
+    # the rows below that ran before the text recipe changed name the same two options
     "down-published": {
         "system": "discover",
-        "params": {"method_params": PUBLISHED},
+        "params": {"method_params": DOWN_PUBLISHED},
         "adamw": "fused",
     },
     # variants of the earlier default, one seed, measured before the fused AdamW kernel (their
@@ -74,7 +72,7 @@ TEXT_ROWS: dict[str, dict[str, Any]] = {
     "dna": {"system": "discover", "params": {"method": "dna"}, "seeds": (0,)},
     "down-same-coarse": {
         "system": "discover",
-        "params": {"method_params": {**PUBLISHED, "same_coarse": True}},
+        "params": {"method_params": {**DOWN_PUBLISHED, "same_coarse": True}},
         "seeds": (0,),
     },
     # where DOWN's time goes (docs/DEFAULTS.md): without the coarse-CE warm-up epoch, with the
@@ -83,7 +81,7 @@ TEXT_ROWS: dict[str, dict[str, Any]] = {
     **{
         name: {
             "system": "discover",
-            "params": {"method_params": {**PUBLISHED, **params}},
+            "params": {"method_params": {**DOWN_PUBLISHED, **params}},
             "seeds": (0,),
             "datasets": ("clinc", "hwu64", "dbpedia"),
         }
@@ -96,7 +94,7 @@ TEXT_ROWS: dict[str, dict[str, Any]] = {
     **{
         f"train-top-{n}": {
             "system": "discover",
-            "params": {"train_layers": n, "method_params": PUBLISHED},
+            "params": {"train_layers": n, "method_params": DOWN_PUBLISHED},
             "seeds": (0,),
             "datasets": ("clinc", "hwu64", "dbpedia"),
         }
@@ -106,7 +104,7 @@ TEXT_ROWS: dict[str, dict[str, Any]] = {
     **{
         name: {
             "system": "discover",
-            "params": {**params, "method_params": PUBLISHED},
+            "params": {**params, "method_params": DOWN_PUBLISHED},
             "seeds": (0,),
             "datasets": ("hwu64",),
         }
