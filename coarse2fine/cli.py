@@ -300,9 +300,10 @@ def discover(
     clusterer: Annotated[
         str,
         typer.Option(
-            help="'auto' (spectral for texts averaging at most 100 rows per category, else "
-            "K-Means), 'kmeans', or 'spectral' (spectral clustering of the rows' "
-            "15-nearest-neighbour graph)"
+            help="'auto' (umap-spectral for texts averaging at most 100 rows per category, "
+            "else K-Means), 'kmeans', 'spectral' (spectral clustering of the rows' "
+            "15-nearest-neighbour graph) or 'umap-spectral' (the same on the rows' UMAP "
+            "layout in 5 dimensions, refined there by K-Means)"
         ),
     ] = "auto",
     max_length: Annotated[

@@ -67,9 +67,10 @@ _OPTIONAL_FITTED = (
     "dataset_names_",
     "curation_",
 )
-# clusterer="auto": spectral clustering while text categories hold at most this many rows on
+# clusterer="auto": SMALL_TEXT_CLUSTERER while text categories hold at most this many rows on
 # average (a 15-neighbour graph then spans a good share of each; see _resolve_clusterer)
 SPECTRAL_MAX_ROWS = 100
+SMALL_TEXT_CLUSTERER = "umap-spectral"
 # which categories ``predict`` lets a row join (see Discoverer.predict)
 PREDICT_WITHIN = ("all", "head", "given")
 
@@ -293,10 +294,11 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
     encoder: "auto" (all-MiniLM-L6-v2 for texts, "mlp" for vectors), a text model folder or
     cached hub name, "mlp" / "mlp:WIDTHxDEPTH" (vectors), or "tiny-random" (tests);
     clustering: "nested" (categories inside each coarse class) or "global"; clusterer: "auto"
-    (spectral for texts of at most 100 rows per category on average, else K-Means; the one used
-    is ``clusterer_``), "kmeans",
-    "spectral" (spectral clustering of each class's 15-nearest-neighbour graph), or any object
-    with scikit-learn's ``fit_predict`` (cloned, ``n_clusters`` / ``random_state`` set);
+    ("umap-spectral" for texts of at most 100 rows per category on average, else K-Means; the
+    one used is ``clusterer_``), "kmeans", "spectral" (spectral clustering of each class's
+    15-nearest-neighbour graph), "umap-spectral" (the same on the class's UMAP layout in 5
+    dimensions, refined there by K-Means; ``coarse2fine.cluster.layout``), or any object with
+    scikit-learn's ``fit_predict`` (cloned, ``n_clusters`` / ``random_state`` set);
     method_params: options of the method's typed config (e.g. {"gamma2": 0.1}); max_length:
     tokens kept per text, or None to cover the 95th percentile of the rows' token counts (at
     most the encoder's limit; the fitted value is ``max_length_``); train_length: tokens kept
@@ -325,8 +327,9 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
 
     The defaults are the recipe bench/peers.py chose over six real datasets (docs/DEFAULTS.md):
     DOWN (neighbour contrast against a per-row bank), training on at most 4,000 rows cut to 64
-    tokens, spectral clustering for texts with small categories. epochs / lr / head_lr left as
-    None take the method's measured default for the input kind (``Method.defaults``): for DOWN
+    tokens, spectral clustering of a UMAP layout for texts with small categories. epochs / lr /
+    head_lr left as None take the method's measured default for the input kind
+    (``Method.defaults``): for DOWN
     on MiniLM three epochs with the encoder at lr 1e-5 and the heads at 1e-3. Some methods'
     recipes also set config options for a kind (``Method.recipe_options``; DOWN on texts: no
     warm-up epoch, the bank written by the training forward); ``method_params`` overrides them
@@ -757,15 +760,17 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         return bool(self.fallback)
 
     def _resolve_clusterer(self, data: CoarseDataset, rows_per_category: float) -> Any:
-        """``"auto"``: spectral clustering for texts whose categories hold on average at most
-        ``SPECTRAL_MAX_ROWS`` rows, else K-Means. Measured (docs/DEFAULTS.md): on the text test
-        splits (15-55 rows per category) and the 1,191-request example (79) the
-        15-nearest-neighbour graph's partition leads K-Means by 0.7-7 ACC; on CLINC's train
-        split (120 rows per category) it trails by 7, and on the cell datasets K-Means leads
-        by 2-4. The threshold sits between the measured 79 and 120."""
+        """``"auto"``: spectral clustering of each coarse class's UMAP layout, refined by
+        K-Means, for texts whose categories hold on average at most ``SPECTRAL_MAX_ROWS`` rows,
+        else K-Means. Measured (docs/DEFAULTS.md): on the text test splits (15-55 rows per
+        category) and the 1,191-request example (79) the 15-nearest-neighbour graph's
+        partition led K-Means by 0.7-7 ACC, and the same on the UMAP layout with K-Means
+        refining it leads that by 0.5-2.7 on all four text sets; on CLINC's train split (120
+        rows per category) the graph trailed K-Means by 7, and on the cell datasets K-Means
+        leads by 2-4. The threshold sits between the measured 79 and 120."""
         if isinstance(self.clusterer, str) and self.clusterer == "auto":
             small = rows_per_category <= SPECTRAL_MAX_ROWS
-            return "spectral" if data.is_text and small else "kmeans"
+            return SMALL_TEXT_CLUSTERER if data.is_text and small else "kmeans"
         return self.clusterer
 
     def _discover(self, method: Method, features, prepared, data, counts) -> Clustering:

@@ -6,8 +6,8 @@ fine classes; score ACC / ARI / NMI on the test split. Also reported: the nested
 (clustering inside each test coarse class, the transductive analyst's setting), and for methods
 with a coarse head its test accuracy and the score of clustering inside each PREDICTED coarse
 class (no test labels). Every clustering is also scored with spectral clustering of the
-rows' neighbour graph (the package's clusterer for short texts, ``"spectral"`` in the record),
-the same K and features.
+rows' neighbour graph (``"spectral"`` in the record; the package's clusterer for short texts
+until 2026-12-05), the same K and features.
 
 Methods with a fine classifier (FALCON) are scored as their paper does, by the classifier's own
 predictions on the test split ("discovery": "classifier"); K-Means on their features is reported

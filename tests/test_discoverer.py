@@ -165,12 +165,13 @@ def test_text_defaults_are_the_measured_recipe_and_each_part_can_be_overridden()
     cfg = Discoverer()._train_config("vectors")
     assert (cfg.epochs, cfg.lr, cfg.head_lr) == (30, 1e-3, None)
     texts = CoarseDataset(texts=["a b", "c d"], coarse=["x", "y"])
-    assert est._resolve_clusterer(texts, 100) == "spectral"
+    assert est._resolve_clusterer(texts, 100) == "umap-spectral"
     assert est._resolve_clusterer(texts, 101) == "kmeans"  # big categories: K-Means
     vectors = make_hierarchical_blobs((2, 2), rows_per_fine=3, dim=4)
     assert est._resolve_clusterer(vectors, 3) == "kmeans"
     assert Discoverer(clusterer="kmeans")._resolve_clusterer(texts, 3) == "kmeans"
-    assert small().fit(CoarseDataset(texts=["a b"] * 6, coarse=["x"] * 6)).clusterer_ == "spectral"
+    fitted = small().fit(CoarseDataset(texts=["a b"] * 6, coarse=["x"] * 6))
+    assert fitted.clusterer_ == "umap-spectral"
 
 
 def test_not_fitted():
@@ -279,14 +280,14 @@ def test_clusterer_by_name_or_object_and_an_encoder_object(tiny_vectors, tmp_pat
     from coarse2fine.encoders import MLPEncoder
 
     data = make_hierarchical_blobs((3, 2, 1), rows_per_fine=30, dim=8, seed=3)
-    for clusterer in ("spectral", AgglomerativeClustering(linkage="ward")):
+    for clusterer in ("spectral", "umap-spectral", AgglomerativeClustering(linkage="ward")):
         est = Discoverer("unsupervised", n_fine=6, clusterer=clusterer, progress=False).fit(data)
         assert cluster_acc(data.fine, est.labels_) == 100.0
         centres = est.cluster_centers_  # each category's mean feature, unit length
         assert np.allclose(np.linalg.norm(centres, axis=1), 1.0, atol=1e-5)
         # new rows go to the nearest centre: a graph clustering's rows mostly agree with it
         assert np.mean(est.predict(data) == est.labels_) >= 0.95
-    with pytest.raises(InputError, match="clusterer must be one of kmeans, spectral"):
+    with pytest.raises(InputError, match="must be one of kmeans, spectral, umap-spectral"):
         Discoverer("unsupervised", n_fine=6, clusterer="dbscan").fit(data)
     with pytest.raises(InputError, match="has no fit_predict"):
         Discoverer("unsupervised", n_fine=6, clusterer=object()).fit(data)

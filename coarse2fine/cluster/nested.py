@@ -1,8 +1,10 @@
 """Discovery: one clustering of all rows, or one inside each coarse class when labels are known.
 
 The clusterer is K-Means ("kmeans"), spectral clustering of the rows' k-nearest-neighbour graph
-("spectral"), or any object with scikit-learn's ``fit_predict`` (cloned for every clustering,
-with ``n_clusters`` and ``random_state`` set when it has them).
+("spectral"), the same on the rows' UMAP layout in 5 dimensions with K-Means then refining the
+partition there ("umap-spectral", coarse2fine.cluster.layout), or any object with scikit-learn's
+``fit_predict`` (cloned for every clustering, with ``n_clusters`` and ``random_state`` set when
+it has them). Whatever the clusterer, a category's centre is its rows' mean feature.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from typing import Any
 import numpy as np
 
 from coarse2fine.cluster.kmeans import kmeans, l2_normalize
+from coarse2fine.cluster.layout import layout
 from coarse2fine.data.dataset import InputError
 
-CLUSTERERS = ("kmeans", "spectral")
+CLUSTERERS = ("kmeans", "spectral", "umap-spectral")
 SPECTRAL_NEIGHBOURS = 15  # the neighbours of each row in the spectral graph (UMAP's default)
 
 
@@ -130,8 +133,8 @@ def check_clusterer(clusterer: Any) -> None:
             )
     elif not callable(getattr(clusterer, "fit_predict", None)):
         raise InputError(
-            f"clusterer {type(clusterer).__name__} has no fit_predict(X): pass 'kmeans', "
-            "'spectral' or a scikit-learn style clusterer"
+            f"clusterer {type(clusterer).__name__} has no fit_predict(X): pass one of "
+            f"{', '.join(CLUSTERERS)} or a scikit-learn style clusterer"
         )
 
 
@@ -145,18 +148,10 @@ def partition(
     if k == 1 or k >= n:
         labels = np.zeros(n, np.int64) if k == 1 else np.arange(n, dtype=np.int64)
     elif clusterer == "spectral":
-        from sklearn.cluster import SpectralClustering
-
-        model = SpectralClustering(
-            n_clusters=k,
-            affinity="nearest_neighbors",
-            n_neighbors=min(SPECTRAL_NEIGHBOURS, n - 1),
-            assign_labels="cluster_qr",
-            random_state=seed,
-        )
-        with warnings.catch_warnings():  # fine categories far apart leave the graph in pieces
-            warnings.filterwarnings("ignore", message="Graph is not fully connected")
-            labels = model.fit_predict(features)
+        labels = spectral_labels(features, k, seed)
+    elif clusterer == "umap-spectral":
+        positions = layout(features, seed=seed)
+        labels = refine_by_kmeans(positions, spectral_labels(positions, k, seed))
     else:
         from sklearn.base import clone
 
@@ -167,6 +162,34 @@ def partition(
         labels = model.fit_predict(features)
     labels = np.unique(np.asarray(labels), return_inverse=True)[1].astype(np.int64)
     return labels, mean_centres(features, labels, k)
+
+
+def spectral_labels(points: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """Spectral clustering of the points' symmetrised 15-nearest-neighbour graph into k groups
+    (scikit-learn's, with the deterministic cluster_qr assignment)."""
+    from sklearn.cluster import SpectralClustering
+
+    model = SpectralClustering(
+        n_clusters=k,
+        affinity="nearest_neighbors",
+        n_neighbors=min(SPECTRAL_NEIGHBOURS, len(points) - 1),
+        assign_labels="cluster_qr",
+        random_state=seed,
+    )
+    with warnings.catch_warnings():  # fine categories far apart leave the graph in pieces
+        warnings.filterwarnings("ignore", message="Graph is not fully connected")
+        return model.fit_predict(points)
+
+
+def refine_by_kmeans(points: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Lloyd's K-Means started from the groups' means: spectral clustering finds the clumps,
+    K-Means lets their sizes differ (docs/DEFAULTS.md: it keeps spectral's gain on categories
+    of equal size and recovers K-Means' on unequal ones)."""
+    from sklearn.cluster import KMeans
+
+    groups = np.unique(labels, return_inverse=True)[1]
+    starts = np.stack([points[groups == g].mean(axis=0) for g in range(groups.max() + 1)])
+    return KMeans(len(starts), init=starts, n_init=1).fit_predict(points)
 
 
 def mean_centres(features: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
