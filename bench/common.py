@@ -175,6 +175,7 @@ def package_defaults() -> dict[str, Any]:
     """The estimator's defaults, part of every ``discover`` cell's settings: a cell measured
     under older defaults no longer counts once they change."""
     from coarse2fine import Discoverer
+    from coarse2fine.discoverer import SMALL_TEXT_CLUSTERER, SPECTRAL_MAX_ROWS
     from coarse2fine.methods import METHODS
 
     params = Discoverer().get_params()
@@ -186,4 +187,6 @@ def package_defaults() -> dict[str, Any]:
         },
         # the default method's recipe: epochs, learning rates and options per input kind
         "recipe": METHODS[params["method"]].defaults,
+        # what clusterer="auto" picks for texts with small categories, and up to what size
+        "auto_clusterer": {"texts": SMALL_TEXT_CLUSTERER, "max_rows": SPECTRAL_MAX_ROWS},
     }

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 from sources import true_counts
 
+# the clusterings of a trained system's features that a row reports unless it names its own
 CLUSTERERS = ("kmeans", "spectral")
 
 
@@ -39,7 +40,7 @@ def run_discover(data, spec, seed):
     est.fit(data)
     labels = {est.clusterer_: est.labels_}
     counts = np.array([est.cluster_parents_.count(c) for c in est.coarse_classes_])
-    for clusterer in CLUSTERERS:
+    for clusterer in spec.get("clusterers", CLUSTERERS):
         if clusterer not in labels:
             found = discover(
                 est.embedding_,
@@ -67,7 +68,7 @@ def run_discover(data, spec, seed):
 
 
 def untrained(data, spec, seed):
-    return run_discover(data, {"params": {"method": "unsupervised"}}, seed)
+    return run_discover(data, {**spec, "params": {"method": "unsupervised"}}, seed)
 
 
 def nested(data, features, seed, cluster):
