@@ -33,7 +33,8 @@ BASE = [
     "--fine-col",
     "intent",
 ]
-SETTINGS = {"version": 1, "commands": BASE, "n_fine": 15}
+# version 2: rerun when the auto clusterer became umap-spectral (2026-12-05)
+SETTINGS = {"version": 2, "commands": BASE, "n_fine": 15}
 
 
 def run(exe: Path, args: list[str], work: Path) -> tuple[str, float]:
