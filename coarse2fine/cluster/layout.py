@@ -23,7 +23,7 @@ from scipy.optimize import curve_fit
 
 from coarse2fine.cluster.kmeans import l2_normalize
 
-LAYOUT_DIMS = 5  # BERTopic's setting, also measured here (docs/DEFAULTS.md)
+LAYOUT_DIMS = 5  # BERTopic's setting
 LAYOUT_NEIGHBOURS = 15  # UMAP's default, counting the row itself
 NEGATIVES = 5  # random rows pushed away for every edge pulled
 SMOOTH_STEPS = 64  # bisection steps for each row's distance scale
@@ -34,6 +34,7 @@ def knn_by_cosine(features: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]
     from coarse2fine.cluster.neighbours import nearest_neighbours
 
     unit = l2_normalize(np.ascontiguousarray(features, dtype=np.float32))
+    # torch whether or not faiss is installed: the same rows give the same layout everywhere
     index, _ = nearest_neighbours(unit, k, backend="torch")
     index = index[:, 1:]  # rank 0 is the row itself
     cosine = np.einsum("nd,nkd->nk", unit, unit[index])
