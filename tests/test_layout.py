@@ -102,3 +102,15 @@ def test_umap_spectral_finds_groups_of_unequal_size_inside_each_class():
     )
     assert cluster_acc(np.array(fine), found.labels) == 100.0
     assert np.allclose(np.linalg.norm(found.centres, axis=1), 1.0, atol=1e-5)
+
+
+def test_classes_laid_out_side_by_side_give_what_one_after_another_gives():
+    from coarse2fine.cluster.nested import partition
+
+    rng = np.random.default_rng(7)
+    features = rng.normal(size=(150, 12)).astype(np.float32)
+    coarse = np.repeat([0, 1, 2], 50)
+    found = discover(features, 9, coarse=coarse, clusterer="umap-spectral", seed=3)
+    for c in range(3):
+        alone, _ = partition(features[coarse == c], 3, "umap-spectral", 3, 10)
+        assert np.array_equal(found.labels[coarse == c] - 3 * c, alone)

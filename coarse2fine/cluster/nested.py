@@ -9,6 +9,7 @@ it has them). Whatever the clusterer, a category's centre is its rows' mean feat
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -115,9 +116,22 @@ def discover(
         alloc = np.minimum(alloc, sizes)
     labels = np.empty(n, dtype=np.int64)
     centres, parents = [], []
-    for c, k_c in zip(classes, alloc, strict=True):
-        rows = np.flatnonzero(coarse == c)
-        sub, sub_centres = partition(features[rows], int(k_c), clusterer, seed, n_init, backend)
+    groups = [np.flatnonzero(coarse == c) for c in classes]
+
+    def one(job: tuple[np.ndarray, int]) -> tuple[np.ndarray, np.ndarray]:
+        return partition(features[job[0]], job[1], clusterer, seed, n_init, backend)
+
+    jobs = list(zip(groups, (int(k_c) for k_c in alloc), strict=True))
+    if clusterer == "umap-spectral" and len(jobs) > 1:
+        # the layouts' numpy loops hold one core each: the classes run side by side, each
+        # with its own random stream, so the result does not depend on the order they finish
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(len(jobs), os.cpu_count() or 1)) as pool:
+            found = list(pool.map(one, jobs))
+    else:
+        found = [one(job) for job in jobs]
+    for c, k_c, rows, (sub, sub_centres) in zip(classes, alloc, groups, found, strict=True):
         labels[rows] = sub + len(centres)
         centres.extend(sub_centres)
         parents.extend([c] * int(k_c))
