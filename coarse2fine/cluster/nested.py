@@ -127,8 +127,12 @@ def discover(
         # with its own random stream, so the result does not depend on the order they finish
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(min(len(jobs), os.cpu_count() or 1)) as pool:
-            found = list(pool.map(one, jobs))
+        # warning filters are process-wide: set here, so the threads' own save-and-restore of
+        # them cannot leave the caller's filters changed
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Graph is not fully connected")
+            with ThreadPoolExecutor(min(len(jobs), os.cpu_count() or 1)) as pool:
+                found = list(pool.map(one, jobs))
     else:
         found = [one(job) for job in jobs]
     for c, k_c, rows, (sub, sub_centres) in zip(classes, alloc, groups, found, strict=True):
