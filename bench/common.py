@@ -154,6 +154,22 @@ def protocol_record(cell: Any) -> dict:
     return record
 
 
+def on_saved_features(cell: Any, study: Any, *args: Any, producer: str = "bench/peers.py") -> Any:
+    """``study(folder, *args)`` on the features that ``producer`` saved in the folder
+    ``C2F_PEERS_FEATURES`` names; a missing folder, or a study that finds no features there
+    (it returns None), stops the cell saying what to run first."""
+    folder = os.environ.get("C2F_PEERS_FEATURES")
+    if not folder:
+        raise SystemExit("set C2F_PEERS_FEATURES to the folder bench/peers.py saved features in")
+    found = study(Path(folder), *args)
+    if found is None:
+        raise SystemExit(
+            f"no {cell.dataset} seed {cell.seed} features in {folder}: run {producer} with "
+            "C2F_PEERS_FEATURES first"
+        )
+    return found
+
+
 def slug(label: str) -> str:
     """A probe's row name (and file name) made from its label."""
     return re.sub(r"[^A-Za-z0-9.-]+", "_", label).strip("_")

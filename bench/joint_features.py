@@ -24,11 +24,10 @@ in the folder fails with what to run, the others still run.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
-from common import ROOT, mean_std, replace_section
+from common import ROOT, mean_std, on_saved_features, replace_section
 from harness import Cell, main
 from sources import TEXT_DATASETS, VECTOR_DATASETS
 
@@ -131,16 +130,10 @@ def study(folder: Path, dataset: str, seed: int) -> dict | None:
 
 
 def run_one(cell: Cell) -> dict:
-    folder = os.environ.get("C2F_PEERS_FEATURES")
-    if not folder:
-        raise SystemExit("set C2F_PEERS_FEATURES to the folder bench/peers.py saved features in")
-    found = study(Path(folder), cell.dataset, cell.seed)
-    if found is None:
-        raise SystemExit(
-            f"no {cell.dataset} seed {cell.seed} features in {folder}: run bench/peers.py (or "
-            "bench/main_job_clusterers.py for clinc-train) with C2F_PEERS_FEATURES first"
-        )
-    return found
+    producer = "bench/main_job_clusterers.py" if cell.dataset == "clinc-train" else None
+    return on_saved_features(
+        cell, study, cell.dataset, cell.seed, producer=producer or "bench/peers.py"
+    )
 
 
 def report(results: list[dict]) -> None:

@@ -28,12 +28,11 @@ One cell per (dataset, seed) under bench/results/layout_clusterers/.
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from pathlib import Path
 
 import numpy as np
-from common import ROOT, mean_std, replace_section
+from common import ROOT, mean_std, on_saved_features, replace_section
 from harness import Cell, main
 from sources import TEXT_DATASETS
 
@@ -174,16 +173,7 @@ def study(folder: Path, dataset: str, seed: int) -> dict | None:
 
 
 def run_one(cell: Cell) -> dict:
-    folder = os.environ.get("C2F_PEERS_FEATURES")
-    if not folder:
-        raise SystemExit("set C2F_PEERS_FEATURES to the folder bench/peers.py saved features in")
-    found = study(Path(folder), cell.dataset, cell.seed)
-    if found is None:
-        raise SystemExit(
-            f"no {cell.dataset} seed {cell.seed} features in {folder}: run bench/peers.py with "
-            "C2F_PEERS_FEATURES first"
-        )
-    return found
+    return on_saved_features(cell, study, cell.dataset, cell.seed)
 
 
 def report(results: list[dict]) -> None:
