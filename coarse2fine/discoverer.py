@@ -28,7 +28,12 @@ from coarse2fine.batching import (
     resolve_precision,
 )
 from coarse2fine.cluster import Clustering, group_mask, l2_normalize, nearest_centre
-from coarse2fine.cluster.estimate_k import CRITERIA, DEFAULT_CRITERION, estimate_k
+from coarse2fine.cluster.estimate_k import (
+    CRITERIA,
+    DEFAULT_CRITERION,
+    estimate_counts,
+    estimate_k,
+)
 from coarse2fine.cluster.naming import image_names, text_names, vector_names
 from coarse2fine.cluster.nested import check_clusterer
 from coarse2fine.curate import Curation
@@ -689,8 +694,9 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
             counts = self._estimate(
                 features, data, "trained" if self.method_.trains else "starting"
             )
-        total = int(self.n_fine) if counts is None else int(counts.sum())
-        self.clusterer_ = self._resolve_clusterer(data, len(data) / max(total, 1))
+        if not estimated_here:  # (an estimate here chose the clusterer it counted for)
+            total = int(self.n_fine) if counts is None else int(counts.sum())
+            self.clusterer_ = self._resolve_clusterer(data, len(data) / max(total, 1))
         clusters = self._discover(self.method_, features, prepared, data, counts)
         if start is not None:
             untrained, before = start
@@ -707,10 +713,10 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
                 self.method_, self.fitted_method_ = untrained, "unsupervised"
                 features, clusters = before, found
                 if estimated_here:  # K compared on the trained features; now the kept ones'
+                    previous = self.clusterer_
                     again = self._estimate(features, data, "starting")
-                    if not np.array_equal(again, counts):
-                        counts, total = again, int(again.sum())
-                        self.clusterer_ = self._resolve_clusterer(data, len(data) / max(total, 1))
+                    if not np.array_equal(again, counts) or self.clusterer_ != previous:
+                        counts = again
                         clusters = self._discover(untrained, before, prepared, data, counts)
         self._set_clusters(clusters, multi=groups is not None)
         self.labels_ = clusters.labels
@@ -723,13 +729,19 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def _estimate(self, features: np.ndarray, data: CoarseDataset, which: str) -> np.ndarray:
         """Categories per coarse class estimated on ``features`` (``which``: "starting" or
-        "trained"), kept with each class's plausible range and criterion curve."""
+        "trained"), kept with each class's plausible range and criterion curve; sets
+        ``clusterer_`` from the count. Where that clusterer is "umap-spectral", each class is
+        also counted on its layout, the positions the clusterer cuts, and that count kept where
+        it agrees with the features' (``estimate_k(on_layout=True)``, docs/ESTIMATE_K.md)."""
+        options = {"criterion": self.k_estimator, "min_size": self.min_category_size}
+        first = estimate_counts(features, data.coarse_ids, seed=self.seed, **options)
+        self.clusterer_ = self._resolve_clusterer(data, len(data) / max(int(first.sum()), 1))
         found = estimate_k(
             features,
             data.coarse_ids,
-            criterion=self.k_estimator,
-            min_size=self.min_category_size,
             seed=self.seed,
+            on_layout=self.clusterer_ == "umap-spectral",
+            **options,
         )
         counts = found.counts
         self.estimated_counts_ = dict(zip(self.coarse_classes_, counts.tolist(), strict=True))
@@ -741,6 +753,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
                     "k": int(k),
                     "low": e.low,
                     "high": e.high,
+                    "on": "layout" if e.on_layout else "features",
                     "curve": [
                         [int(x), None if not np.isfinite(y) else round(float(y), 5)]
                         for x, y in zip(e.ks, e.scores, strict=True)

@@ -405,3 +405,19 @@ def test_train_layers_updates_only_the_top_layers(tiny_data):
 def test_cuda_without_cuda_is_a_clear_error(tiny_data):
     with pytest.raises(InputError, match="device 'cuda': CUDA is not available here; use cpu"):
         small(device="cuda").fit(tiny_data)
+
+
+def test_unknown_k_for_the_layout_clusterer_is_counted_on_the_layout():
+    """With ``umap-spectral`` clustering, each class is also counted on the layout it cuts; the
+    layout's count is kept where it agrees, and the record says so."""
+    data = make_hierarchical_blobs((3, 2, 1), rows_per_fine=20, dim=16, seed=3)
+    est = Discoverer("unsupervised", n_fine=None, clusterer="umap-spectral", progress=False)
+    est.fit(data)
+    assert est.estimated_counts_ == {"c0": 3, "c1": 2, "c2": 1}
+    assert {c: e["on"] for c, e in est.k_estimate_["classes"].items()} == {
+        "c0": "layout",
+        "c1": "layout",
+        "c2": "layout",
+    }
+    plain = Discoverer("unsupervised", n_fine=None, progress=False).fit(data)  # K-Means: features
+    assert {e["on"] for e in plain.k_estimate_["classes"].values()} == {"features"}

@@ -7,11 +7,14 @@ import pytest
 
 from coarse2fine.cluster.estimate_k import (
     CRITERIA,
+    best_k,
+    class_curve,
     eigengaps,
     estimate_counts,
     estimate_k,
     k_max,
 )
+from coarse2fine.cluster.layout import layout
 from coarse2fine.data.synthetic import make_hierarchical_blobs
 
 
@@ -79,7 +82,7 @@ def test_range_spans_the_subsample_estimates():
     assert (clear.k, clear.low, clear.high) == (3, 3, 3)
     vague = make_hierarchical_blobs((6,), rows_per_fine=15, dim=8, fine_spread=0.5, seed=0)
     found = estimate_k(vague.vectors, resamples=8).classes[0]
-    assert (found.k, found.low, found.high) == (6, 1, 6)  # some subsamples see one blur
+    assert (found.k, found.low, found.high) == (6, 1, 7)  # some subsamples see one blur
 
 
 def test_size_split_shares_the_total_by_rows():
@@ -105,3 +108,34 @@ def test_options_are_checked():
         estimate_counts(np.zeros((4, 2)), split="even")
     with pytest.raises(ValueError, match="criterion must be one of " + ", ".join(CRITERIA)):
         estimate_counts(np.zeros((4, 2)), criterion="gap")
+
+
+def test_the_layout_count_is_kept_where_it_agrees_with_the_features():
+    """``on_layout``: three groups of 20 rows are three clumps of the layout, which agrees with
+    the features' count and is kept; a structureless Gaussian of 120 rows in 16 dimensions is
+    one group for the features but breaks into many clumps of the layout (more than 1.5 x
+    one), so the features' count stands."""
+    groups = make_hierarchical_blobs((3,), rows_per_fine=20, dim=16, seed=0).vectors  # 60 rows
+    rng = np.random.default_rng(0)
+    blob = (rng.standard_normal((120, 16)) + 3 * np.eye(16)[0]).astype(np.float32)
+    blob_layout = best_k(*class_curve(layout(blob, seed=0), "eigengap", None, 0, 15, "knn"))
+    assert blob_layout > 1.5
+    x, coarse = np.concatenate([groups, blob]), np.repeat([0, 1], [60, 120])
+    found = estimate_k(x, coarse, on_layout=True, resamples=2)
+    assert [e.on_layout for e in found.classes] == [True, False]
+    assert found.counts.tolist() == [3, 1]
+    plain = estimate_k(x, coarse, resamples=2)
+    assert not any(e.on_layout for e in plain.classes)
+    np.testing.assert_array_equal(found.classes[1].scores, plain.classes[1].scores)
+    # the layout's clumps are far apart: its 15-neighbour graph splits into the three groups
+    assert found.classes[0].scores[2] > 0.5 > np.nanmax(np.delete(found.classes[0].scores, 2))
+
+
+def test_the_fuzzy_graph_weighs_a_small_groups_outside_edges_little():
+    """Two groups of 30 rows and one of 4 on orthogonal axes: with 10 neighbours each row of
+    the small group links 6 rows of another group, so the connectivity graph (every edge 1)
+    ties it to them; UMAP's memberships give those far edges weights near 0, and the fuzzy
+    graph's eigengap counts three groups where the plain graph's counts two."""
+    x = separated_groups((30, 30, 4))
+    assert estimate_counts(x, criterion="eigengap", graph="fuzzy").tolist() == [3]
+    assert estimate_counts(x, criterion="eigengap", graph="knn").tolist() == [2]

@@ -8,7 +8,10 @@ can pick another K. The criteria (all on unit-length features, chosen among by
 - ``"eigengap"`` (the default): the gap lambda_{K+1} - lambda_K between consecutive eigenvalues
   of the normalised Laplacian of the class's 10-nearest-neighbour graph. K groups with few
   edges between them give K eigenvalues near 0 and then a jump. No minimum group size: a
-  category that is its own neighbourhood counts, however few its rows.
+  category that is its own neighbourhood counts, however few its rows. The graph (``graph``):
+  ``"fuzzy"`` (the default), UMAP's fuzzy graph, each edge weighted by how near the neighbour
+  is on the scale of the row's own neighbourhood (coarse2fine.cluster.layout.fuzzy_graph), so
+  a small category's few edges to a larger one weigh little; or ``"knn"``, every edge 1.
 - ``"hdbscan"``: HDBSCAN run over a range of minimum group sizes (2 .. a third of the class);
   a count that persists over a wide range of sizes is a structure rather than an artefact of one
   size. Score of K: the share (in log size) of the range that yields K clusters.
@@ -25,6 +28,15 @@ The plausible range per class comes from the criterion's stability: the estimate
 ``resamples`` random 80 % subsamples of the class's rows, and the range spans the estimates
 (with the full-data one).
 
+``on_layout=True`` (for the ``umap-spectral`` clusterer) also counts each class on its UMAP
+layout, the positions that clusterer cuts (coarse2fine.cluster.layout), with the
+15-nearest-neighbour graph it cuts them by, and keeps that count where it is at most
+LAYOUT_AGREEMENT times the count on the features. The layout pulls a small category into a
+clump of its own where the features' graph merges it with a larger one; but it also breaks
+a large category, or structureless rows, into clumps of 15-20 rows, so a count far above the
+features' is read as that (docs/ESTIMATE_K.md has both measurements). The range then
+resamples the space whose count was kept.
+
 ``split="size"`` keeps only the total and shares it over the coarse classes in proportion to
 their rows (as nested discovery does with a given K); ``split="criterion"`` keeps the per-class
 estimates.
@@ -37,6 +49,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from coarse2fine.cluster.kmeans import l2_normalize
+from coarse2fine.cluster.layout import layout
 
 DEFAULT_CRITERION = "eigengap"
 CRITERIA = ("eigengap", "hdbscan", "silhouette", "modularity", "hdbscan-fixed")
@@ -49,6 +62,9 @@ FIXED_MIN_SIZE = 20  # "hdbscan-fixed" without a min_size
 MIN_SAMPLES = 3
 RESAMPLES = 8
 RESAMPLE_SHARE = 0.8
+GRAPHS = ("fuzzy", "knn")
+# on_layout: the layout's count is kept while at most this many times the features' one
+LAYOUT_AGREEMENT = 1.5
 
 
 @dataclass
@@ -60,6 +76,7 @@ class ClassEstimate:
     high: int
     ks: np.ndarray  # candidate K values
     scores: np.ndarray  # the criterion at each K (higher = better; nan = not computed)
+    on_layout: bool = False  # counted on the class's UMAP layout rather than its features
 
 
 @dataclass
@@ -78,6 +95,8 @@ def estimate_counts(
     min_size: int | None = None,
     seed: int = 0,
     neighbours: int = NEIGHBOURS,
+    graph: str = "fuzzy",
+    on_layout: bool = False,
 ) -> np.ndarray:
     """Estimated number of fine categories per coarse class (in ``np.unique(coarse)`` order; one
     entry for all rows when ``coarse`` is None)."""
@@ -90,6 +109,8 @@ def estimate_counts(
         seed=seed,
         resamples=0,
         neighbours=neighbours,
+        graph=graph,
+        on_layout=on_layout,
     ).counts
 
 
@@ -103,38 +124,64 @@ def estimate_k(
     seed: int = 0,
     resamples: int = RESAMPLES,
     neighbours: int = NEIGHBOURS,
+    graph: str = "fuzzy",
+    on_layout: bool = False,
 ) -> Estimate:
     """Per coarse class: the estimated K, a plausible range from ``resamples`` 80 % subsamples,
-    and the criterion's curve over K."""
-    from coarse2fine.cluster.nested import allocate_by_size
+    and the criterion's curve over K; with ``on_layout``, the layout's count where it agrees
+    (module docstring)."""
+    from coarse2fine.cluster.nested import SPECTRAL_NEIGHBOURS, allocate_by_size, side_by_side
 
     if criterion not in CRITERIA:
         raise ValueError(f"criterion must be one of {', '.join(CRITERIA)}, got {criterion!r}")
     if split not in SPLITS:
         raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    if graph not in GRAPHS:
+        raise ValueError(f"graph must be one of {', '.join(GRAPHS)}, got {graph!r}")
     if min_size is not None and min_size < 2:
         raise ValueError(f"min_size must be >= 2, got {min_size}")
     features = l2_normalize(np.asarray(features, dtype=np.float32))
     coarse = np.zeros(len(features), np.int64) if coarse is None else np.asarray(coarse)
     rng = np.random.default_rng(seed)
+    groups = [features[coarse == c] for c in np.unique(coarse)]
+    if on_layout:  # each class's layout, as the clusterer computes it
+        placed = side_by_side(lambda rows: layout(rows, seed=seed), groups)
+    else:
+        placed = [None] * len(groups)
     classes = []
-    for c in np.unique(coarse):
-        rows = features[coarse == c]
-        ks, scores = class_curve(rows, criterion, min_size, seed, neighbours)
-        k = int(ks[np.nanargmax(scores)]) if np.isfinite(scores).any() else 1
+    for rows, positions in zip(groups, placed, strict=True):
+        space, space_neighbours, space_graph = rows, neighbours, graph
+        ks, scores = class_curve(rows, criterion, min_size, seed, neighbours, graph)
+        k = best_k(ks, scores)
+        kept_layout = False
+        if positions is not None and len(ks) > 1:
+            layout_ks, layout_scores = class_curve(
+                positions, criterion, min_size, seed, SPECTRAL_NEIGHBOURS, "knn"
+            )
+            layout_k = best_k(layout_ks, layout_scores)
+            if layout_k <= LAYOUT_AGREEMENT * k:
+                ks, scores, k, kept_layout = layout_ks, layout_scores, layout_k, True
+                space, space_neighbours, space_graph = positions, SPECTRAL_NEIGHBOURS, "knn"
         found = [k]
         for _ in range(resamples):
-            take = rng.choice(len(rows), max(2, int(RESAMPLE_SHARE * len(rows))), replace=False)
-            sub = rows[np.sort(take)]
-            sub_ks, sub_scores = class_curve(sub, criterion, min_size, seed, neighbours)
+            take = rng.choice(len(space), max(2, int(RESAMPLE_SHARE * len(space))), replace=False)
+            sub = space[np.sort(take)]
+            sub_ks, sub_scores = class_curve(
+                sub, criterion, min_size, seed, space_neighbours, space_graph
+            )
             if np.isfinite(sub_scores).any():
-                found.append(int(sub_ks[np.nanargmax(sub_scores)]))
-        classes.append(ClassEstimate(k, min(found), max(found), ks, scores))
+                found.append(best_k(sub_ks, sub_scores))
+        classes.append(ClassEstimate(k, min(found), max(found), ks, scores, kept_layout))
     counts = np.array([e.k for e in classes], dtype=np.int64)
     if split == "size":
         sizes = np.unique(coarse, return_counts=True)[1]  # rows per class, same order
         counts = allocate_by_size(sizes, int(counts.sum()))
     return Estimate(counts, classes, criterion)
+
+
+def best_k(ks: np.ndarray, scores: np.ndarray) -> int:
+    """The best-scoring K (1 when no K was scored)."""
+    return int(ks[np.nanargmax(scores)]) if np.isfinite(scores).any() else 1
 
 
 def k_max(n: int, min_size: int | None = None) -> int:
@@ -144,15 +191,21 @@ def k_max(n: int, min_size: int | None = None) -> int:
 
 
 def class_curve(
-    rows: np.ndarray, criterion: str, min_size: int | None, seed: int, neighbours: int = NEIGHBOURS
+    rows: np.ndarray,
+    criterion: str,
+    min_size: int | None,
+    seed: int,
+    neighbours: int = NEIGHBOURS,
+    graph: str = "fuzzy",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The candidate K values of one class and the criterion's score at each."""
+    """The candidate K values of one class and the criterion's score at each (``graph``: the
+    eigengap's)."""
     top = k_max(len(rows), min_size)
     ks = np.arange(1, top + 1)
     if top == 1:
         return ks, np.zeros(1)
     if criterion == "eigengap":
-        scores = eigengaps(rows, top, neighbours)
+        scores = eigengaps(rows, top, neighbours, graph)
     elif criterion == "hdbscan":
         scores = hdbscan_persistence(rows, top)
     elif criterion == "silhouette":
@@ -165,22 +218,31 @@ def class_curve(
     return ks, scores
 
 
-def neighbour_graph(rows: np.ndarray, neighbours: int = NEIGHBOURS):
-    """The symmetrised nearest-neighbour connectivity graph (scipy sparse), as the spectral
-    clusterer builds it."""
+def neighbour_graph(rows: np.ndarray, neighbours: int = NEIGHBOURS, graph: str = "knn"):
+    """The rows' neighbour graph (scipy sparse): ``"knn"``, the symmetrised nearest-neighbour
+    connectivity graph, as the spectral clusterer builds it; ``"fuzzy"``, UMAP's fuzzy graph of
+    the same neighbours (the row itself counted among them, as UMAP counts)."""
+    if graph == "fuzzy":
+        from coarse2fine.cluster.layout import fuzzy_graph, knn_by_cosine
+
+        k = min(neighbours, len(rows))
+        index, dist = knn_by_cosine(rows, k - 1)
+        return fuzzy_graph(index, dist, k)
     from sklearn.neighbors import kneighbors_graph
 
-    graph = kneighbors_graph(rows, n_neighbors=min(neighbours, len(rows) - 1), include_self=True)
-    return 0.5 * (graph + graph.T)
+    knn = kneighbors_graph(rows, n_neighbors=min(neighbours, len(rows) - 1), include_self=True)
+    return 0.5 * (knn + knn.T)
 
 
-def eigengaps(rows: np.ndarray, top: int, neighbours: int = NEIGHBOURS) -> np.ndarray:
+def eigengaps(
+    rows: np.ndarray, top: int, neighbours: int = NEIGHBOURS, graph: str = "knn"
+) -> np.ndarray:
     """lambda_{K+1} - lambda_K for K = 1..top, lambda the normalised Laplacian's eigenvalues in
     ascending order."""
     import scipy.sparse as sp
     from scipy.sparse.csgraph import laplacian
 
-    lap = laplacian(neighbour_graph(rows, neighbours), normed=True)
+    lap = laplacian(neighbour_graph(rows, neighbours, graph), normed=True)
     want = min(top + 1, len(rows))
     if len(rows) <= 1500:
         values = np.linalg.eigvalsh(lap.toarray())[:want]
@@ -234,7 +296,8 @@ def silhouettes(rows: np.ndarray, top: int, seed: int) -> np.ndarray:
 def modularity_votes(
     rows: np.ndarray, top: int, seed: int, neighbours: int = NEIGHBOURS, runs: int = 5
 ) -> np.ndarray:
-    """Share of ``runs`` Louvain runs (resolution 1) finding K communities of 2+ rows."""
+    """Share of ``runs`` Louvain runs (resolution 1) finding K communities of 2+ rows (on the
+    connectivity graph)."""
     import networkx as nx
 
     graph = nx.from_scipy_sparse_array(neighbour_graph(rows, neighbours))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,24 +123,28 @@ def discover(
         return partition(features[job[0]], job[1], clusterer, seed, n_init, backend)
 
     jobs = list(zip(groups, (int(k_c) for k_c in alloc), strict=True))
-    if clusterer == "umap-spectral" and len(jobs) > 1:
-        # the layouts' numpy loops hold one core each: the classes run side by side, each
-        # with its own random stream, so the result does not depend on the order they finish
-        from concurrent.futures import ThreadPoolExecutor
-
-        # warning filters are process-wide: set here, so the threads' own save-and-restore of
-        # them cannot leave the caller's filters changed
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Graph is not fully connected")
-            with ThreadPoolExecutor(min(len(jobs), os.cpu_count() or 1)) as pool:
-                found = list(pool.map(one, jobs))
-    else:
-        found = [one(job) for job in jobs]
+    found = side_by_side(one, jobs) if clusterer == "umap-spectral" else [one(j) for j in jobs]
     for c, k_c, rows, (sub, sub_centres) in zip(classes, alloc, groups, found, strict=True):
         labels[rows] = sub + len(centres)
         centres.extend(sub_centres)
         parents.extend([c] * int(k_c))
     return Clustering(labels, np.asarray(centres, dtype=np.float32), np.asarray(parents, np.int64))
+
+
+def side_by_side(work: Callable[[Any], Any], jobs: list) -> list:
+    """``work`` on every job, on threads, results in the jobs' order. For the layouts, whose
+    numpy loops hold one core each; each job has its own random stream, so the result does not
+    depend on the order they finish."""
+    if len(jobs) < 2:
+        return [work(job) for job in jobs]
+    from concurrent.futures import ThreadPoolExecutor
+
+    # warning filters are process-wide: set here, so the threads' own save-and-restore of them
+    # cannot leave the caller's filters changed
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Graph is not fully connected")
+        with ThreadPoolExecutor(min(len(jobs), os.cpu_count() or 1)) as pool:
+            return list(pool.map(work, jobs))
 
 
 def check_clusterer(clusterer: Any) -> None:
