@@ -36,10 +36,11 @@ CACHE = ROOT / "bench" / "cache" / "estimate_k"
 SEEDS = (0, 1, 2)
 # 6: every peers dataset, every criterion, before and after training (was: HDBSCAN on CLINC and
 # HWU64 train splits)
+# 9: the layout's count on every class (no agreement check) as a variant
 # 8: the package's estimator (its graph UMAP's fuzzy one; for umap-spectral, the layout's count
 # where it agrees) beside the connectivity graph it replaced; the candidates the first runs
 # ruled out (5 / 15 neighbours, HDBSCAN, silhouette) dropped (their figures: docs/ESTIMATE_K.md)
-VERSION = 8
+VERSION = 9
 FEATURES = ("after", "before")  # the default's clustered features; the untrained encoder's
 TARGET_TOTAL = 15.0  # % error of the total
 TARGET_FACTOR = 1.5  # per class
@@ -47,11 +48,14 @@ TARGET_SHARE = 80.0  # % of classes within the factor
 TARGET_ACC = 3.0  # ACC points lost against the true K
 TARGET_TIME = 20.0  # % of discover's wall time
 DEFAULT = "default"  # the package's own path (Discoverer._estimate), with its plausible range
-# the other candidates: label -> (criterion, neighbours, graph of the eigengap)
+LAYOUT_ALWAYS = 1e6  # a layout agreement no count exceeds (K <= 60 per class); JSON has no inf
+# the other candidates: label -> (criterion, neighbours, graph of the eigengap, layout's count
+# kept up to this many times the features' one: 0 never)
 VARIANTS = {
-    "eigengap-10nn": ("eigengap", 10, "knn"),
-    "eigengap-fuzzy-10nn": ("eigengap", 10, "fuzzy"),
-    "modularity-10nn": ("modularity", 10, "knn"),
+    "eigengap-10nn": ("eigengap", 10, "knn", 0),
+    "eigengap-fuzzy-10nn": ("eigengap", 10, "fuzzy", 0),
+    "eigengap-layout-always": ("eigengap", 10, "fuzzy", LAYOUT_ALWAYS),
+    "modularity-10nn": ("modularity", 10, "knn", 0),
 }
 
 
@@ -220,7 +224,7 @@ def run_one(cell: Cell) -> dict[str, Any]:
                 low, high = [e["low"] for e in classes], [e["high"] for e in classes]
                 on_layout = [e["on"] == "layout" for e in classes]
             else:
-                criterion, neighbours, graph = VARIANTS[label]
+                criterion, neighbours, graph, agreement = VARIANTS[label]
                 estimate = estimate_k(
                     feats,
                     coarse,
@@ -229,10 +233,12 @@ def run_one(cell: Cell) -> dict[str, Any]:
                     neighbours=neighbours,
                     graph=graph,
                     resamples=0,
+                    on_layout=agreement > 0,
+                    layout_agreement=agreement,
                 )
                 counts = estimate.counts.tolist()
                 low = high = counts
-                on_layout = [False] * len(counts)
+                on_layout = [e.on_layout for e in estimate.classes]
             seconds = time.perf_counter() - start
             record["estimates"][kind][label] = {
                 "counts": [int(k) for k in counts],

@@ -177,7 +177,8 @@ def summary_text(
         span = ""
         if estimate is not None:
             got = estimate["classes"][node["coarse"]]
-            span = f" (estimated; plausible {got['low']}-{got['high']})"
+            where = ", on the layout" if got.get("on") == "layout" else ""
+            span = f" (estimated{where}; plausible {got['low']}-{got['high']})"
         table = Table(
             title=f"{node['coarse']}: {node['size']} rows, {len(node['categories'])} categories"
             + span,

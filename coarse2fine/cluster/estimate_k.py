@@ -126,10 +126,11 @@ def estimate_k(
     neighbours: int = NEIGHBOURS,
     graph: str = "fuzzy",
     on_layout: bool = False,
+    layout_agreement: float = LAYOUT_AGREEMENT,
 ) -> Estimate:
     """Per coarse class: the estimated K, a plausible range from ``resamples`` 80 % subsamples,
-    and the criterion's curve over K; with ``on_layout``, the layout's count where it agrees
-    (module docstring)."""
+    and the criterion's curve over K; with ``on_layout``, the layout's count where it is at most
+    ``layout_agreement`` times the features' (module docstring)."""
     from coarse2fine.cluster.nested import SPECTRAL_NEIGHBOURS, allocate_by_size, side_by_side
 
     if criterion not in CRITERIA:
@@ -159,7 +160,7 @@ def estimate_k(
                 positions, criterion, min_size, seed, SPECTRAL_NEIGHBOURS, "knn"
             )
             layout_k = best_k(layout_ks, layout_scores)
-            if layout_k <= LAYOUT_AGREEMENT * k:
+            if layout_k <= layout_agreement * k:
                 ks, scores, k, kept_layout = layout_ks, layout_scores, layout_k, True
                 space, space_neighbours, space_graph = positions, SPECTRAL_NEIGHBOURS, "knn"
         found = [k]

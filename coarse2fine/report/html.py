@@ -177,7 +177,8 @@ def _k_curves(clusters: dict) -> str | None:
         if k <= len(scores) and np.isfinite(scores[k - 1]):
             ax.plot([k], [scores[k - 1]], "o", color="#c33")
         label = name.replace("$", r"\$")  # a label is text, not math markup
-        ax.set_title(f"{label}: K={k} ({got['low']}-{got['high']})", fontsize=8)
+        where = ", on the layout" if got.get("on") == "layout" else ""
+        ax.set_title(f"{label}: K={k} ({got['low']}-{got['high']}{where})", fontsize=8)
         ax.tick_params(labelsize=7)
     fig.supxlabel("K (categories in the coarse class)", fontsize=9)
     fig.supylabel(f"{estimate['criterion']} score", fontsize=9)
