@@ -33,7 +33,7 @@ layout, the positions that clusterer cuts (coarse2fine.cluster.layout), with the
 15-nearest-neighbour graph it cuts them by, and keeps that count where it is at most
 LAYOUT_AGREEMENT times the count on the features. The layout pulls a small category into a
 clump of its own where the features' graph merges it with a larger one; but it also breaks
-a large category, or structureless rows, into clumps of 15-20 rows, so a count far above the
+a large category, or structureless rows, into many small clumps, so a count far above the
 features' is read as that (docs/ESTIMATE_K.md has both measurements). The range then
 resamples the space whose count was kept.
 
@@ -145,17 +145,22 @@ def estimate_k(
     coarse = np.zeros(len(features), np.int64) if coarse is None else np.asarray(coarse)
     rng = np.random.default_rng(seed)
     groups = [features[coarse == c] for c in np.unique(coarse)]
-    if on_layout:  # each class's layout, as the clusterer computes it
-        placed = side_by_side(lambda rows: layout(rows, seed=seed), groups)
-    else:
-        placed = [None] * len(groups)
+    # each class's layout, as the clusterer computes it (none where only K = 1 is possible)
+    wanted = [on_layout and k_max(len(rows), min_size) > 1 for rows in groups]
+    laid = iter(
+        side_by_side(
+            lambda rows: layout(rows, seed=seed),
+            [rows for rows, want in zip(groups, wanted, strict=True) if want],
+        )
+    )
+    placed = [next(laid) if want else None for want in wanted]
     classes = []
     for rows, positions in zip(groups, placed, strict=True):
         space, space_neighbours, space_graph = rows, neighbours, graph
         ks, scores = class_curve(rows, criterion, min_size, seed, neighbours, graph)
         k = best_k(ks, scores)
         kept_layout = False
-        if positions is not None and len(ks) > 1:
+        if positions is not None:
             layout_ks, layout_scores = class_curve(
                 positions, criterion, min_size, seed, SPECTRAL_NEIGHBOURS, "knn"
             )
