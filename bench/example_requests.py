@@ -36,7 +36,8 @@ BASE = [
 # version 2: rerun when the auto clusterer became umap-spectral (2026-12-05)
 # version 3: rerun when the K estimate moved to UMAP's fuzzy graph and the layout (2026-12-05)
 # version 4: rerun when the layout agreement gained a slack of 2 (2026-12-05)
-SETTINGS = {"version": 4, "commands": BASE, "n_fine": 15}
+# version 5: a floor of 3 instead of the slack (the slack split calendar into 12 for 3)
+SETTINGS = {"version": 5, "commands": BASE, "n_fine": 15}
 
 
 def run(exe: Path, args: list[str], work: Path) -> tuple[str, float]:
