@@ -97,3 +97,28 @@ def test_the_benches_name_of_down_as_published_is_the_packages(monkeypatch):
     from coarse2fine.methods import METHODS
 
     assert common.DOWN_PUBLISHED == METHODS["down"].published_options("text")
+
+
+def test_an_option_added_later_voids_the_defaults_cells_but_not_a_row_pinned_to_its_old_value(
+    monkeypatch,
+):
+    monkeypatch.syspath_prepend(str(BENCH))
+    import common
+
+    before = {"warmup_epochs": 0, "bank_writer": "student"}
+    old_defaults = {"epochs": None, "recipe": {"text": {"lr": 1e-5, "options": before}}}
+    new_defaults = {
+        "epochs": None,
+        "recipe": {"text": {"lr": 1e-5, "options": {**before, "k_share": 0.5}}},
+    }
+    published = {"warmup_epochs": 1, "bank_writer": "momentum"}
+    old_row = {"params": {"method_params": published}, "defaults": old_defaults}
+    pinned = {"params": {"method_params": {**published, "k_share": 0.8}}, "defaults": new_defaults}
+    assert common.comparable(old_row) == common.comparable(pinned)
+    # the default's row (no options of its own) and a row at another value are redone
+    assert common.comparable({"params": {}, "defaults": old_defaults}) != common.comparable(
+        {"params": {}, "defaults": new_defaults}
+    )
+    other = {"params": {"method_params": {**published, "k_share": 0.3}}, "defaults": new_defaults}
+    assert common.comparable(old_row) != common.comparable(other)
+    assert pinned["params"]["method_params"]["k_share"] == 0.8  # the caller's dict is untouched

@@ -170,6 +170,13 @@ def test_k_follows_the_mean_fine_class_size_unless_given():
     assert DOWN(encoder, 10).neighbour_count(18000) == 50
     assert DOWN(encoder, 10, DOWNConfig(k=7), n_fine=150).neighbour_count(18000) == 7
     assert DOWN(encoder, 10, DOWNConfig(k=70), n_fine=2).neighbour_count(30) == 29
+    # the text recipe's share: half of CLINC's 15 test rows per intent, rounded to even
+    half = DOWNConfig(k_share=0.5)
+    assert DOWN(encoder, 10, half, n_fine=150).neighbour_count(2250) == 8  # round(7.5)
+    assert DOWN(encoder, 10, half, n_fine=64).neighbour_count(1031) == 8  # round(8.05)
+    assert DOWN(encoder, 10, half).neighbour_count(1031) == 50  # K unknown: still 50
+    with pytest.raises(ValueError, match=r"k_share must be in \(0, 1\], got 0.0"):
+        DOWNConfig(k_share=0.0)
 
 
 def test_a_student_bank_writer_stores_the_training_forward_and_keeps_no_momentum_copy(tiny_vectors):
@@ -190,14 +197,16 @@ def test_a_student_bank_writer_stores_the_training_forward_and_keeps_no_momentum
         DOWNConfig(bank_writer="ema")
 
 
-def test_the_text_recipe_changes_two_options_that_the_user_and_the_papers_protocol_override(
+def test_the_text_recipe_changes_three_options_that_the_user_and_the_papers_protocol_override(
     tiny_data, tiny_vectors, monkeypatch
 ):
     from coarse2fine import Discoverer
     from coarse2fine import protocol as protocol_module
 
-    assert DOWN.recipe_options("text") == {"warmup_epochs": 0, "bank_writer": "student"}
-    assert DOWN.published_options("text") == {"warmup_epochs": 1, "bank_writer": "momentum"}
+    recipe = {"warmup_epochs": 0, "bank_writer": "student", "k_share": 0.5}
+    assert DOWN.recipe_options("text") == recipe
+    published = {"warmup_epochs": 1, "bank_writer": "momentum", "k_share": 0.8}
+    assert DOWN.published_options("text") == published
     assert DOWN.recipe_options("vectors") == {} and DNA.recipe_options("text") == {}
 
     def config(X, **params):
@@ -205,12 +214,12 @@ def test_the_text_recipe_changes_two_options_that_the_user_and_the_papers_protoc
         return est.fit(X).method_.config, est.history_
 
     recipe, history = config(tiny_data)
-    assert (recipe.warmup_epochs, recipe.bank_writer) == (0, "student")
+    assert (recipe.warmup_epochs, recipe.bank_writer, recipe.k_share) == (0, "student", 0.5)
     assert not any(h.get("stage") == "warmup" for h in history)
     mixed, _ = config(tiny_data, method_params={"warmup_epochs": 1, "k": 3})
     assert (mixed.warmup_epochs, mixed.bank_writer, mixed.k) == (1, "student", 3)
     vectors = Discoverer(epochs=1, n_fine=6, progress=False).fit(tiny_vectors).method_.config
-    assert (vectors.warmup_epochs, vectors.bank_writer) == (1, "momentum")
+    assert (vectors.warmup_epochs, vectors.bank_writer, vectors.k_share) == (1, "momentum", 0.8)
 
     seen = []
 
@@ -226,7 +235,7 @@ def test_the_text_recipe_changes_two_options_that_the_user_and_the_papers_protoc
                 (tiny_data, tiny_data), "down", 0, epochs=1, method_params=row_options
             )
     assert seen == [
-        {"warmup_epochs": 1, "bank_writer": "momentum"},
-        {"warmup_epochs": 1, "bank_writer": "momentum", "same_coarse": True},
-        {"warmup_epochs": 1, "bank_writer": "student"},
+        {"warmup_epochs": 1, "bank_writer": "momentum", "k_share": 0.8},
+        {"warmup_epochs": 1, "bank_writer": "momentum", "k_share": 0.8, "same_coarse": True},
+        {"warmup_epochs": 1, "bank_writer": "student", "k_share": 0.8},
     ]
