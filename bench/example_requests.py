@@ -37,7 +37,7 @@ BASE = [
 # version 3: rerun when the K estimate moved to UMAP's fuzzy graph and the layout (2026-12-05)
 # version 4: rerun when the layout agreement gained a slack of 2 (2026-12-05)
 # version 5: a floor of 3 instead of the slack (the slack split calendar into 12 for 3)
-SETTINGS = {"version": 5, "commands": BASE, "n_fine": 15}
+SETTINGS = {"version": 6, "commands": BASE, "n_fine": 15}  # 6: the neighbour share 0.5
 
 
 def run(exe: Path, args: list[str], work: Path) -> tuple[str, float]:
