@@ -243,7 +243,8 @@ class DOWN(NeighbourContrast):
     # and lets the training forward write the bank instead of a momentum encoder's second
     # pass: over CLINC, HWU64, DBpedia and MMLU (3 seeds) the same ACC within noise in about
     # 70 % of the time; and half the mean fine-class size as neighbours instead of the papers'
-    # 80 %: HWU64 +1.7 ACC, CLINC and DBpedia within noise (bench/peers.py, docs/DEFAULTS.md).
+    # 80 %: HWU64 +1.7 ACC, MMLU -0.8, CLINC and DBpedia within noise, a trade
+    # (bench/peers.py, docs/DEFAULTS.md "The neighbour share").
     # The papers' protocol runs DOWN as published (``published_options``).
     defaults = {
         "text": {
