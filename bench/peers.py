@@ -13,7 +13,10 @@ Text rows:
   its own number of topics (a coarse class of 10 rows or fewer, where HDBSCAN cannot run, is
   one topic);
 - ``discover``: ``coarse2fine.Discoverer()`` at its defaults, given K_c;
-- further rows name a method and its settings (the neighbour methods DNA and DOWN).
+- further rows name a method and its settings (the neighbour methods DNA and DOWN);
+- ``unknown-k`` (texts and cells): ``discover`` NOT given K_c, as a user without ``--n-fine``
+  runs it (it estimates the counts); ``unknown-k-50`` the same with DOWN's 50 neighbours, what
+  it took without K before it counted the categories on its first features.
 
 Vector rows (single cells): ``untrained`` (K-Means on the standardised genes inside each coarse
 class), ``pca-kmeans`` (50 principal components, then the same), ``leiden`` (scanpy's
@@ -84,6 +87,22 @@ TEXT_ROWS: dict[str, dict[str, Any]] = {
         "clusterers": LAYOUT_CLUSTERERS,
         "datasets": ("clinc", "hwu64", "dbpedia"),
     },
+    # K unknown (no --n-fine): DOWN counts the categories on its first features to set its
+    # neighbours, and the trained features are counted again for the clustering; beside it the
+    # same with the 50 neighbours DOWN took without K before (MMLU left out: 8 minutes a cell)
+    **{
+        name: {
+            "system": "discover",
+            "params": {"n_fine": None, **params},
+            "adamw": "fused",
+            "clusterers": ("umap-spectral",),
+            "datasets": ("clinc", "hwu64", "dbpedia"),
+        }
+        for name, params in (
+            ("unknown-k", {}),
+            ("unknown-k-50", {"method_params": {"k": 50}}),
+        )
+    },
     # the earlier default: DOWN as published (coarse-CE warm-up epoch, momentum-written bank);
     # the rows below that ran before the text recipe changed name the same two options
     "down-published": {
@@ -150,6 +169,19 @@ VECTOR_ROWS: dict[str, dict[str, Any]] = {
     "pca-kmeans": {"system": "pca-kmeans", "components": 50},
     "leiden": {"system": "leiden", "resolution": 1.0},
     "discover": {"system": "discover", "params": {}, "adamw": "fused"},
+    # K unknown, as the text rows of the same names
+    **{
+        name: {
+            "system": "discover",
+            "params": {"n_fine": None, **params},
+            "adamw": "fused",
+            "clusterers": ("kmeans",),
+        }
+        for name, params in (
+            ("unknown-k", {}),
+            ("unknown-k-50", {"method_params": {"k": 50}}),
+        )
+    },
     # what the default's fallback compares against: the trained features kept whatever
     # (k_share 0.8: the neighbour share they ran at; the text recipe's 0.5 does not reach cells)
     "down": {

@@ -36,7 +36,8 @@ def run_discover(data, spec, seed):
     from coarse2fine.cluster import discover
     from coarse2fine.metrics import silhouette_by_coarse, within_coarse_silhouette
 
-    est = Discoverer(n_fine=true_counts(data), seed=seed, progress=False, **spec["params"])
+    given = {"n_fine": true_counts(data), "seed": seed, "progress": False}
+    est = Discoverer(**{**given, **spec["params"]})  # a row may leave K out: {"n_fine": None}
     est.fit(data)
     labels = {est.clusterer_: est.labels_}
     counts = np.array([est.cluster_parents_.count(c) for c in est.coarse_classes_])

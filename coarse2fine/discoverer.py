@@ -694,6 +694,12 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
             counts = self._estimate(
                 features, data, "trained" if self.method_.trains else "starting"
             )
+            counted = getattr(self.method_, "counted_n_fine", None)
+            if counted is not None:  # DNA, DOWN: a first count set the neighbours per row
+                self.k_estimate_["training"] = {
+                    "categories": counted,
+                    "neighbours": self.method_.neighbour_count(self.train_rows_),
+                }
         if not estimated_here:  # (an estimate here chose the clusterer it counted for)
             total = int(self.n_fine) if counts is None else int(counts.sum())
             self.clusterer_ = self._resolve_clusterer(data, len(data) / max(total, 1))

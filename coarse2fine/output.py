@@ -87,7 +87,8 @@ def cluster_table(est: Discoverer, data: CoarseDataset, n_examples: int = N_EXAM
         # how many categories were estimated per coarse class (None: the count was given)
         "estimated_counts": getattr(est, "estimated_counts_", None),
         # with an estimate: the criterion, the features it read, and per coarse class the
-        # estimate, its plausible range (80 % subsamples) and the criterion's curve over K
+        # estimate, its plausible range (80 % subsamples) and the criterion's curve over K; for
+        # DNA and DOWN, "training": the categories first counted, and the neighbours they set
         "estimate": getattr(est, "k_estimate_", None),
         "coarse": [
             {"coarse": c, "size": int(sum(e["size"] for e in cats)), "categories": cats}
@@ -173,6 +174,12 @@ def summary_text(
             f"number of categories estimated per coarse class by {estimate['criterion']} on the "
             f"{estimate['features']} features; plausible range from 80 % subsamples"
         )
+        if "training" in estimate:
+            first = estimate["training"]
+            console.print(
+                f"training: {first['categories']} categories counted at the first neighbour "
+                f"search set {first['neighbours']} neighbours per row"
+            )
     for node in tree["coarse"]:
         span = ""
         if estimate is not None:

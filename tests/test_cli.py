@@ -264,6 +264,10 @@ def test_discover_without_n_fine_estimates_and_says_so(tiny_csv, tmp_path):
     counts = clusters["estimated_counts"]
     assert set(counts) == {"bank", "travel"} and all(c >= 1 for c in counts.values())
     assert clusters["n_fine"] == sum(counts.values())
+    # DOWN (the default) counted the categories before training to set its neighbours
+    first = clusters["estimate"]["training"]
+    said = f"training: {first['categories']} categories counted at the first neighbour search "
+    assert said + f"set {first['neighbours']} neighbours per row" in result.output
 
 
 @pytest.mark.parametrize("method", ["hcsc_ce", "cd"])

@@ -223,6 +223,8 @@ def test_unknown_k_is_estimated_on_the_trained_features():
     est = Discoverer("down", n_fine=None, epochs=2, fallback=False, progress=False).fit(data)
     assert est.k_estimate_["features"] == "trained"
     assert est.estimated_counts_ == {"c0": 3, "c1": 2, "c2": 1}
+    # DOWN counted them once before its first neighbour search: k = 0.8 x 240 rows / 6
+    assert est.k_estimate_["training"] == {"categories": 6, "neighbours": 32}
 
 
 def test_falcon_without_k_is_built_with_the_estimate():

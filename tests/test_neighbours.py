@@ -174,9 +174,35 @@ def test_k_follows_the_mean_fine_class_size_unless_given():
     half = DOWNConfig(k_share=0.5)
     assert DOWN(encoder, 10, half, n_fine=150).neighbour_count(2250) == 8  # round(7.5)
     assert DOWN(encoder, 10, half, n_fine=64).neighbour_count(1031) == 8  # round(8.05)
-    assert DOWN(encoder, 10, half).neighbour_count(1031) == 50  # K unknown: still 50
+    assert DOWN(encoder, 10, half).neighbour_count(1031) == 50  # K neither given nor counted
     with pytest.raises(ValueError, match=r"k_share must be in \(0, 1\], got 0.0"):
         DOWNConfig(k_share=0.0)
+
+
+def test_without_k_the_first_mining_counts_the_categories_and_sets_k_from_them():
+    """K unknown: the first mining counts the categories inside each coarse class (3 + 2 blobs
+    here) on the input, the MLP starting random, sets k = share x rows / count, and keeps the
+    count for the later minings; with K or k given nothing is counted."""
+    data = make_hierarchical_blobs((3, 2), rows_per_fine=30, dim=8, noise=0.2, seed=1)
+    prepared = prepare(MLPEncoder.for_data(data.vectors, 8, 2), data)
+    coarse = np.asarray(data.coarse_ids)
+
+    def first_mining(config, n_fine=None):
+        method = DOWN(MLPEncoder.for_data(data.vectors, 8, 2), 2, config, n_fine=n_fine)
+        method.on_fit_start(prepared, 10)
+        method.on_epoch_start(0, prepared)
+        return method
+
+    method = first_mining(DOWNConfig(k_share=0.5))
+    assert method.count_categories(data.vectors, coarse) == 5
+    assert method.counted_n_fine == 5 and method.neighbour_count(150) == 15  # 0.5 x 150 / 5
+    assert method._neighbours.shape == (150, 16)  # the row itself, then its 15 neighbours
+    method.on_epoch_start(1, prepared)
+    assert method.counted_n_fine == 5  # counted once
+    given = first_mining(DOWNConfig(k_share=0.5), n_fine=10)
+    assert given.counted_n_fine is None and given._neighbours.shape == (150, 9)  # round(7.5)
+    fixed = first_mining(DOWNConfig(k=4))
+    assert fixed.counted_n_fine is None and fixed._neighbours.shape == (150, 5)
 
 
 def test_a_student_bank_writer_stores_the_training_forward_and_keeps_no_momentum_copy(tiny_vectors):

@@ -51,13 +51,18 @@ from coarse2fine.methods.base import (
 )
 from coarse2fine.methods.instance import default_view
 
+# neighbours per row when K is neither given nor counted (``neighbour_count`` called before the
+# first mining)
+UNKNOWN_K_NEIGHBOURS = 50
+
 
 @dataclass
 class NeighbourConfig(MethodConfig):
     """Options shared by DNA and DOWN; the papers' values where they fit a CPU run."""
 
     # neighbours per row; None: ``k_share`` of the mean fine-class size (rows / n_fine): the
-    # papers' 0.8 gives their 120 on the CLINC and HWU64 train splits; 50 when n_fine is unknown
+    # papers' 0.8 gives their 120 on the CLINC and HWU64 train splits. With n_fine unknown, the
+    # categories are counted on the bank's first features (``NeighbourContrast.counted_n_fine``)
     k: int | None = None
     k_share: float = 0.8
     tau: float = 0.07
@@ -143,14 +148,36 @@ class NeighbourContrast(CoarseCE, Method):
         self._mined = 0
         self._step = 0
         self._total = 1
+        # categories counted at the first mining when n_fine is unknown (``on_epoch_start``)
+        self.counted_n_fine: int | None = None
 
     def neighbour_count(self, n_rows: int) -> int:
-        """k for ``n_rows`` bank rows (see ``NeighbourConfig.k``), at most n_rows - 1."""
+        """k for ``n_rows`` bank rows (see ``NeighbourConfig.k``), at most n_rows - 1: the share
+        of the mean category size, the categories given (n_fine) or counted at the first mining
+        (``counted_n_fine``); UNKNOWN_K_NEIGHBOURS when neither is there."""
         k = self.config.k
+        n_fine = self.n_fine or self.counted_n_fine
         if k is None:
             share = self.config.k_share
-            k = 50 if not self.n_fine else max(1, round(share * n_rows / self.n_fine))
+            k = UNKNOWN_K_NEIGHBOURS if not n_fine else max(1, round(share * n_rows / n_fine))
         return max(0, min(k, n_rows - 1))
+
+    def count_categories(self, features: np.ndarray, coarse: np.ndarray) -> int:
+        """How many categories ``features`` hold in all, counted inside each coarse class by the
+        default criterion of ``coarse2fine.cluster.estimate_k`` (on the features only: no
+        layout). What sets k when K is unknown (``on_epoch_start``); measured against the fixed
+        50 it replaced in docs/ESTIMATE_K.md, "Neighbours without K"."""
+        from coarse2fine.cluster.estimate_k import estimate_counts
+
+        return int(estimate_counts(features, coarse, seed=self.seed).sum())
+
+    def starting_space(self, data: Prepared, features: np.ndarray, device) -> np.ndarray:
+        """The rows as the count reads them: the bank's first features where the encoder is
+        pre-trained; the (standardised) input where it starts random (the MLP for vectors),
+        whose features mean nothing yet, as ``Unsupervised`` clusters it."""
+        if getattr(self.encoder, "pretrained", True):
+            return features
+        return self.over_rows(data, lambda batch: self.encoder(batch["inputs"], [0])[0], device)
 
     def warmup(self) -> Warmup:
         cfg = self.config
@@ -167,6 +194,7 @@ class NeighbourContrast(CoarseCE, Method):
         self._mined = 0
         self._step = 0
         self._total = max(1, total_steps)
+        self.counted_n_fine = None
 
     def on_epoch_start(self, epoch: int, data: Prepared) -> None:
         """Refill the bank with clean features of every row and mine the neighbours again."""
@@ -174,6 +202,9 @@ class NeighbourContrast(CoarseCE, Method):
         device = self.head.classifier.weight.device
         features = l2_normalize(self.over_rows(data, self.embed, device))
         coarse = np.asarray(data.coarse)
+        if not self.n_fine and cfg.k is None and self.counted_n_fine is None:  # K unknown
+            space = self.starting_space(data, features, device)
+            self.counted_n_fine = self.count_categories(space, coarse)
         k = self.neighbour_count(len(features))
         index, valid = nearest_neighbours(features, k, coarse if cfg.same_coarse else None)
         weights = self.neighbour_weights(features, index, valid, coarse)
