@@ -293,7 +293,8 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
     to estimate it inside each coarse class by ``k_estimator`` (a criterion of
     ``coarse2fine.cluster.estimate_k``, default the eigengap of the class's neighbour graph), on
     the features that get clustered (the trained ones; the starting ones for methods whose model
-    holds K, ``Method.needs_k``); ``estimated_counts_`` holds the counts, ``k_estimate_`` each
+    holds K, ``Method.needs_k``; with the fallback, the starting ones first, the count both
+    spaces are compared at); ``estimated_counts_`` holds the counts, ``k_estimate_`` each
     class's plausible range and the criterion's curve over K; min_category_size: the smallest
     group that counts as a category (None: 2 rows, the criterion decides);
     encoder: "auto" (all-MiniLM-L6-v2 for texts, "mlp" for vectors), a text model folder or
@@ -690,17 +691,17 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         self.fitted_method_ = self.method
         features = self._embed(prepared)
         estimated_here = self.n_fine is None and counts is None
-        if estimated_here:  # on the features that get clustered
-            counts = self._estimate(
-                features, data, "trained" if self.method_.trains else "starting"
+        if estimated_here:  # on the features that get clustered; with the fallback, the
+            # starting ones first: both spaces are compared at the count of the start, which
+            # does not depend on what training made of the features (a space that training
+            # fragmented counts many categories, and at that count either partition is poor)
+            counted_on, which = (
+                (start[1], "starting")
+                if start is not None
+                else (features, "trained" if self.method_.trains else "starting")
             )
-            counted = getattr(self.method_, "counted_n_fine", None)
-            if counted is not None:  # DNA, DOWN: a first count set the neighbours per row
-                self.k_estimate_["training"] = {
-                    "categories": counted,
-                    "neighbours": self.method_.neighbour_count(self.train_rows_),
-                }
-        if not estimated_here:  # (an estimate here chose the clusterer it counted for)
+            counts = self._estimate(counted_on, data, which)
+        else:  # (an estimate chose the clusterer it counted for)
             total = int(self.n_fine) if counts is None else int(counts.sum())
             self.clusterer_ = self._resolve_clusterer(data, len(data) / max(total, 1))
         clusters = self._discover(self.method_, features, prepared, data, counts)
@@ -718,12 +719,18 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
             if chosen == "untrained":  # training did not pay here: the model is the start
                 self.method_, self.fitted_method_ = untrained, "unsupervised"
                 features, clusters = before, found
-                if estimated_here:  # K compared on the trained features; now the kept ones'
-                    previous = self.clusterer_
-                    again = self._estimate(features, data, "starting")
-                    if not np.array_equal(again, counts) or self.clusterer_ != previous:
-                        counts = again
-                        clusters = self._discover(untrained, before, prepared, data, counts)
+            elif estimated_here:  # the trained features kept: now counted on them
+                previous = self.clusterer_
+                again = self._estimate(features, data, "trained")
+                if not np.array_equal(again, counts) or self.clusterer_ != previous:
+                    counts = again
+                    clusters = self._discover(self.method_, features, prepared, data, counts)
+        counted = getattr(self.method_, "counted_n_fine", None)
+        if estimated_here and counted is not None:  # DNA, DOWN: the count that set k
+            self.k_estimate_["training"] = {
+                "categories": counted,
+                "neighbours": self.method_.neighbour_count(self.train_rows_),
+            }
         self._set_clusters(clusters, multi=groups is not None)
         self.labels_ = clusters.labels
         self.embedding_ = features

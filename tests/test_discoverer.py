@@ -227,6 +227,33 @@ def test_unknown_k_is_estimated_on_the_trained_features():
     assert est.k_estimate_["training"] == {"categories": 6, "neighbours": 32}
 
 
+def test_without_k_the_fallback_compares_both_spaces_at_the_starting_count(monkeypatch):
+    """The fallback's two partitions use the count of the starting features (the PBMC cells
+    without K: training fragmented the MLP's features into 30-50 categories, and at that
+    count the fragmented space won the comparison; docs/ESTIMATE_K.md); the trained features
+    are counted only if they are kept."""
+    data = make_hierarchical_blobs((3, 2, 1), rows_per_fine=40, dim=16, seed=3)
+    counted, partitions = [], []
+    estimate, discover = Discoverer._estimate, Discoverer._discover
+
+    def spy_estimate(self, features, data_, which):
+        counted.append(which)
+        return estimate(self, features, data_, which)
+
+    def spy_discover(self, method, features, prepared, data_, counts):
+        partitions.append(counts.tolist())
+        return discover(self, method, features, prepared, data_, counts)
+
+    monkeypatch.setattr(Discoverer, "_estimate", spy_estimate)
+    monkeypatch.setattr(Discoverer, "_discover", spy_discover)
+    est = Discoverer("down", n_fine=None, epochs=2, fallback=True, progress=False).fit(data)
+    assert counted[0] == "starting"
+    assert partitions[:2] == [[3, 2, 1], [3, 2, 1]]  # trained, then untrained: the start's count
+    kept = est.representation_["chosen"]
+    assert counted == (["starting"] if kept == "untrained" else ["starting", "trained"])
+    assert est.k_estimate_["features"] == ("starting" if kept == "untrained" else "trained")
+
+
 def test_falcon_without_k_is_built_with_the_estimate():
     """K is estimated before training, so methods that need it up front can run without it."""
     data = make_hierarchical_blobs((3, 2, 1), rows_per_fine=40, dim=16, seed=3)
