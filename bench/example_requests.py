@@ -37,7 +37,9 @@ BASE = [
 # version 3: rerun when the K estimate moved to UMAP's fuzzy graph and the layout (2026-12-05)
 # version 4: rerun when the layout agreement gained a slack of 2 (2026-12-05)
 # version 5: a floor of 3 instead of the slack (the slack split calendar into 12 for 3)
-SETTINGS = {"version": 6, "commands": BASE, "n_fine": 15}  # 6: the neighbour share 0.5
+# version 6: the neighbour share 0.5
+# version 7: without K, DOWN counts the categories on its first features to set its neighbours
+SETTINGS = {"version": 7, "commands": BASE, "n_fine": 15}
 
 
 def run(exe: Path, args: list[str], work: Path) -> tuple[str, float]:
