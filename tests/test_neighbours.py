@@ -199,6 +199,8 @@ def test_without_k_the_first_mining_counts_the_categories_and_sets_k_from_them()
     assert method._neighbours.shape == (150, 16)  # the row itself, then its 15 neighbours
     method.on_epoch_start(1, prepared)
     assert method.counted_n_fine == 5  # counted once
+    method.counted_n_fine = 13  # MMLU's count before training: 0.5 x 3131 / 13 = 120 -> 50
+    assert method.neighbour_count(3131) == 50
     given = first_mining(DOWNConfig(k_share=0.5), n_fine=10)
     assert given.counted_n_fine is None and given._neighbours.shape == (150, 9)  # round(7.5)
     fixed = first_mining(DOWNConfig(k=4))
