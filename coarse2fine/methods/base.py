@@ -20,6 +20,7 @@ from torch import nn
 from coarse2fine.batching import Inference, Prepared, map_rows
 from coarse2fine.cluster import Clustering
 from coarse2fine.cluster import discover as cluster_discover
+from coarse2fine.cluster.kmeans import l2_normalize
 
 
 @dataclass
@@ -180,6 +181,19 @@ class Method(nn.Module):
         """``step(batch)`` over every row of ``data`` at the loop's precision, without a
         progress bar: what hooks use to encode the training rows."""
         return map_rows(self, data, step, device=device, precision=self.precision, progress=False)
+
+    def starting_features(self, data: Prepared, features: np.ndarray, device) -> np.ndarray:
+        """The rows as a hook reads them before training has shaped the encoder: ``features``
+        (its own, already encoded) where the encoder is pre-trained; where it starts random
+        (the MLP for vectors) its features mean nothing yet, so its layer 0, the (standardised)
+        input, unit length."""
+        if getattr(self.encoder, "pretrained", True):
+            return features
+        return l2_normalize(self.over_rows(data, self._layer_zero, device))
+
+    def _layer_zero(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        (first,) = self.encoder(batch["inputs"], [0])
+        return first
 
     def on_fit_start(self, data: Prepared, total_steps: int) -> None:
         """Called once before the first epoch with the prepared training data and the number

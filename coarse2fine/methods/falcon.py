@@ -179,10 +179,7 @@ class FALCON(Method):
         output = l2_normalize(self.over_rows(data, self.embed, device))
         # Neighbours and the K-Means start come from a pre-trained encoder's features, or from
         # the (standardised) input itself when the encoder starts random (the MLP).
-        features = output
-        if not getattr(self.encoder, "pretrained", True):
-            inputs = self.over_rows(data, self.inputs, device)
-            features = l2_normalize(inputs)
+        features = self.starting_features(data, output, device)
         neighbours = same_coarse_neighbours(features, data.coarse, cfg.n_neighbours)
         self._neighbours = torch.from_numpy(neighbours)
         self._bank = torch.zeros(len(data), self.n_fine, device=device)
@@ -285,11 +282,6 @@ class FALCON(Method):
             parents = solve_relation(cost, self.config.lambda_m)
             relation[torch.arange(self.n_fine), cols[torch.from_numpy(parents)]] = 1.0
         self.relation.copy_(relation)
-
-    def inputs(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """The encoder's layer 0 (for the MLP: the standardised input vector)."""
-        (first,) = self.encoder(batch["inputs"], [0])
-        return first
 
     # -- using ----------------------------------------------------------------------------------
     def fine_logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:

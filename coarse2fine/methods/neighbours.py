@@ -178,14 +178,6 @@ class NeighbourContrast(CoarseCE, Method):
 
         return int(estimate_counts(features, coarse, seed=self.seed).sum())
 
-    def starting_space(self, data: Prepared, features: np.ndarray, device) -> np.ndarray:
-        """The rows as the count reads them: the bank's first features where the encoder is
-        pre-trained; the (standardised) input where it starts random (the MLP for vectors),
-        whose features mean nothing yet, as ``Unsupervised`` clusters it."""
-        if getattr(self.encoder, "pretrained", True):
-            return features
-        return self.over_rows(data, lambda batch: self.encoder(batch["inputs"], [0])[0], device)
-
     def warmup(self) -> Warmup:
         cfg = self.config
         return Warmup(cfg.warmup_epochs, cfg.warmup_patience, cfg.warmup_holdout)
@@ -210,7 +202,7 @@ class NeighbourContrast(CoarseCE, Method):
         features = l2_normalize(self.over_rows(data, self.embed, device))
         coarse = np.asarray(data.coarse)
         if not self.n_fine and cfg.k is None and self.counted_n_fine is None:  # K unknown
-            space = self.starting_space(data, features, device)
+            space = self.starting_features(data, features, device)
             self.counted_n_fine = self.count_categories(space, coarse)
         k = self.neighbour_count(len(features))
         index, valid = nearest_neighbours(features, k, coarse if cfg.same_coarse else None)
