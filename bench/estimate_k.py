@@ -36,6 +36,9 @@ CACHE = ROOT / "bench" / "cache" / "estimate_k"
 SEEDS = (0, 1, 2)
 # 6: every peers dataset, every criterion, before and after training (was: HDBSCAN on CLINC and
 # HWU64 train splits)
+# 13: the package's floor is 4, and its count after training reads a graph as wide as the
+# neighbourhood training pulled (MMLU: 27 neighbours); floors 3 and 4 on 10 neighbours as
+# variants (the default before, and the default without the wider graph)
 # 12: the layout's count kept up to max(1.5 x, 4) as a variant beside the default's floor of 3
 # 11: a floor of 3 instead of the slack (the layout's count kept up to max(1.5 x, 3))
 # 10: the package's layout agreement gained a slack of 2; the slack-free rule as a variant
@@ -43,7 +46,7 @@ SEEDS = (0, 1, 2)
 # 8: the package's estimator (its graph UMAP's fuzzy one; for umap-spectral, the layout's count
 # where it agrees) beside the connectivity graph it replaced; the candidates the first runs
 # ruled out (5 / 15 neighbours, HDBSCAN, silhouette) dropped (their figures: docs/ESTIMATE_K.md)
-VERSION = 12
+VERSION = 13
 FEATURES = ("after", "before")  # the default's clustered features; the untrained encoder's
 TARGET_TOTAL = 15.0  # % error of the total
 TARGET_FACTOR = 1.5  # per class
@@ -59,6 +62,7 @@ VARIANTS = {
     "eigengap-fuzzy-10nn": ("eigengap", 10, "fuzzy", 0, 0),
     "eigengap-layout-always": ("eigengap", 10, "fuzzy", LAYOUT_ALWAYS, 0),
     "eigengap-layout-1.5x": ("eigengap", 10, "fuzzy", 1.5, 0),
+    "eigengap-layout-floor-3": ("eigengap", 10, "fuzzy", 1.5, 3),
     "eigengap-layout-floor-4": ("eigengap", 10, "fuzzy", 1.5, 4),
     "modularity-10nn": ("modularity", 10, "knn", 0, 0),
 }
@@ -143,6 +147,24 @@ def from_peers(name: str, seed: int) -> dict[str, Any] | None:
     }
 
 
+def count_neighbours(data, found: dict[str, Any], kind: str) -> int:
+    """The graph ``discover``'s own count reads (``Discoverer._count_neighbours``): on features
+    its default trained, as many neighbours as that training pulled each row toward (the
+    recipe's share of the mean category size, K given, every row trained on: the test splits
+    are under the row cap), where that exceeds the estimate's NEIGHBOURS."""
+    from common import package_defaults
+    from sources import true_counts
+
+    from coarse2fine.cluster.estimate_k import NEIGHBOURS
+    from coarse2fine.methods.neighbours import share_of_category
+
+    if kind != "after" or found["chosen"] != "trained":
+        return NEIGHBOURS
+    share = package_defaults()["recipe"]["text"]["options"]["k_share"]
+    k = share_of_category(share, len(data), sum(true_counts(data).values()))
+    return max(NEIGHBOURS, k)
+
+
 def leiden_counts(data, seed: int, feats: np.ndarray) -> list[int]:
     """Communities scanpy's leiden (resolution 1) finds inside each coarse class: on the genes'
     principal components for cells (as bench/peers.py), on the MiniLM features for texts."""
@@ -210,11 +232,11 @@ def run_one(cell: Cell) -> dict[str, Any]:
         ).labels
         return {k: round(v, 2) for k, v in clustering_scores(data.fine, labels).items()}
 
-    def package(feats) -> tuple[Any, Any, str]:
+    def package(feats, neighbours: int) -> tuple[Any, Any, str]:
         """The counts, per-class records and clusterer of ``discover``'s own estimate."""
         est = Discoverer(seed=cell.seed)
         est.coarse_classes_ = list(data.coarse_classes)
-        est._estimate(feats, data, "trained")
+        est._estimate(feats, data, "trained", neighbours)
         classes = list(est.k_estimate_["classes"].values())
         return [e["k"] for e in classes], classes, est.clusterer_
 
@@ -225,7 +247,7 @@ def run_one(cell: Cell) -> dict[str, Any]:
             start = time.perf_counter()
             clusterer = None
             if label == DEFAULT:
-                counts, classes, clusterer = package(feats)
+                counts, classes, clusterer = package(feats, count_neighbours(data, found, kind))
                 low, high = [e["low"] for e in classes], [e["high"] for e in classes]
                 on_layout = [e["on"] == "layout" for e in classes]
             else:

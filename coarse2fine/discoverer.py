@@ -31,6 +31,7 @@ from coarse2fine.cluster import Clustering, group_mask, l2_normalize, nearest_ce
 from coarse2fine.cluster.estimate_k import (
     CRITERIA,
     DEFAULT_CRITERION,
+    NEIGHBOURS,
     estimate_counts,
     estimate_k,
 )
@@ -740,13 +741,26 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
             self.finer_labels_ = finer[:, 0].astype(np.int64)
         return self
 
-    def _estimate(self, features: np.ndarray, data: CoarseDataset, which: str) -> np.ndarray:
+    def _estimate(
+        self,
+        features: np.ndarray,
+        data: CoarseDataset,
+        which: str,
+        neighbours: int | None = None,
+    ) -> np.ndarray:
         """Categories per coarse class estimated on ``features`` (``which``: "starting" or
         "trained"), kept with each class's plausible range and criterion curve; sets
         ``clusterer_`` from the count. Where that clusterer is "umap-spectral", each class is
         also counted on its layout, the positions the clusterer cuts, and that count kept where
-        it agrees with the features' (``estimate_k(on_layout=True)``, docs/ESTIMATE_K.md)."""
-        options = {"criterion": self.k_estimator, "min_size": self.min_category_size}
+        it agrees with the features' (``estimate_k(on_layout=True)``, docs/ESTIMATE_K.md).
+        ``neighbours``: the graph's, by default ``_count_neighbours``."""
+        if neighbours is None:
+            neighbours = self._count_neighbours(which, len(features))
+        options = {
+            "criterion": self.k_estimator,
+            "min_size": self.min_category_size,
+            "neighbours": neighbours,
+        }
         first = estimate_counts(features, data.coarse_ids, seed=self.seed, **options)
         self.clusterer_ = self._resolve_clusterer(data, len(data) / max(int(first.sum()), 1))
         found = estimate_k(
@@ -761,6 +775,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         self.k_estimate_ = {
             "criterion": found.criterion,
             "features": which,
+            "neighbours": neighbours,
             "classes": {
                 c: {
                     "k": int(k),
@@ -776,6 +791,17 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
             },
         }
         return counts
+
+    def _count_neighbours(self, which: str, rows: int) -> int:
+        """The neighbours of each row in the count's graph: NEIGHBOURS, or on trained features
+        as many as training pulled each row toward (DNA, DOWN), scaled from the training rows
+        to ``rows``, where that is more. Training pulls each row's k neighbours into one tight
+        clump, so a graph narrower than k reads a category of several clumps as several
+        categories (docs/ESTIMATE_K.md, "The count after neighbour training")."""
+        if which != "trained":
+            return NEIGHBOURS
+        pulled = self.method_.pulled_neighbours(self.train_rows_)
+        return max(NEIGHBOURS, round(pulled * rows / max(self.train_rows_, 1)))
 
     def _falls_back(self, data: CoarseDataset) -> bool:
         """``fallback="auto"``: on for vectors, where the MLP starts from nothing and the signal

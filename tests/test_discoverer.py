@@ -225,6 +225,11 @@ def test_unknown_k_is_estimated_on_the_trained_features():
     assert est.estimated_counts_ == {"c0": 3, "c1": 2, "c2": 1}
     # DOWN counted them once before its first neighbour search: k = 0.8 x 240 rows / 6
     assert est.k_estimate_["training"] == {"categories": 6, "neighbours": 32}
+    # the count after training reads a graph as wide as that neighbourhood (trained on all
+    # 240 rows: 32 neighbours); starting features, and twice the rows, by hand
+    assert est.k_estimate_["neighbours"] == 32
+    assert est._count_neighbours("trained", 480) == 64
+    assert est._count_neighbours("starting", 480) == 10
 
 
 def test_without_k_the_fallback_compares_both_spaces_at_the_starting_count(monkeypatch):
@@ -236,9 +241,9 @@ def test_without_k_the_fallback_compares_both_spaces_at_the_starting_count(monke
     counted, partitions = [], []
     estimate, discover = Discoverer._estimate, Discoverer._discover
 
-    def spy_estimate(self, features, data_, which):
+    def spy_estimate(self, features, data_, which, neighbours=None):
         counted.append(which)
-        return estimate(self, features, data_, which)
+        return estimate(self, features, data_, which, neighbours)
 
     def spy_discover(self, method, features, prepared, data_, counts):
         partitions.append(counts.tolist())

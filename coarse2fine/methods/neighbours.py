@@ -58,6 +58,12 @@ from coarse2fine.methods.instance import default_view
 UNKNOWN_K_NEIGHBOURS = 50
 
 
+def share_of_category(share: float, rows: int, categories: int) -> int:
+    """``share`` of the mean category size of ``rows`` rows in ``categories`` categories, at
+    least 1: the k of ``NeighbourConfig.k_share``."""
+    return max(1, round(share * rows / categories))
+
+
 @dataclass
 class NeighbourConfig(MethodConfig):
     """Options shared by DNA and DOWN; the papers' values where they fit a CPU run."""
@@ -162,12 +168,15 @@ class NeighbourContrast(CoarseCE, Method):
         if k is None:
             share = self.config.k_share
             if self.n_fine:
-                k = max(1, round(share * n_rows / self.n_fine))
+                k = share_of_category(share, n_rows, self.n_fine)
             elif self.counted_n_fine:
-                k = min(UNKNOWN_K_NEIGHBOURS, max(1, round(share * n_rows / self.counted_n_fine)))
+                k = min(UNKNOWN_K_NEIGHBOURS, share_of_category(share, n_rows, self.counted_n_fine))
             else:
                 k = UNKNOWN_K_NEIGHBOURS
         return max(0, min(k, n_rows - 1))
+
+    def pulled_neighbours(self, train_rows: int) -> int:
+        return self.neighbour_count(train_rows)
 
     def count_categories(self, features: np.ndarray, coarse: np.ndarray) -> int:
         """How many categories ``features`` hold in all, counted inside each coarse class by the
