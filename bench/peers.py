@@ -90,7 +90,9 @@ TEXT_ROWS: dict[str, dict[str, Any]] = {
     # K unknown (no --n-fine): DOWN counts the categories on its first features to set its
     # neighbours, and the trained features are counted again for the clustering; beside it the
     # same with the 50 neighbours DOWN took without K before (MMLU, 8 minutes a cell, measured
-    # on seed 0: ``--dataset mmlu --seed 0``)
+    # on seed 0: ``--dataset mmlu --seed 0``). ``count``: 2 since the count after training reads
+    # a graph as wide as the neighbourhood training pulled, with the layout floor at 4 (the
+    # unknown-k-50 cells ran on the count before: 10 neighbours, floor 3)
     **{
         name: {
             "system": "discover",
@@ -98,10 +100,11 @@ TEXT_ROWS: dict[str, dict[str, Any]] = {
             "adamw": "fused",
             "clusterers": ("umap-spectral",),
             "datasets": ("clinc", "hwu64", "dbpedia", "mmlu"),
+            **extra,
         }
-        for name, params in (
-            ("unknown-k", {}),
-            ("unknown-k-50", {"method_params": {"k": 50}}),
+        for name, params, extra in (
+            ("unknown-k", {}, {"count": 2}),
+            ("unknown-k-50", {"method_params": {"k": 50}}, {}),
         )
     },
     # the earlier default: DOWN as published (coarse-CE warm-up epoch, momentum-written bank);
@@ -177,10 +180,11 @@ VECTOR_ROWS: dict[str, dict[str, Any]] = {
             "params": {"n_fine": None, **params},
             "adamw": "fused",
             "clusterers": ("kmeans",),
+            **extra,
         }
-        for name, params in (
-            ("unknown-k", {}),
-            ("unknown-k-50", {"method_params": {"k": 50}}),
+        for name, params, extra in (
+            ("unknown-k", {}, {"count": 2}),
+            ("unknown-k-50", {"method_params": {"k": 50}}, {}),
         )
     },
     # what the default's fallback compares against: the trained features kept whatever

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from coarse2fine.cluster.estimate_k import NEIGHBOURS
 from coarse2fine.data.dataset import CoarseDataset
 from coarse2fine.data.h5ad import annotate, read_anndata, write_h5ad
 from coarse2fine.discoverer import Discoverer
@@ -170,9 +171,15 @@ def summary_text(
         )
     estimate = tree.get("estimate")
     if estimate is not None:
+        wide = estimate.get("neighbours", NEIGHBOURS)  # clusters.json before it was recorded
+        graph = (
+            f" (a {wide}-neighbour graph: as wide as the neighbourhood training pulled)"
+            if wide > NEIGHBOURS
+            else ""
+        )
         console.print(
             f"number of categories estimated per coarse class by {estimate['criterion']} on the "
-            f"{estimate['features']} features; plausible range from 80 % subsamples"
+            f"{estimate['features']} features{graph}; plausible range from 80 % subsamples"
         )
         if "training" in estimate:
             first = estimate["training"]

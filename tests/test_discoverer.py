@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from sklearn.exceptions import NotFittedError
 from coarse2fine import CoarseDataset, Discoverer, InputError
 from coarse2fine.data.synthetic import make_hierarchical_blobs
 from coarse2fine.metrics import cluster_acc
-from coarse2fine.output import cluster_table
+from coarse2fine.output import cluster_table, summary_text
 
 
 def small(**kwargs) -> Discoverer:
@@ -230,6 +231,8 @@ def test_unknown_k_is_estimated_on_the_trained_features():
     assert est.k_estimate_["neighbours"] == 32
     assert est._count_neighbours("trained", 480) == 64
     assert est._count_neighbours("starting", 480) == 10
+    said = summary_text(est, cluster_table(est, data), None, Path("run"), 1.0)
+    assert "on the trained features (a 32-neighbour graph: as wide as the neighbourhood" in said
 
 
 def test_without_k_the_fallback_compares_both_spaces_at_the_starting_count(monkeypatch):
