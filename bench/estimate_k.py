@@ -147,22 +147,26 @@ def from_peers(name: str, seed: int) -> dict[str, Any] | None:
     }
 
 
-def count_neighbours(data, found: dict[str, Any], kind: str) -> int:
-    """The graph ``discover``'s own count reads (``Discoverer._count_neighbours``): on features
-    its default trained, as many neighbours as that training pulled each row toward (the
-    recipe's share of the mean category size, K given, every row trained on: the test splits
-    are under the row cap), where that exceeds the estimate's NEIGHBOURS."""
-    from common import package_defaults
-    from sources import true_counts
+class TrainedGivenK:
+    """Stands in for the fitted default method in ``Discoverer._count_neighbours``: the
+    neighbours the default's training pulled (the recipe's share of the mean category size, K
+    given, every row trained on: the test splits are under the row cap); none where the
+    features were not trained (``before``, or the fallback kept the start)."""
 
-    from coarse2fine.cluster.estimate_k import NEIGHBOURS
-    from coarse2fine.methods.neighbours import share_of_category
+    def __init__(self, data, found: dict[str, Any], kind: str):
+        from common import package_defaults
+        from sources import true_counts
 
-    if kind != "after" or found["chosen"] != "trained":
-        return NEIGHBOURS
-    share = package_defaults()["recipe"]["text"]["options"]["k_share"]
-    k = share_of_category(share, len(data), sum(true_counts(data).values()))
-    return max(NEIGHBOURS, k)
+        self.share = package_defaults()["recipe"]["text"]["options"]["k_share"]
+        self.trained = kind == "after" and found["chosen"] == "trained"
+        self.categories = sum(true_counts(data).values())
+
+    def pulled_neighbours(self, rows: int, categories: int | None = None) -> int:
+        from coarse2fine.methods.neighbours import share_of_category
+
+        if not self.trained:
+            return 0
+        return share_of_category(self.share, rows, categories or self.categories)
 
 
 def leiden_counts(data, seed: int, feats: np.ndarray) -> list[int]:
@@ -232,11 +236,12 @@ def run_one(cell: Cell) -> dict[str, Any]:
         ).labels
         return {k: round(v, 2) for k, v in clustering_scores(data.fine, labels).items()}
 
-    def package(feats, neighbours: int) -> tuple[Any, Any, str]:
+    def package(feats, kind: str) -> tuple[Any, Any, str]:
         """The counts, per-class records and clusterer of ``discover``'s own estimate."""
         est = Discoverer(seed=cell.seed)
         est.coarse_classes_ = list(data.coarse_classes)
-        est._estimate(feats, data, "trained", neighbours)
+        est.method_, est.train_rows_ = TrainedGivenK(data, found, kind), len(data)
+        est._estimate(feats, data, "trained")
         classes = list(est.k_estimate_["classes"].values())
         return [e["k"] for e in classes], classes, est.clusterer_
 
@@ -247,7 +252,7 @@ def run_one(cell: Cell) -> dict[str, Any]:
             start = time.perf_counter()
             clusterer = None
             if label == DEFAULT:
-                counts, classes, clusterer = package(feats, count_neighbours(data, found, kind))
+                counts, classes, clusterer = package(feats, kind)
                 low, high = [e["low"] for e in classes], [e["high"] for e in classes]
                 on_layout = [e["on"] == "layout" for e in classes]
             else:

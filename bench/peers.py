@@ -90,9 +90,10 @@ TEXT_ROWS: dict[str, dict[str, Any]] = {
     # K unknown (no --n-fine): DOWN counts the categories on its first features to set its
     # neighbours, and the trained features are counted again for the clustering; beside it the
     # same with the 50 neighbours DOWN took without K before (MMLU, 8 minutes a cell, measured
-    # on seed 0: ``--dataset mmlu --seed 0``). ``count``: 2 since the count after training reads
-    # a graph as wide as the neighbourhood training pulled, with the layout floor at 4 (the
-    # unknown-k-50 cells ran on the count before: 10 neighbours, floor 3)
+    # on seed 0: ``--dataset mmlu --seed 0``). ``count``: 3 since the count after training reads
+    # a graph as wide as the neighbourhood training pulled (no wider than the k its own
+    # 10-neighbour count implies), with the layout floor at 4 (the unknown-k-50 cells ran on
+    # the count before: 10 neighbours, floor 3)
     **{
         name: {
             "system": "discover",
@@ -103,7 +104,7 @@ TEXT_ROWS: dict[str, dict[str, Any]] = {
             **extra,
         }
         for name, params, extra in (
-            ("unknown-k", {}, {"count": 2}),
+            ("unknown-k", {}, {"count": 3}),
             ("unknown-k-50", {"method_params": {"k": 50}}, {}),
         )
     },
@@ -183,7 +184,7 @@ VECTOR_ROWS: dict[str, dict[str, Any]] = {
             **extra,
         }
         for name, params, extra in (
-            ("unknown-k", {}, {"count": 2}),
+            ("unknown-k", {}, {"count": 3}),
             ("unknown-k-50", {"method_params": {"k": 50}}, {}),
         )
     },

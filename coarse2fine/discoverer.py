@@ -741,35 +741,31 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
             self.finer_labels_ = finer[:, 0].astype(np.int64)
         return self
 
-    def _estimate(
-        self,
-        features: np.ndarray,
-        data: CoarseDataset,
-        which: str,
-        neighbours: int | None = None,
-    ) -> np.ndarray:
+    def _estimate(self, features: np.ndarray, data: CoarseDataset, which: str) -> np.ndarray:
         """Categories per coarse class estimated on ``features`` (``which``: "starting" or
         "trained"), kept with each class's plausible range and criterion curve; sets
         ``clusterer_`` from the count. Where that clusterer is "umap-spectral", each class is
         also counted on its layout, the positions the clusterer cuts, and that count kept where
         it agrees with the features' (``estimate_k(on_layout=True)``, docs/ESTIMATE_K.md).
-        ``neighbours``: the graph's, by default ``_count_neighbours``."""
-        if neighbours is None:
-            neighbours = self._count_neighbours(which, len(features))
-        options = {
-            "criterion": self.k_estimator,
-            "min_size": self.min_category_size,
-            "neighbours": neighbours,
-        }
+        On features neighbour training shaped, counted again on a wider graph where
+        ``_count_neighbours`` says so."""
+        options = {"criterion": self.k_estimator, "min_size": self.min_category_size}
         first = estimate_counts(features, data.coarse_ids, seed=self.seed, **options)
         self.clusterer_ = self._resolve_clusterer(data, len(data) / max(int(first.sum()), 1))
+        on_layout = self.clusterer_ == "umap-spectral"
         found = estimate_k(
-            features,
-            data.coarse_ids,
-            seed=self.seed,
-            on_layout=self.clusterer_ == "umap-spectral",
-            **options,
+            features, data.coarse_ids, seed=self.seed, on_layout=on_layout, **options
         )
+        neighbours = self._count_neighbours(which, len(features), int(found.counts.sum()))
+        if neighbours != NEIGHBOURS:
+            found = estimate_k(
+                features,
+                data.coarse_ids,
+                seed=self.seed,
+                on_layout=on_layout,
+                neighbours=neighbours,
+                **options,
+            )
         counts = found.counts
         self.estimated_counts_ = dict(zip(self.coarse_classes_, counts.tolist(), strict=True))
         self.k_estimate_ = {
@@ -792,16 +788,24 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         }
         return counts
 
-    def _count_neighbours(self, which: str, rows: int) -> int:
-        """The neighbours of each row in the count's graph: NEIGHBOURS, or on trained features
-        as many as training pulled each row toward (DNA, DOWN), scaled from the training rows
-        to ``rows``, where that is more. Training pulls each row's k neighbours into one tight
-        clump, so a graph narrower than k reads a category of several clumps as several
-        categories (docs/ESTIMATE_K.md, "The count after neighbour training")."""
+    def _count_neighbours(self, which: str, rows: int, counted: int) -> int:
+        """The neighbours of each row in the count's graph, ``counted`` the categories a
+        NEIGHBOURS graph finds in ``rows`` rows. On features that neighbour training (DNA,
+        DOWN) shaped, as many as it pulled each row toward, scaled from the training rows to
+        ``rows``, where that is more than NEIGHBOURS: training pulls each row's k neighbours
+        into one tight clump, and a narrower graph reads a category of several clumps as
+        several categories. But no more than the k the method would take for ``counted``
+        categories: where k came from a count that fell short (DBpedia without K: 14 counted
+        for 59, k 35 for categories of 17 rows) training pulled across categories, and a graph
+        that wide merges them. docs/ESTIMATE_K.md, "How the default counts", 3."""
         if which != "trained":
             return NEIGHBOURS
-        pulled = self.method_.pulled_neighbours(self.train_rows_)
-        return max(NEIGHBOURS, round(pulled * rows / max(self.train_rows_, 1)))
+        train_rows = max(self.train_rows_, 1)
+        pulled = round(self.method_.pulled_neighbours(train_rows) * rows / train_rows)
+        if pulled <= NEIGHBOURS:
+            return NEIGHBOURS
+        implied = self.method_.pulled_neighbours(rows, max(counted, 1))
+        return max(NEIGHBOURS, min(pulled, implied))
 
     def _falls_back(self, data: CoarseDataset) -> bool:
         """``fallback="auto"``: on for vectors, where the MLP starts from nothing and the signal

@@ -229,8 +229,11 @@ def test_unknown_k_is_estimated_on_the_trained_features():
     # the count after training reads a graph as wide as that neighbourhood (trained on all
     # 240 rows: 32 neighbours); starting features, and twice the rows, by hand
     assert est.k_estimate_["neighbours"] == 32
-    assert est._count_neighbours("trained", 480) == 64
-    assert est._count_neighbours("starting", 480) == 10
+    assert est._count_neighbours("trained", 480, 6) == 64
+    # no wider than the k DOWN would take for the categories a 10-neighbour graph counted
+    assert est._count_neighbours("trained", 480, 12) == 32
+    assert est._count_neighbours("trained", 480, 60) == 10
+    assert est._count_neighbours("starting", 480, 6) == 10
     said = summary_text(est, cluster_table(est, data), None, Path("run"), 1.0)
     assert "on the trained features (a 32-neighbour graph: as wide as the neighbourhood" in said
 
@@ -244,9 +247,9 @@ def test_without_k_the_fallback_compares_both_spaces_at_the_starting_count(monke
     counted, partitions = [], []
     estimate, discover = Discoverer._estimate, Discoverer._discover
 
-    def spy_estimate(self, features, data_, which, neighbours=None):
+    def spy_estimate(self, features, data_, which):
         counted.append(which)
-        return estimate(self, features, data_, which, neighbours)
+        return estimate(self, features, data_, which)
 
     def spy_discover(self, method, features, prepared, data_, counts):
         partitions.append(counts.tolist())

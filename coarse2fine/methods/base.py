@@ -191,10 +191,11 @@ class Method(nn.Module):
             return features
         return l2_normalize(self.over_rows(data, self._layer_zero, device))
 
-    def pulled_neighbours(self, train_rows: int) -> int:
+    def pulled_neighbours(self, train_rows: int, categories: int | None = None) -> int:
         """How many neighbours training pulled each of its ``train_rows`` rows toward (0 for a
         method that pulls none): groups of about that many rows come out of training as tight
-        clumps, which a category count must not read as categories of their own."""
+        clumps, which a category count must not read as categories of their own. With
+        ``categories``: the k it would pull were there that many."""
         return 0
 
     def _layer_zero(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -175,8 +175,11 @@ class NeighbourContrast(CoarseCE, Method):
                 k = UNKNOWN_K_NEIGHBOURS
         return max(0, min(k, n_rows - 1))
 
-    def pulled_neighbours(self, train_rows: int) -> int:
-        return self.neighbour_count(train_rows)
+    def pulled_neighbours(self, train_rows: int, categories: int | None = None) -> int:
+        if categories is None or self.config.k is not None:
+            return self.neighbour_count(train_rows)
+        k = share_of_category(self.config.k_share, train_rows, categories)
+        return max(0, min(k, train_rows - 1))
 
     def count_categories(self, features: np.ndarray, coarse: np.ndarray) -> int:
         """How many categories ``features`` hold in all, counted inside each coarse class by the
