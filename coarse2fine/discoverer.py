@@ -749,23 +749,26 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         it agrees with the features' (``estimate_k(on_layout=True)``, docs/ESTIMATE_K.md).
         On features neighbour training shaped, counted again on a wider graph where
         ``_count_neighbours`` says so."""
-        options = {"criterion": self.k_estimator, "min_size": self.min_category_size}
-        first = estimate_counts(features, data.coarse_ids, seed=self.seed, **options)
-        self.clusterer_ = self._resolve_clusterer(data, len(data) / max(int(first.sum()), 1))
-        on_layout = self.clusterer_ == "umap-spectral"
-        found = estimate_k(
-            features, data.coarse_ids, seed=self.seed, on_layout=on_layout, **options
-        )
-        neighbours = self._count_neighbours(which, len(features), int(found.counts.sum()))
-        if neighbours != NEIGHBOURS:
+        neighbours = NEIGHBOURS
+        while True:  # at most twice: on NEIGHBOURS, then on the graph _count_neighbours widens
+            options = {
+                "criterion": self.k_estimator,
+                "min_size": self.min_category_size,
+                "neighbours": neighbours,
+            }
+            first = estimate_counts(features, data.coarse_ids, seed=self.seed, **options)
+            self.clusterer_ = self._resolve_clusterer(data, len(data) / max(int(first.sum()), 1))
             found = estimate_k(
                 features,
                 data.coarse_ids,
                 seed=self.seed,
-                on_layout=on_layout,
-                neighbours=neighbours,
+                on_layout=self.clusterer_ == "umap-spectral",
                 **options,
             )
+            wider = self._count_neighbours(which, len(features), int(found.counts.sum()))
+            if neighbours != NEIGHBOURS or wider == NEIGHBOURS:
+                break
+            neighbours = wider
         counts = found.counts
         self.estimated_counts_ = dict(zip(self.coarse_classes_, counts.tolist(), strict=True))
         self.k_estimate_ = {
