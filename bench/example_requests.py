@@ -39,7 +39,8 @@ BASE = [
 # version 5: a floor of 3 instead of the slack (the slack split calendar into 12 for 3)
 # version 6: the neighbour share 0.5
 # version 7: without K, DOWN counts the categories on its first features to set its neighbours
-SETTINGS = {"version": 7, "commands": BASE, "n_fine": 15}
+# version 8: the layout floor 4; after DOWN's training the count's graph as wide as its k
+SETTINGS = {"version": 8, "commands": BASE, "n_fine": 15}
 
 
 def run(exe: Path, args: list[str], work: Path) -> tuple[str, float]:
