@@ -135,6 +135,10 @@ def discovery_metrics(est: Discoverer, data: CoarseDataset) -> dict | None:
     return scores
 
 
+def plural(n: int, word: str = "category", words: str = "categories") -> str:
+    return f"{n} {word if n == 1 else words}"
+
+
 def summary_text(
     est: Discoverer,
     tree: dict,
@@ -194,7 +198,7 @@ def summary_text(
             where = ", on the layout" if got.get("on") == "layout" else ""
             span = f" (estimated{where}; plausible {got['low']}-{got['high']})"
         table = Table(
-            title=f"{node['coarse']}: {node['size']} rows, {len(node['categories'])} categories"
+            title=f"{node['coarse']}: {node['size']} rows, {plural(len(node['categories']))}"
             + span,
             title_justify="left",
             box=box.SIMPLE_HEAD,

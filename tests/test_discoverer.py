@@ -236,6 +236,7 @@ def test_unknown_k_is_estimated_on_the_trained_features():
     assert est._count_neighbours("starting", 480, 6) == 10
     said = summary_text(est, cluster_table(est, data), None, Path("run"), 1.0)
     assert "on the trained features (a 32-neighbour graph: as wide as the neighbourhood" in said
+    assert "c2: 40 rows, 1 category (estimated" in said and "c0: 120 rows, 3 categories" in said
 
 
 def test_without_k_the_fallback_compares_both_spaces_at_the_starting_count(monkeypatch):
