@@ -85,8 +85,13 @@ def test_layout_keeps_groups_apart_and_is_deterministic():
 
 
 def test_umap_spectral_finds_groups_of_unequal_size_inside_each_class():
+    """Groups of 60, 20 and 16 rows in one class: all found (24 of 24 data and layout seeds
+    tried). Groups smaller than the layout's 15 neighbours are not always: with 60, 12 and 8
+    rows, 6 of 20 data and layout seeds scored 73-81 ACC, and which seeds do moves with the
+    CPU's float arithmetic (this test used those sizes and passed on an AVX2 machine, failed
+    on an AVX-512 one)."""
     rng = np.random.default_rng(4)
-    sizes = [(60, 12, 8), (30, 30)]  # class 0 unequal, class 1 equal
+    sizes = [(60, 20, 16), (30, 30)]  # class 0 unequal, class 1 equal
     rows, coarse, fine = [], [], []
     for c, groups in enumerate(sizes):
         for g, n in enumerate(groups):
