@@ -60,9 +60,13 @@ def machine() -> str:
         pass
     import torch
 
+    from coarse2fine.batching import native_bf16
+
     threads = torch.get_num_threads()
+    # precision "auto" trains in bf16 where the CPU has it natively: other numbers, other times
+    bf16 = "native bf16 (auto: bf16), " if native_bf16("cpu") else ""
     return (
-        f"{cpu}, {os.cpu_count()} cores ({threads} torch threads), no GPU, "
+        f"{cpu}, {os.cpu_count()} cores ({threads} torch threads), no GPU, {bf16}"
         f"Python {platform.python_version()}, torch {torch.__version__}"
     )
 
