@@ -177,7 +177,7 @@ def summary_text(
     if estimate is not None:
         wide = estimate.get("neighbours", NEIGHBOURS)  # clusters.json before it was recorded
         graph = (
-            f" (a {wide}-neighbour graph: as wide as the neighbourhood training pulled)"
+            f" (a {wide}-neighbour graph: training pulled each row's neighbours together)"
             if wide > NEIGHBOURS
             else ""
         )

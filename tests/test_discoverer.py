@@ -235,7 +235,7 @@ def test_unknown_k_is_estimated_on_the_trained_features():
     assert est._count_neighbours("trained", 480, 60) == 10
     assert est._count_neighbours("starting", 480, 6) == 10
     said = summary_text(est, cluster_table(est, data), None, Path("run"), 1.0)
-    assert "on the trained features (a 32-neighbour graph: as wide as the neighbourhood" in said
+    assert "on the trained features (a 32-neighbour graph: training pulled each row's" in said
     assert "c2: 40 rows, 1 category (estimated" in said and "c0: 120 rows, 3 categories" in said
 
 
