@@ -55,8 +55,9 @@ CELLS = [
 
 class LayoutClusterer:
     """A clusterer of one coarse class's rows through a layout: ``then`` is "kmeans",
-    "spectral" or "spectral+kmeans"; ``engine`` "package" or "umap-learn". Layouts are kept
-    per rows and seed, so the variants of one cell share them."""
+    "spectral", "spectral+kmeans" or "ward" (agglomerative, Ward linkage: groups may differ in
+    size); ``engine`` "package" or "umap-learn". Layouts are kept per rows and seed, so the
+    variants of one cell share them."""
 
     layouts: dict[tuple, np.ndarray] = {}
 
@@ -106,6 +107,10 @@ class LayoutClusterer:
         k = self.n_clusters
         if self.then == "kmeans":  # on the positions as they are (no unit length)
             return KMeans(k, n_init=10, random_state=self.random_state).fit_predict(points)
+        if self.then == "ward":
+            from sklearn.cluster import AgglomerativeClustering
+
+            return AgglomerativeClustering(k, linkage="ward").fit_predict(points)
         labels = spectral_labels(points, k, self.random_state)
         return refine_by_kmeans(points, labels) if self.then == "spectral+kmeans" else labels
 

@@ -1,0 +1,120 @@
+"""Categories of unequal size: the default clusterer against Ward linkage on the same layout.
+
+The benchmark test splits hold categories of nearly equal size (CLINC, HWU64, DBpedia; MMLU is
+the exception), where users' data often do not. Each cell takes the default ``discover``'s
+features (trained given K, cached by bench/estimate_k.py) and clusters every coarse class with
+K_c given, on the rows as they are and on a long-tail subsample of them: inside each coarse
+class the categories are put in a random order and the i-th of m keeps a share
+10^(-i / (m - 1)) of its rows (at least 3), so the largest holds about 10 times the smallest.
+Clusterers: ``kmeans`` and ``umap-spectral`` (the package's), and ``layout+ward`` (the same
+UMAP layout as ``umap-spectral``, cut by agglomerative clustering with Ward linkage, which does
+not prefer equal sizes; bench/layout_clusterers.py's ``LayoutClusterer``). ACC x100, mean ±
+std over seeds; the subsample's rows are drawn with the cell's seed.
+
+    python bench/long_tail.py
+    python bench/long_tail.py --report-only
+
+One cell per (dataset, seed) under bench/results/long_tail/.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from common import ROOT, mean_std, replace_section
+from harness import Cell, main
+from sources import TEXT_DATASETS
+
+RESULTS = ROOT / "bench" / "results" / "long_tail"
+RATIO = 10.0  # largest to smallest category inside a coarse class, in the long-tail subsample
+MIN_ROWS = 3
+SUBSETS = ("as is", "long tail")
+CLUSTERERS = ("kmeans", "umap-spectral", "layout+ward")
+CELLS = [
+    Cell(d, "long-tail", seed, {"version": 1, "ratio": RATIO, "clusterers": list(CLUSTERERS)})
+    for d in TEXT_DATASETS
+    for seed in (0, 1, 2)
+]
+
+
+def long_tail(fine: np.ndarray, coarse: np.ndarray, seed: int) -> np.ndarray:
+    """Indices of a subsample whose categories fall off geometrically inside each class."""
+    rng = np.random.default_rng(seed)
+    keep: list[int] = []
+    for c in np.unique(coarse):
+        cats = np.unique(fine[coarse == c])
+        rng.shuffle(cats)
+        for i, f in enumerate(cats):
+            rows = np.flatnonzero((coarse == c) & (fine == f))
+            share = RATIO ** (-(i / max(len(cats) - 1, 1)))
+            n = min(len(rows), max(MIN_ROWS, round(len(rows) * share)))
+            keep.extend(rng.choice(rows, n, replace=False).tolist())
+    return np.sort(np.asarray(keep))
+
+
+def run_one(cell: Cell) -> dict[str, Any]:
+    from estimate_k import features
+    from layout_clusterers import LayoutClusterer
+    from sources import load
+
+    from coarse2fine.cluster import discover
+    from coarse2fine.metrics import cluster_acc
+
+    data = load(cell.dataset)
+    fine, coarse = np.asarray(data.fine).astype(str), np.asarray(data.coarse_ids)
+    feats = features(data, cell.dataset, cell.seed)["after"]
+    subsets = {"as is": np.arange(len(fine))}
+    if cell.dataset != "mmlu":  # MMLU's subjects are unequal already (20 to 342 rows)
+        subsets["long tail"] = long_tail(fine, coarse, cell.seed)
+    record: dict[str, Any] = {"subsets": {}}
+    for name, rows in subsets.items():
+        sizes = {}
+        for c in np.unique(coarse[rows]):
+            _, n = np.unique(fine[rows][coarse[rows] == c], return_counts=True)
+            sizes[str(c)] = [int(n.min()), int(n.max())]
+        counts = [len(np.unique(fine[rows][coarse[rows] == c])) for c in np.unique(coarse[rows])]
+        accs = {}
+        for clusterer in CLUSTERERS:
+            method = LayoutClusterer("ward") if clusterer == "layout+ward" else clusterer
+            found = discover(
+                feats[rows],
+                int(sum(counts)),
+                coarse=coarse[rows],
+                counts=np.asarray(counts),
+                seed=cell.seed,
+                clusterer=method,
+            )
+            accs[clusterer] = round(float(cluster_acc(fine[rows], found.labels)), 2)
+        record["subsets"][name] = {"rows": len(rows), "sizes": sizes, "ACC": accs}
+        print(cell.dataset, cell.seed, name, accs, flush=True)
+    return record
+
+
+def report(records: list[dict[str, Any]]) -> None:
+    lines = [
+        "## Long tail: categories of unequal size",
+        "",
+        "Command: `python bench/long_tail.py` (the module docstring says what it measures). The",
+        "default's trained features, K_c given; `long tail`: inside each coarse class the largest",
+        f"category keeps about {RATIO:.0f} times the rows of the smallest. ACC x100, mean ± std.",
+        "",
+        "Machine: " + ("; ".join(sorted({r["machine"] for r in records})) or "—"),
+        "",
+        "| dataset | rows | seeds | " + " | ".join(CLUSTERERS) + " |",
+        "|---|---|---|" + "---|" * len(CLUSTERERS),
+    ]
+    for d in TEXT_DATASETS:
+        recs = [r for r in records if r["dataset"] == d]
+        for subset in SUBSETS:
+            got = [r["subsets"][subset] for r in recs if subset in r["subsets"]]
+            if not got:
+                continue
+            rows = round(float(np.mean([g["rows"] for g in got])))
+            cells = [mean_std([g["ACC"][c] for g in got]) for c in CLUSTERERS]
+            lines.append(f"| {d} ({subset}) | {rows} | {len(got)} | " + " | ".join(cells) + " |")
+    replace_section("long_tail", "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main("bench/long_tail.py", __doc__, CELLS, run_one, report, RESULTS)
