@@ -69,11 +69,11 @@ def run_one(cell: Cell) -> dict[str, Any]:
         subsets["long tail"] = long_tail(fine, coarse, cell.seed)
     record: dict[str, Any] = {"subsets": {}}
     for name, rows in subsets.items():
-        sizes = {}
+        sizes, counts = {}, []
         for c in np.unique(coarse[rows]):
             _, n = np.unique(fine[rows][coarse[rows] == c], return_counts=True)
             sizes[str(c)] = [int(n.min()), int(n.max())]
-        counts = [len(np.unique(fine[rows][coarse[rows] == c])) for c in np.unique(coarse[rows])]
+            counts.append(len(n))
         accs = {}
         for clusterer in CLUSTERERS:
             method = LayoutClusterer("ward") if clusterer == "layout+ward" else clusterer

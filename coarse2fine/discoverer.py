@@ -749,26 +749,10 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         it agrees with the features' (``estimate_k(on_layout=True)``, docs/ESTIMATE_K.md).
         On features neighbour training shaped, counted again on a wider graph where
         ``_count_neighbours`` says so."""
-        neighbours = NEIGHBOURS
-        while True:  # at most twice: on NEIGHBOURS, then on the graph _count_neighbours widens
-            options = {
-                "criterion": self.k_estimator,
-                "min_size": self.min_category_size,
-                "neighbours": neighbours,
-            }
-            first = estimate_counts(features, data.coarse_ids, seed=self.seed, **options)
-            self.clusterer_ = self._resolve_clusterer(data, len(data) / max(int(first.sum()), 1))
-            found = estimate_k(
-                features,
-                data.coarse_ids,
-                seed=self.seed,
-                on_layout=self.clusterer_ == "umap-spectral",
-                **options,
-            )
-            wider = self._count_neighbours(which, len(features), int(found.counts.sum()))
-            if neighbours != NEIGHBOURS or wider == NEIGHBOURS:
-                break
-            neighbours = wider
+        found = self._count_on(features, data, NEIGHBOURS)
+        neighbours = self._count_neighbours(which, len(features), int(found.counts.sum()))
+        if neighbours != NEIGHBOURS:
+            found = self._count_on(features, data, neighbours)
         counts = found.counts
         self.estimated_counts_ = dict(zip(self.coarse_classes_, counts.tolist(), strict=True))
         self.k_estimate_ = {
@@ -790,6 +774,19 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
             },
         }
         return counts
+
+    def _count_on(self, features: np.ndarray, data: CoarseDataset, neighbours: int) -> Any:
+        """The estimate on a graph of ``neighbours`` per row; sets ``clusterer_`` from the
+        features' own count, which decides whether the layout is counted too."""
+        options = {
+            "criterion": self.k_estimator,
+            "min_size": self.min_category_size,
+            "neighbours": neighbours,
+        }
+        first = estimate_counts(features, data.coarse_ids, seed=self.seed, **options)
+        self.clusterer_ = self._resolve_clusterer(data, len(data) / max(int(first.sum()), 1))
+        on_layout = self.clusterer_ == "umap-spectral"
+        return estimate_k(features, data.coarse_ids, seed=self.seed, on_layout=on_layout, **options)
 
     def _count_neighbours(self, which: str, rows: int, counted: int) -> int:
         """The neighbours of each row in the count's graph, ``counted`` the categories a

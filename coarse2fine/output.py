@@ -135,8 +135,8 @@ def discovery_metrics(est: Discoverer, data: CoarseDataset) -> dict | None:
     return scores
 
 
-def plural(n: int, word: str = "category", words: str = "categories") -> str:
-    return f"{n} {word if n == 1 else words}"
+def category_count(n: int) -> str:
+    return f"{n} category" if n == 1 else f"{n} categories"
 
 
 def summary_text(
@@ -197,9 +197,9 @@ def summary_text(
             got = estimate["classes"][node["coarse"]]
             where = ", on the layout" if got.get("on") == "layout" else ""
             span = f" (estimated{where}; plausible {got['low']}-{got['high']})"
+        held = category_count(len(node["categories"]))
         table = Table(
-            title=f"{node['coarse']}: {node['size']} rows, {plural(len(node['categories']))}"
-            + span,
+            title=f"{node['coarse']}: {node['size']} rows, {held}" + span,
             title_justify="left",
             box=box.SIMPLE_HEAD,
             pad_edge=False,

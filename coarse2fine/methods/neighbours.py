@@ -159,16 +159,16 @@ class NeighbourContrast(CoarseCE, Method):
         # categories counted at the first mining when n_fine is unknown (``on_epoch_start``)
         self.counted_n_fine: int | None = None
 
-    def neighbour_count(self, n_rows: int) -> int:
+    def neighbour_count(self, n_rows: int, categories: int | None = None) -> int:
         """k for ``n_rows`` bank rows (see ``NeighbourConfig.k``), at most n_rows - 1: the share
-        of the mean category size, the categories given (n_fine) or counted at the first mining
-        (``counted_n_fine``, then at most UNKNOWN_K_NEIGHBOURS); UNKNOWN_K_NEIGHBOURS when
-        neither is there."""
+        of the mean category size, the categories given (``categories``, else n_fine) or
+        counted at the first mining (``counted_n_fine``, then at most UNKNOWN_K_NEIGHBOURS);
+        UNKNOWN_K_NEIGHBOURS when neither is there."""
         k = self.config.k
         if k is None:
             share = self.config.k_share
-            if self.n_fine:
-                k = share_of_category(share, n_rows, self.n_fine)
+            if categories or self.n_fine:
+                k = share_of_category(share, n_rows, categories or self.n_fine)
             elif self.counted_n_fine:
                 k = min(UNKNOWN_K_NEIGHBOURS, share_of_category(share, n_rows, self.counted_n_fine))
             else:
@@ -176,10 +176,7 @@ class NeighbourContrast(CoarseCE, Method):
         return max(0, min(k, n_rows - 1))
 
     def pulled_neighbours(self, train_rows: int, categories: int | None = None) -> int:
-        if categories is None or self.config.k is not None:
-            return self.neighbour_count(train_rows)
-        k = share_of_category(self.config.k_share, train_rows, categories)
-        return max(0, min(k, train_rows - 1))
+        return self.neighbour_count(train_rows, categories)
 
     def count_categories(self, features: np.ndarray, coarse: np.ndarray) -> int:
         """How many categories ``features`` hold in all, counted inside each coarse class by the
