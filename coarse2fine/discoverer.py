@@ -795,9 +795,9 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         ``rows``, where that is more than NEIGHBOURS: training pulls each row's k neighbours
         into one tight clump, and a narrower graph reads a category of several clumps as
         several categories. But no more than the k the method would take for ``counted``
-        categories: where k came from a count that fell short (DBpedia without K: 14 counted
-        for 59, k 35 for categories of 17 rows) training pulled across categories, and a graph
-        that wide merges them. docs/ESTIMATE_K.md, "How the default counts", 3."""
+        categories: where k came from a count that fell short (DBpedia without K: k over 30
+        for categories of 17 rows) training pulled across categories, and a graph that wide
+        merges them. docs/ESTIMATE_K.md, "How the default counts", 3."""
         if which != "trained":
             return NEIGHBOURS
         train_rows = max(self.train_rows_, 1)
