@@ -6,10 +6,12 @@ features (trained given K, cached by bench/estimate_k.py) and clusters every coa
 K_c given, on the rows as they are and on a long-tail subsample of them: inside each coarse
 class the categories are put in a random order and the i-th of m keeps a share
 10^(-i / (m - 1)) of its rows (at least 3), so the largest holds about 10 times the smallest.
-Clusterers: ``kmeans`` and ``umap-spectral`` (the package's), and ``layout+ward`` (the same
-UMAP layout as ``umap-spectral``, cut by agglomerative clustering with Ward linkage, which does
-not prefer equal sizes; bench/layout_clusterers.py's ``LayoutClusterer``). ACC x100, mean ±
-std over seeds; the subsample's rows are drawn with the cell's seed.
+Clusterers: ``kmeans``, ``umap-spectral`` and ``ward`` (the package's; ``ward``: agglomerative
+clustering of the features at unit length with Ward linkage), and ``layout+ward`` (the same
+UMAP layout as ``umap-spectral``, cut by Ward linkage; bench/layout_clusterers.py's
+``LayoutClusterer``). ``default``: the one of them ``clusterer="auto"`` picks for the rows (by
+their rows per category: ``Discoverer._resolve_clusterer``). ACC x100, mean ± std over seeds;
+the subsample's rows are drawn with the cell's seed.
 
     python bench/long_tail.py
     python bench/long_tail.py --report-only
@@ -30,9 +32,9 @@ RESULTS = ROOT / "bench" / "results" / "long_tail"
 RATIO = 10.0  # largest to smallest category inside a coarse class, in the long-tail subsample
 MIN_ROWS = 3
 SUBSETS = ("as is", "long tail")
-CLUSTERERS = ("kmeans", "umap-spectral", "layout+ward")
+CLUSTERERS = ("kmeans", "umap-spectral", "layout+ward", "ward")
 CELLS = [
-    Cell(d, "long-tail", seed, {"version": 1, "ratio": RATIO, "clusterers": list(CLUSTERERS)})
+    Cell(d, "long-tail", seed, {"version": 2, "ratio": RATIO, "clusterers": list(CLUSTERERS)})
     for d in TEXT_DATASETS
     for seed in (0, 1, 2)
 ]
@@ -58,6 +60,7 @@ def run_one(cell: Cell) -> dict[str, Any]:
     from layout_clusterers import LayoutClusterer
     from sources import load
 
+    from coarse2fine import Discoverer
     from coarse2fine.cluster import discover
     from coarse2fine.metrics import cluster_acc
 
@@ -86,7 +89,14 @@ def run_one(cell: Cell) -> dict[str, Any]:
                 clusterer=method,
             )
             accs[clusterer] = round(float(cluster_acc(fine[rows], found.labels)), 2)
-        record["subsets"][name] = {"rows": len(rows), "sizes": sizes, "ACC": accs}
+        picked = Discoverer()._resolve_clusterer(data.subset(rows), len(rows) / sum(counts))
+        record["subsets"][name] = {
+            "rows": len(rows),
+            "categories": int(sum(counts)),
+            "sizes": sizes,
+            "ACC": accs,
+            "default": picked,
+        }
         print(cell.dataset, cell.seed, name, accs, flush=True)
     return record
 
@@ -101,8 +111,10 @@ def report(records: list[dict[str, Any]]) -> None:
         "",
         "Machine: " + ("; ".join(sorted({r["machine"] for r in records})) or "—"),
         "",
-        "| dataset | rows | seeds | " + " | ".join(CLUSTERERS) + " |",
-        "|---|---|---|" + "---|" * len(CLUSTERERS),
+        "| dataset | rows | rows per category | seeds | "
+        + " | ".join(CLUSTERERS)
+        + " | default (auto) |",
+        "|---|---|---|---|" + "---|" * (len(CLUSTERERS) + 1),
     ]
     for d in TEXT_DATASETS:
         recs = [r for r in records if r["dataset"] == d]
@@ -111,8 +123,15 @@ def report(records: list[dict[str, Any]]) -> None:
             if not got:
                 continue
             rows = round(float(np.mean([g["rows"] for g in got])))
+            per = np.mean([g["rows"] / g["categories"] for g in got])
             cells = [mean_std([g["ACC"][c] for g in got]) for c in CLUSTERERS]
-            lines.append(f"| {d} ({subset}) | {rows} | {len(got)} | " + " | ".join(cells) + " |")
+            picked = sorted({g["default"] for g in got})
+            default = mean_std([g["ACC"][g["default"]] for g in got])
+            lines.append(
+                f"| {d} ({subset}) | {rows} | {per:.1f} | {len(got)} | "
+                + " | ".join(cells)
+                + f" | {default} ({', '.join(picked)}) |"
+            )
     replace_section("long_tail", "\n".join(lines))
 
 

@@ -300,10 +300,11 @@ def discover(
     clusterer: Annotated[
         str,
         typer.Option(
-            help="'auto' (umap-spectral for texts averaging at most 100 rows per category, "
-            "else K-Means), 'kmeans', 'spectral' (spectral clustering of the rows' "
-            "15-nearest-neighbour graph) or 'umap-spectral' (the same on the rows' UMAP "
-            "layout in 5 dimensions, refined there by K-Means)"
+            help="'auto' (for texts averaging at most 10 rows per category ward, at most 100 "
+            "umap-spectral, else K-Means), 'kmeans', 'spectral' (spectral clustering of the "
+            "rows' 15-nearest-neighbour graph), 'umap-spectral' (the same on the rows' UMAP "
+            "layout in 5 dimensions, refined there by K-Means) or 'ward' (agglomerative "
+            "clustering with Ward linkage)"
         ),
     ] = "auto",
     max_length: Annotated[

@@ -73,8 +73,13 @@ _OPTIONAL_FITTED = (
     "dataset_names_",
     "curation_",
 )
-# clusterer="auto": SMALL_TEXT_CLUSTERER while text categories hold at most this many rows on
-# average (a 15-neighbour graph then spans a good share of each; see _resolve_clusterer)
+# clusterer="auto" on texts (see _resolve_clusterer), by the rows per category on average:
+# at most TINY_MAX_ROWS, TINY_TEXT_CLUSTERER (a 15-neighbour graph spans several categories);
+# at most SPECTRAL_MAX_ROWS, SMALL_TEXT_CLUSTERER (such a graph spans a good share of each);
+# above, K-Means
+TINY_MAX_ROWS = 10
+TINY_TEXT_CLUSTERER = "ward"
+WARD_MAX_CLASS_ROWS = 10_000  # exact Ward holds a class's pairwise distances (400 MB here)
 SPECTRAL_MAX_ROWS = 100
 SMALL_TEXT_CLUSTERER = "umap-spectral"
 # which categories ``predict`` lets a row join (see Discoverer.predict)
@@ -301,11 +306,13 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
     encoder: "auto" (all-MiniLM-L6-v2 for texts, "mlp" for vectors), a text model folder or
     cached hub name, "mlp" / "mlp:WIDTHxDEPTH" (vectors), or "tiny-random" (tests);
     clustering: "nested" (categories inside each coarse class) or "global"; clusterer: "auto"
-    ("umap-spectral" for texts of at most 100 rows per category on average, else K-Means; the
-    one used is ``clusterer_``), "kmeans", "spectral" (spectral clustering of each class's
-    15-nearest-neighbour graph), "umap-spectral" (the same on the class's UMAP layout in 5
-    dimensions, refined there by K-Means; ``coarse2fine.cluster.layout``), or any object with
-    scikit-learn's ``fit_predict`` (cloned, ``n_clusters`` / ``random_state`` set);
+    (for texts of at most 10 rows per category on average "ward", of at most 100
+    "umap-spectral", else K-Means; the one used is ``clusterer_``), "kmeans", "spectral"
+    (spectral clustering of each class's 15-nearest-neighbour graph), "umap-spectral" (the same
+    on the class's UMAP layout in 5 dimensions, refined there by K-Means;
+    ``coarse2fine.cluster.layout``), "ward" (agglomerative, Ward linkage, on the features), or
+    any object with scikit-learn's ``fit_predict`` (cloned, ``n_clusters`` / ``random_state``
+    set);
     method_params: options of the method's typed config (e.g. {"gamma2": 0.1}); max_length:
     tokens kept per text, or None to cover the 95th percentile of the rows' token counts (at
     most the encoder's limit; the fitted value is ``max_length_``); train_length: tokens kept
@@ -823,11 +830,20 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         refining it leads that on CLINC, DBpedia and MMLU by 0.7-2.2 and trails it on HWU64 by
         0.4 (3 seeds); on CLINC's train split (120 rows per category) the graph trailed K-Means
         by 7, and on the cell datasets K-Means leads by 2-4. The threshold sits between the
-        measured 79 and 120."""
-        if isinstance(self.clusterer, str) and self.clusterer == "auto":
-            small = rows_per_category <= SPECTRAL_MAX_ROWS
-            return SMALL_TEXT_CLUSTERER if data.is_text and small else "kmeans"
-        return self.clusterer
+        measured 79 and 120. At most ``TINY_MAX_ROWS`` rows per category (and no coarse class
+        above ``WARD_MAX_CLASS_ROWS`` rows), Ward linkage on the features instead: there the
+        layout's 15-neighbour graph spans several categories and merges the small ones; on
+        long-tail subsamples of CLINC, HWU64 and DBpedia (6-8 rows per category on average)
+        Ward led umap-spectral by 3-5 ACC, and trailed it by 1-5 on their test splits as
+        they are (15-17 rows; ``python bench/long_tail.py``, docs/DEFAULTS.md)."""
+        if not (isinstance(self.clusterer, str) and self.clusterer == "auto"):
+            return self.clusterer
+        if not data.is_text or rows_per_category > SPECTRAL_MAX_ROWS:
+            return "kmeans"
+        largest = int(np.bincount(np.asarray(data.coarse_ids)).max())
+        if rows_per_category <= TINY_MAX_ROWS and largest <= WARD_MAX_CLASS_ROWS:
+            return TINY_TEXT_CLUSTERER
+        return SMALL_TEXT_CLUSTERER
 
     def _discover(self, method: Method, features, prepared, data, counts) -> Clustering:
         return method.discover(

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from coarse2fine.cluster import allocate_by_size, discover, group_mask, kmeans, nearest_centre
+from coarse2fine.cluster.nested import partition
 from coarse2fine.data import InputError
 
 
@@ -113,3 +114,23 @@ def test_kmeans_auto_is_sklearn_below_the_faiss_threshold():
     sk, _ = kmeans(x.astype(np.float32), 3, seed=0, backend="sklearn")
     assert (auto == sk).all()
     assert len(np.unique(auto[-5:])) == 1 and len(np.unique(auto[200:220])) == 1
+
+
+def test_ward_clusters_rows_at_unit_length_and_keeps_groups_of_unequal_size():
+    """ "ward" is Ward linkage on the rows scaled to unit length: rows pointing one way belong
+    together whatever their norm (on the raw rows Ward would split the long ones off), and a
+    group of 40 keeps its rows beside groups of 3 and 4."""
+    from sklearn.cluster import AgglomerativeClustering
+
+    from coarse2fine.metrics import cluster_acc
+
+    rng = np.random.default_rng(0)
+    angles = np.concatenate([rng.normal(0.0, 0.05, 40), rng.normal(1.2, 0.02, 3), [2.4] * 4])
+    norms = np.where(np.arange(47) % 2 == 0, 1.0, 30.0)  # half the rows 30 times longer
+    rows = (norms[:, None] * np.c_[np.cos(angles), np.sin(angles)]).astype(np.float32)
+    truth = np.array([0] * 40 + [1] * 3 + [2] * 4)
+    labels, centres = partition(rows, 3, "ward", seed=0, n_init=10)
+    assert cluster_acc(truth, labels) == 100.0
+    assert centres.shape == (3, 2) and np.allclose(np.linalg.norm(centres, axis=1), 1.0)
+    raw = AgglomerativeClustering(3, linkage="ward").fit_predict(rows)
+    assert cluster_acc(truth, raw) < 100.0  # what the scaling is for

@@ -168,11 +168,15 @@ def test_text_defaults_are_the_measured_recipe_and_each_part_can_be_overridden()
     texts = CoarseDataset(texts=["a b", "c d"], coarse=["x", "y"])
     assert est._resolve_clusterer(texts, 100) == "umap-spectral"
     assert est._resolve_clusterer(texts, 101) == "kmeans"  # big categories: K-Means
+    assert est._resolve_clusterer(texts, 10.5) == "umap-spectral"
+    assert est._resolve_clusterer(texts, 10) == "ward"  # a few rows each: Ward linkage
+    wide = CoarseDataset(texts=["a b"] * 10_001 + ["c d"], coarse=["x"] * 10_001 + ["y"])
+    assert est._resolve_clusterer(wide, 10) == "umap-spectral"  # exact Ward too big there
     vectors = make_hierarchical_blobs((2, 2), rows_per_fine=3, dim=4)
     assert est._resolve_clusterer(vectors, 3) == "kmeans"
     assert Discoverer(clusterer="kmeans")._resolve_clusterer(texts, 3) == "kmeans"
     fitted = small().fit(CoarseDataset(texts=["a b"] * 6, coarse=["x"] * 6))
-    assert fitted.clusterer_ == "umap-spectral"
+    assert fitted.clusterer_ == "ward"  # 6 rows: a few per category
 
 
 def test_not_fitted():
@@ -321,14 +325,14 @@ def test_clusterer_by_name_or_object_and_an_encoder_object(tiny_vectors, tmp_pat
     from coarse2fine.encoders import MLPEncoder
 
     data = make_hierarchical_blobs((3, 2, 1), rows_per_fine=30, dim=8, seed=3)
-    for clusterer in ("spectral", "umap-spectral", AgglomerativeClustering(linkage="ward")):
+    for clusterer in ("spectral", "umap-spectral", "ward", AgglomerativeClustering(linkage="ward")):
         est = Discoverer("unsupervised", n_fine=6, clusterer=clusterer, progress=False).fit(data)
         assert cluster_acc(data.fine, est.labels_) == 100.0
         centres = est.cluster_centers_  # each category's mean feature, unit length
         assert np.allclose(np.linalg.norm(centres, axis=1), 1.0, atol=1e-5)
         # new rows go to the nearest centre: a graph clustering's rows mostly agree with it
         assert np.mean(est.predict(data) == est.labels_) >= 0.95
-    with pytest.raises(InputError, match="must be one of kmeans, spectral, umap-spectral"):
+    with pytest.raises(InputError, match="must be one of kmeans, spectral, umap-spectral, ward"):
         Discoverer("unsupervised", n_fine=6, clusterer="dbscan").fit(data)
     with pytest.raises(InputError, match="has no fit_predict"):
         Discoverer("unsupervised", n_fine=6, clusterer=object()).fit(data)
