@@ -834,8 +834,9 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         above ``WARD_MAX_CLASS_ROWS`` rows), Ward linkage on the features instead: there the
         layout's 15-neighbour graph spans several categories and merges the small ones; on
         long-tail subsamples of CLINC, HWU64 and DBpedia (6-8 rows per category on average)
-        Ward led umap-spectral by 3-5 ACC, and trailed it by 1-5 on their test splits as
-        they are (15-17 rows; ``python bench/long_tail.py``, docs/DEFAULTS.md)."""
+        Ward led umap-spectral by 3.0-5.1 ACC, and trailed it by 5.4 and 3.8 on CLINC's and
+        HWU64's test splits as they are (15-16 rows; ``python bench/long_tail.py``,
+        docs/DEFAULTS.md "Categories of a few rows")."""
         if not (isinstance(self.clusterer, str) and self.clusterer == "auto"):
             return self.clusterer
         if not data.is_text or rows_per_category > SPECTRAL_MAX_ROWS:
