@@ -1,17 +1,20 @@
 """Categories of unequal size: the default clusterer against Ward linkage on the same layout.
 
-The benchmark test splits hold categories of nearly equal size (CLINC, HWU64, DBpedia; MMLU is
-the exception), where users' data often do not. Each cell takes the default ``discover``'s
-features (trained given K, cached by bench/estimate_k.py) and clusters every coarse class with
-K_c given, on the rows as they are and on a long-tail subsample of them: inside each coarse
-class the categories are put in a random order and the i-th of m keeps a share
-10^(-i / (m - 1)) of its rows (at least 3), so the largest holds about 10 times the smallest.
-Clusterers: ``kmeans``, ``umap-spectral`` and ``ward`` (the package's; ``ward``: agglomerative
-clustering of the features at unit length with Ward linkage), and ``layout+ward`` (the same
-UMAP layout as ``umap-spectral``, cut by Ward linkage; bench/layout_clusterers.py's
-``LayoutClusterer``). ``default``: the one of them ``clusterer="auto"`` picks for the rows (by
-their rows per category: ``Discoverer._resolve_clusterer``). ACC x100, mean ± std over seeds;
-the subsample's rows are drawn with the cell's seed.
+CLINC's and HWU64's test splits hold categories of nearly equal size, DBpedia's (2 to 123 rows
+in one class) and MMLU's (20 to 342) do not, and users' data often do not. Each cell takes the
+default ``discover``'s features (trained given K, cached by bench/estimate_k.py) and clusters
+every coarse class with K_c given, on the rows as they are and on a long-tail subsample of
+them: inside each coarse class the categories are put in a random order and the i-th of m keeps
+a share 10^(-i / (m - 1)) of its rows (at least 3), so the largest holds about 10 times the
+smallest. Clusterers: ``kmeans``, ``umap-spectral`` and ``ward`` (the package's; ``ward``:
+agglomerative clustering of the features at unit length with Ward linkage; ``umap-spectral``
+cuts a class's layout by Ward linkage where its spectral groups come out unequal,
+``nested.cut_layout``), ``spectral only`` (``umap-spectral`` without that switch, as before
+2026-12-06), and ``layout+ward`` (the same UMAP layout as ``umap-spectral``, cut by Ward
+linkage; bench/layout_clusterers.py's ``LayoutClusterer``). ``default``: the one of them
+``clusterer="auto"`` picks for the rows (by their rows per category:
+``Discoverer._resolve_clusterer``). ACC x100, mean ± std over seeds; the subsample's rows are
+drawn with the cell's seed.
 
     python bench/long_tail.py
     python bench/long_tail.py --report-only
@@ -32,9 +35,9 @@ RESULTS = ROOT / "bench" / "results" / "long_tail"
 RATIO = 10.0  # largest to smallest category inside a coarse class, in the long-tail subsample
 MIN_ROWS = 3
 SUBSETS = ("as is", "long tail")
-CLUSTERERS = ("kmeans", "umap-spectral", "layout+ward", "ward")
+CLUSTERERS = ("kmeans", "spectral only", "umap-spectral", "layout+ward", "ward")
 CELLS = [
-    Cell(d, "long-tail", seed, {"version": 2, "ratio": RATIO, "clusterers": list(CLUSTERERS)})
+    Cell(d, "long-tail", seed, {"version": 3, "ratio": RATIO, "clusterers": list(CLUSTERERS)})
     for d in TEXT_DATASETS
     for seed in (0, 1, 2)
 ]
@@ -61,7 +64,7 @@ def run_one(cell: Cell) -> dict[str, Any]:
     from sources import load
 
     from coarse2fine import Discoverer
-    from coarse2fine.cluster import discover
+    from coarse2fine.cluster import discover, nested
     from coarse2fine.metrics import cluster_acc
 
     data = load(cell.dataset)
@@ -79,15 +82,18 @@ def run_one(cell: Cell) -> dict[str, Any]:
             counts.append(len(n))
         accs = {}
         for clusterer in CLUSTERERS:
-            method = LayoutClusterer("ward") if clusterer == "layout+ward" else clusterer
+            method = {"layout+ward": LayoutClusterer("ward"), "spectral only": "umap-spectral"}
+            switch = nested.UNEQUAL_SPREAD
+            nested.UNEQUAL_SPREAD = np.inf if clusterer == "spectral only" else switch
             found = discover(
                 feats[rows],
                 int(sum(counts)),
                 coarse=coarse[rows],
                 counts=np.asarray(counts),
                 seed=cell.seed,
-                clusterer=method,
+                clusterer=method.get(clusterer, clusterer),
             )
+            nested.UNEQUAL_SPREAD = switch
             accs[clusterer] = round(float(cluster_acc(fine[rows], found.labels)), 2)
         picked = Discoverer()._resolve_clusterer(data.subset(rows), len(rows) / sum(counts))
         record["subsets"][name] = {

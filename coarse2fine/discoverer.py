@@ -36,7 +36,7 @@ from coarse2fine.cluster.estimate_k import (
     estimate_k,
 )
 from coarse2fine.cluster.naming import image_names, text_names, vector_names
-from coarse2fine.cluster.nested import check_clusterer
+from coarse2fine.cluster.nested import WARD_MAX_ROWS, check_clusterer
 from coarse2fine.curate import Curation
 from coarse2fine.data.dataset import CoarseDataset, InputError
 from coarse2fine.data.h5ad import from_anndata, is_anndata
@@ -79,7 +79,6 @@ _OPTIONAL_FITTED = (
 # above, K-Means
 TINY_MAX_ROWS = 10
 TINY_TEXT_CLUSTERER = "ward"
-WARD_MAX_CLASS_ROWS = 10_000  # exact Ward holds a class's pairwise distances (400 MB here)
 SPECTRAL_MAX_ROWS = 100
 SMALL_TEXT_CLUSTERER = "umap-spectral"
 # which categories ``predict`` lets a row join (see Discoverer.predict)
@@ -831,7 +830,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         0.4 (3 seeds); on CLINC's train split (120 rows per category) the graph trailed K-Means
         by 7, and on the cell datasets K-Means leads by 2-4. The threshold sits between the
         measured 79 and 120. At most ``TINY_MAX_ROWS`` rows per category (and no coarse class
-        above ``WARD_MAX_CLASS_ROWS`` rows), Ward linkage on the features instead: there the
+        above ``WARD_MAX_ROWS`` rows), Ward linkage on the features instead: there the
         layout's 15-neighbour graph spans several categories and merges the small ones; on
         long-tail subsamples of CLINC, HWU64 and DBpedia (6-8 rows per category on average)
         Ward led umap-spectral by 3.0-5.1 ACC, and trailed it by 5.4 and 3.8 on CLINC's and
@@ -842,7 +841,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         if not data.is_text or rows_per_category > SPECTRAL_MAX_ROWS:
             return "kmeans"
         largest = int(np.bincount(np.asarray(data.coarse_ids)).max())
-        if rows_per_category <= TINY_MAX_ROWS and largest <= WARD_MAX_CLASS_ROWS:
+        if rows_per_category <= TINY_MAX_ROWS and largest <= WARD_MAX_ROWS:
             return TINY_TEXT_CLUSTERER
         return SMALL_TEXT_CLUSTERER
 

@@ -134,3 +134,42 @@ def test_ward_clusters_rows_at_unit_length_and_keeps_groups_of_unequal_size():
     assert centres.shape == (3, 2) and np.allclose(np.linalg.norm(centres, axis=1), 1.0)
     raw = AgglomerativeClustering(3, linkage="ward").fit_predict(rows)
     assert cluster_acc(truth, raw) < 100.0  # what the scaling is for
+
+
+def test_size_spread_is_std_over_mean_of_the_group_sizes():
+    from coarse2fine.cluster.nested import size_spread
+
+    assert size_spread(np.array([0, 0, 1, 1, 2, 2])) == 0.0
+    assert size_spread(np.array([5, 5, 5, 9])) == 0.5  # sizes 3 and 1: std 1, mean 2
+    assert size_spread(np.array([7, 7])) == 0.0  # one group
+
+
+def test_the_layout_is_cut_by_ward_only_where_spectral_groups_come_out_unequal(monkeypatch):
+    """Equal groups keep spectral clustering refined by K-Means; groups of 40, 3 and 4 spread
+    beyond UNEQUAL_SPREAD whatever the cut finds, and get Ward linkage's partition."""
+    from coarse2fine.cluster import nested
+
+    rng = np.random.default_rng(1)
+    centres = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    equal = np.vstack([c + rng.normal(0, 0.5, (15, 2)) for c in centres])
+    labels = nested.cut_layout(equal, 3, seed=0)
+    spectral = nested.refine_by_kmeans(equal, nested.spectral_labels(equal, 3, 0))
+    assert np.array_equal(labels, spectral)
+    unequal = np.vstack(
+        [c + rng.normal(0, 0.5, (n, 2)) for c, n in zip(centres, (40, 3, 4), strict=True)]
+    )
+    truth = np.repeat([0, 1, 2], (40, 3, 4))
+    calls = []
+    ward = nested.ward_labels
+    monkeypatch.setattr(nested, "ward_labels", lambda p, k: calls.append(len(p)) or ward(p, k))
+    assert nested.cut_layout(equal, 3, seed=0) is not None and calls == []
+    labels = nested.cut_layout(unequal, 3, seed=0)
+    assert calls == [47] and np.array_equal(labels, ward(unequal, 3))
+    from coarse2fine.metrics import cluster_acc
+
+    assert cluster_acc(truth, labels) == 100.0
+    monkeypatch.setattr(nested, "UNEQUAL_SPREAD", np.inf)  # the switch off: spectral's groups
+    off = nested.cut_layout(unequal, 3, seed=0)
+    assert np.array_equal(
+        off, nested.refine_by_kmeans(unequal, nested.spectral_labels(unequal, 3, 0))
+    )
