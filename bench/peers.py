@@ -56,8 +56,12 @@ VERSION = 1
 # features (one training, two clusterings): rows "<row>" and "<row> (spectral)".
 # Rows measured since the UMAP layout clusterer (2026-12-05) report it as well.
 LAYOUT_CLUSTERERS = ("kmeans", "spectral", "umap-spectral")
+# rows measured since umap-spectral cuts a class's layout by Ward linkage where its spectral
+# groups come out unequal (2026-12-06, coarse2fine.cluster.nested.cut_layout) say so; the
+# other rows with an umap-spectral column ran before
+LAYOUT_CUT = {"layout_cut": "ward where unequal"}
 TEXT_ROWS: dict[str, dict[str, Any]] = {
-    "untrained": {"system": "untrained", "clusterers": LAYOUT_CLUSTERERS},
+    "untrained": {"system": "untrained", "clusterers": LAYOUT_CLUSTERERS, **LAYOUT_CUT},
     "bertopic-kmeans": {"system": "bertopic", "clusterer": "kmeans"},
     "bertopic-hdbscan": {"system": "bertopic", "clusterer": "hdbscan"},
     # the default: fused AdamW (bench/optimizer_step.py) and DOWN's text recipe (no warm-up,
@@ -67,6 +71,7 @@ TEXT_ROWS: dict[str, dict[str, Any]] = {
         "params": {},
         "adamw": "fused",
         "clusterers": LAYOUT_CLUSTERERS,
+        **LAYOUT_CUT,
     },
     # the default as it stood before its neighbour share fell to 0.5 (k_share 0.8), with DOWN's
     # neighbour search restricted to the row's coarse class (DNA's way; MMLU left out: 8 minutes
@@ -104,7 +109,7 @@ TEXT_ROWS: dict[str, dict[str, Any]] = {
             **extra,
         }
         for name, params, extra in (
-            ("unknown-k", {}, {"count": 3}),
+            ("unknown-k", {}, {"count": 3, **LAYOUT_CUT}),
             ("unknown-k-50", {"method_params": {"k": 50}}, {}),
         )
     },
@@ -287,7 +292,10 @@ def report(records: list[dict[str, Any]]) -> None:
         "of each coarse class's 15-nearest-neighbour graph, or by the same on the class's UMAP "
         "layout refined there by K-Means (one training, several clusterings; the time is the "
         "default clusterer's run); the default `discover` is its `(umap-spectral)` row on texts "
-        "(its `(spectral)` row before 2026-12-05) and its `(kmeans)` row on cells. Rows: "
+        "(its `(spectral)` row before 2026-12-05) and its `(kmeans)` row on cells. Since "
+        "2026-12-06 `umap-spectral` cuts a class's layout by Ward linkage where its spectral "
+        "groups come out unequal in size; the `untrained`, `discover` and `unknown-k` text rows "
+        "ran with that, the other rows' `(umap-spectral)` before it. Rows: "
         "bench/peers.py's docstring.",
         "",
         "| dataset | rows | system | seeds | ACC | ARI | NMI | found K | seconds | x BERTopic |"
