@@ -303,7 +303,8 @@ def discover(
             help="'auto' (for texts averaging at most 10 rows per category ward, at most 100 "
             "umap-spectral, else K-Means), 'kmeans', 'spectral' (spectral clustering of the "
             "rows' 15-nearest-neighbour graph), 'umap-spectral' (the same on the rows' UMAP "
-            "layout in 5 dimensions, refined there by K-Means) or 'ward' (agglomerative "
+            "layout in 5 dimensions, refined there by K-Means, or cut by Ward linkage where "
+            "those groups come out unequal) or 'ward' (agglomerative "
             "clustering with Ward linkage)"
         ),
     ] = "auto",

@@ -308,10 +308,10 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
     (for texts of at most 10 rows per category on average "ward", of at most 100
     "umap-spectral", else K-Means; the one used is ``clusterer_``), "kmeans", "spectral"
     (spectral clustering of each class's 15-nearest-neighbour graph), "umap-spectral" (the same
-    on the class's UMAP layout in 5 dimensions, refined there by K-Means;
-    ``coarse2fine.cluster.layout``), "ward" (agglomerative, Ward linkage, on the features), or
-    any object with scikit-learn's ``fit_predict`` (cloned, ``n_clusters`` / ``random_state``
-    set);
+    on the class's UMAP layout in 5 dimensions, refined there by K-Means, or cut by Ward
+    linkage where those groups come out unequal; ``coarse2fine.cluster.layout``), "ward"
+    (agglomerative, Ward linkage, on the features), or any object with scikit-learn's
+    ``fit_predict`` (cloned, ``n_clusters`` / ``random_state`` set);
     method_params: options of the method's typed config (e.g. {"gamma2": 0.1}); max_length:
     tokens kept per text, or None to cover the 95th percentile of the rows' token counts (at
     most the encoder's limit; the fitted value is ``max_length_``); train_length: tokens kept
@@ -835,7 +835,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         long-tail subsamples of CLINC, HWU64 and DBpedia (6-8 rows per category on average)
         Ward led umap-spectral by 3.0-5.1 ACC, and trailed it by 5.4 and 3.8 on CLINC's and
         HWU64's test splits as they are (15-16 rows; ``python bench/long_tail.py``,
-        docs/DEFAULTS.md "Categories of a few rows")."""
+        docs/DEFAULTS.md "Categories of a few rows, or of unequal size")."""
         if not (isinstance(self.clusterer, str) and self.clusterer == "auto"):
             return self.clusterer
         if not data.is_text or rows_per_category > SPECTRAL_MAX_ROWS:

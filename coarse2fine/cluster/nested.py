@@ -2,7 +2,8 @@
 
 The clusterer is K-Means ("kmeans"), spectral clustering of the rows' k-nearest-neighbour graph
 ("spectral"), the same on the rows' UMAP layout in 5 dimensions with K-Means then refining the
-partition there ("umap-spectral", coarse2fine.cluster.layout), agglomerative clustering of the
+partition there, or Ward linkage cutting the layout where those groups come out unequal in size
+("umap-spectral", coarse2fine.cluster.layout, ``cut_layout``), agglomerative clustering of the
 rows at unit length with Ward linkage ("ward": bottom-up merges, no neighbour graph), or any
 object with scikit-learn's ``fit_predict`` (cloned for every clustering, with ``n_clusters`` and
 ``random_state`` set when it has them). Whatever the clusterer, a category's centre is its
@@ -216,8 +217,9 @@ def cut_layout(positions: np.ndarray, k: int, seed: int) -> np.ndarray:
     by K-Means; where those groups spread in size beyond ``UNEQUAL_SPREAD`` (the class's
     categories are unequal, and the normalised cut prefers equal ones), Ward linkage on the
     same positions instead. On DBpedia's and MMLU's test splits, whose categories are unequal,
-    the switch gained 0.9 and 1.7 ACC, on HWU64 0.2, on CLINC (equal sizes) it never fires
-    (``python bench/long_tail.py``, docs/DEFAULTS.md "Categories of unequal size")."""
+    the switch gained 0.9 and 1.7 ACC, on HWU64 0.2, on CLINC (equal sizes) nothing
+    (``python bench/long_tail.py``; docs/DEFAULTS.md "Categories of a few rows, or of unequal
+    size")."""
     labels = refine_by_kmeans(positions, spectral_labels(positions, k, seed))
     if size_spread(labels) > UNEQUAL_SPREAD and len(positions) <= WARD_MAX_ROWS:
         return ward_labels(positions, k)
