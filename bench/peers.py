@@ -304,11 +304,19 @@ def report(records: list[dict[str, Any]]) -> None:
     ]
     datasets = [d for d in (*TEXT_DATASETS, *VECTOR_DATASETS) if any(k[0] == d for k in by)]
     for dataset in datasets:
-        reference = {r["seed"]: r["seconds"] for r in by.get((dataset, "bertopic-kmeans"), [])}
+        # BERTopic's time per seed and machine: a ratio only where both ran on one machine
+        reference = {
+            (r["seed"], r.get("machine")): r["seconds"]
+            for r in by.get((dataset, "bertopic-kmeans"), [])
+        }
         labels = [label for (d, label) in by if d == dataset]
         for label in labels:
             got = sorted(by[(dataset, label)], key=lambda r: r["seed"])
-            ratios = [r["seconds"] / reference[r["seed"]] for r in got if r["seed"] in reference]
+            ratios = [
+                r["seconds"] / reference[(r["seed"], r.get("machine"))]
+                for r in got
+                if (r["seed"], r.get("machine")) in reference
+            ]
             lines.append(
                 f"| {dataset} | {got[0]['rows']} | {label} | {len(got)} | "
                 f"{mean_std([r['ACC'] for r in got])} | {mean_std([r['ARI'] for r in got])} | "
@@ -318,8 +326,21 @@ def report(records: list[dict[str, Any]]) -> None:
                 f"{f'{np.mean(ratios):.1f}' if ratios else '—'} | "
                 f"{max(r['peak_memory_mb'] for r in got):.0f} |"
             )
-    if records:
-        lines += ["", f"Machine: {records[0].get('machine', machine())}."]
+    hosts: dict[str, dict[str, set[str]]] = {}
+    for r in records:
+        rows = hosts.setdefault(r.get("machine", machine()), {})
+        rows.setdefault(r["row"], set()).add(r["dataset"])
+    if len(hosts) == 1:
+        lines += ["", f"Machine: {next(iter(hosts))}."]
+    elif hosts:  # seconds and ratios compare only within one machine
+        lines += [
+            "",
+            "Machines (seconds compare only within one; `x BERTopic` only where "
+            "BERTopic-kmeans ran on the row's machine, else —):",
+        ]
+        for host, rows in hosts.items():
+            cells = "; ".join(f"{row} ({', '.join(sorted(d))})" for row, d in sorted(rows.items()))
+            lines += [f"- {host}: {cells}."]
     replace_section("peers", "\n".join(lines))
     replace_section("peers-targets", targets(by, datasets))
 
@@ -359,13 +380,15 @@ def targets(by: dict[tuple[str, str], list[dict]], datasets: list[str]) -> str:
         peer_acc = np.mean([peer[s]["ACC"] for s in seeds])
         floor_acc = np.mean([floor[s] for s in seeds])
         over_kmeans = acc - np.mean([kmeans[s] for s in seeds])
+        same_host = all(default[s].get("machine") == peer[s].get("machine") for s in seeds)
         ratio = np.mean([default[s]["seconds"] / max(peer[s]["seconds"], 0.1) for s in seeds])
+        timed = f"{ratio:.1f}{' ✓' if ratio <= 3 else ''}" if same_host else "— (two machines)"
         lines.append(
             f"| {dataset} | {len(seeds)} | {acc:.2f} | {peer_acc:.2f} | {floor_acc:.2f} | "
             f"{acc - peer_acc:+.2f}{' ✓' if acc - peer_acc >= 3 else ''} | "
             f"{acc - floor_acc:+.2f}{' ✓' if acc - floor_acc >= 5 else ''} | "
             f"{over_kmeans:+.2f}{' ✓' if over_kmeans >= 5 else ''} | "
-            f"{ratio:.1f}{' ✓' if ratio <= 3 else ''} |"
+            f"{timed} |"
         )
     return "\n".join(lines)
 
