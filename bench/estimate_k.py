@@ -46,7 +46,8 @@ SEEDS = (0, 1, 2)
 # 8: the package's estimator (its graph UMAP's fuzzy one; for umap-spectral, the layout's count
 # where it agrees) beside the connectivity graph it replaced; the candidates the first runs
 # ruled out (5 / 15 neighbours, HDBSCAN, silhouette) dropped (their figures: docs/ESTIMATE_K.md)
-VERSION = 13
+# 14: umap-spectral cuts a class's layout by Ward linkage where its groups come out unequal
+VERSION = 14
 FEATURES = ("after", "before")  # the default's clustered features; the untrained encoder's
 TARGET_TOTAL = 15.0  # % error of the total
 TARGET_FACTOR = 1.5  # per class
