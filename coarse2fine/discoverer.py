@@ -829,8 +829,8 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         refining it leads that on CLINC, DBpedia and MMLU by 0.7-2.2 and trails it on HWU64 by
         0.4 (3 seeds); on CLINC's train split (120 rows per category) the graph trailed K-Means
         by 7, and on the cell datasets K-Means leads by 2-4. The threshold sits between the
-        measured 79 and 120. At most ``TINY_MAX_ROWS`` rows per category (and no coarse class
-        above ``WARD_MAX_ROWS`` rows), Ward linkage on the features instead: there the
+        measured 79 and 120. At most ``TINY_MAX_ROWS`` rows per category (and no clustering of
+        more than ``WARD_MAX_ROWS`` rows), Ward linkage on the features instead: there the
         layout's 15-neighbour graph spans several categories and merges the small ones; on
         long-tail subsamples of CLINC, HWU64 and DBpedia (6-8 rows per category on average)
         Ward led umap-spectral by 3.0-5.1 ACC, and trailed it by 5.4 and 3.8 on CLINC's and
@@ -840,7 +840,9 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
             return self.clusterer
         if not data.is_text or rows_per_category > SPECTRAL_MAX_ROWS:
             return "kmeans"
-        largest = int(np.bincount(np.asarray(data.coarse_ids)).max())
+        # the most rows one clustering sees: the largest class, or every row when global
+        nested = self.clustering == "nested"
+        largest = int(np.bincount(np.asarray(data.coarse_ids)).max()) if nested else len(data)
         if rows_per_category <= TINY_MAX_ROWS and largest <= WARD_MAX_ROWS:
             return TINY_TEXT_CLUSTERER
         return SMALL_TEXT_CLUSTERER

@@ -122,3 +122,24 @@ def test_an_option_added_later_voids_the_defaults_cells_but_not_a_row_pinned_to_
     other = {"params": {"method_params": {**published, "k_share": 0.3}}, "defaults": new_defaults}
     assert common.comparable(old_row) != common.comparable(other)
     assert pinned["params"]["method_params"]["k_share"] == 0.8  # the caller's dict is untouched
+
+
+def test_the_peers_targets_give_a_time_ratio_only_within_one_machine(monkeypatch):
+    """Seconds from two machines do not compare: the default's time over BERTopic's is given
+    where both ran on one machine, and marked otherwise."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    import peers
+
+    def cell(acc, seconds, machine):
+        return [{"seed": 0, "ACC": acc, "seconds": seconds, "machine": machine}]
+
+    by = {
+        ("clinc", "bertopic-kmeans"): cell(80.0, 10.0, "A"),
+        ("clinc", "discover (umap-spectral)"): cell(90.0, 25.0, "A"),
+        ("clinc", "untrained (kmeans)"): cell(70.0, 5.0, "A"),
+    }
+    row = [line for line in peers.targets(by, ["clinc"]).splitlines() if "| clinc |" in line]
+    assert row == ["| clinc | 1 | 90.00 | 80.00 | 70.00 | +10.00 ✓ | +20.00 ✓ | +20.00 ✓ | 2.5 ✓ |"]
+    by[("clinc", "discover (umap-spectral)")] = cell(90.0, 25.0, "B")
+    row = [line for line in peers.targets(by, ["clinc"]).splitlines() if "| clinc |" in line]
+    assert row[0].endswith("| — (two machines) |")

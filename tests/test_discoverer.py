@@ -172,6 +172,9 @@ def test_text_defaults_are_the_measured_recipe_and_each_part_can_be_overridden()
     assert est._resolve_clusterer(texts, 10) == "ward"  # a few rows each: Ward linkage
     wide = CoarseDataset(texts=["a b"] * 10_001 + ["c d"], coarse=["x"] * 10_001 + ["y"])
     assert est._resolve_clusterer(wide, 10) == "umap-spectral"  # exact Ward too big there
+    halves = CoarseDataset(texts=["a b"] * 10_002, coarse=["x", "y"] * 5_001)
+    assert est._resolve_clusterer(halves, 10) == "ward"  # nested: 5,001 rows at a time
+    assert Discoverer(clustering="global")._resolve_clusterer(halves, 10) == "umap-spectral"
     vectors = make_hierarchical_blobs((2, 2), rows_per_fine=3, dim=4)
     assert est._resolve_clusterer(vectors, 3) == "kmeans"
     assert Discoverer(clusterer="kmeans")._resolve_clusterer(texts, 3) == "kmeans"
