@@ -16,10 +16,16 @@ linkage; bench/layout_clusterers.py's ``LayoutClusterer``). ``default``: the one
 ``Discoverer._resolve_clusterer``). ACC x100, mean ± std over seeds; the subsample's rows are
 drawn with the cell's seed.
 
+Row ``train-split``: larger categories, on the train splits (CLINC's 120 rows per intent and
+HWU64's 33-159 cut to the same long tail, about 12-160 rows per category; DBpedia's as it is,
+8 to 494), with the default trained on the rows it clusters, K_c given (its features cached
+under bench/cache/long_tail/).
+
     python bench/long_tail.py
+    python bench/long_tail.py --row train-split
     python bench/long_tail.py --report-only
 
-One cell per (dataset, seed) under bench/results/long_tail/.
+One cell per (dataset, row, seed) under bench/results/long_tail/.
 """
 
 from __future__ import annotations
@@ -34,11 +40,20 @@ from sources import TEXT_DATASETS
 RESULTS = ROOT / "bench" / "results" / "long_tail"
 RATIO = 10.0  # largest to smallest category inside a coarse class, in the long-tail subsample
 MIN_ROWS = 3
-SUBSETS = ("as is", "long tail")
+SUBSETS = ("as is", "long tail", "train, as is", "train, long tail")
+# train splits: CLINC's and HWU64's (120 and 33-159 rows per intent) cut to a long tail,
+# DBpedia's as it is (8 to 494 rows per category); MMLU's left out (12,509 long rows)
+TRAIN_SPLITS = {"clinc": "train, long tail", "hwu64": "train, long tail", "dbpedia": "train, as is"}
+CACHE = ROOT / "bench" / "cache" / "long_tail"
 CLUSTERERS = ("kmeans", "spectral only", "umap-spectral", "layout+ward", "ward")
 CELLS = [
     Cell(d, "long-tail", seed, {"version": 3, "ratio": RATIO, "clusterers": list(CLUSTERERS)})
     for d in TEXT_DATASETS
+    for seed in (0, 1, 2)
+] + [
+    # larger categories: the train splits, the default trained on the rows it clusters
+    Cell(d, "train-split", seed, {"version": 1, "ratio": RATIO, "clusterers": list(CLUSTERERS)})
+    for d in TRAIN_SPLITS
     for seed in (0, 1, 2)
 ]
 
@@ -67,12 +82,17 @@ def run_one(cell: Cell) -> dict[str, Any]:
     from coarse2fine.cluster import discover, nested
     from coarse2fine.metrics import cluster_acc
 
-    data = load(cell.dataset)
+    if cell.row == "train-split":
+        data, feats, subsets = train_split(cell.dataset, cell.seed)
+    else:
+        data = load(cell.dataset)
+        feats = features(data, cell.dataset, cell.seed)["after"]
+        subsets = {"as is": np.arange(len(data))}
+        if cell.dataset != "mmlu":  # MMLU's subjects are unequal already (20 to 342 rows)
+            subsets["long tail"] = long_tail(
+                np.asarray(data.fine).astype(str), np.asarray(data.coarse_ids), cell.seed
+            )
     fine, coarse = np.asarray(data.fine).astype(str), np.asarray(data.coarse_ids)
-    feats = features(data, cell.dataset, cell.seed)["after"]
-    subsets = {"as is": np.arange(len(fine))}
-    if cell.dataset != "mmlu":  # MMLU's subjects are unequal already (20 to 342 rows)
-        subsets["long tail"] = long_tail(fine, coarse, cell.seed)
     record: dict[str, Any] = {"subsets": {}}
     for name, rows in subsets.items():
         sizes, counts = {}, []
@@ -107,6 +127,35 @@ def run_one(cell: Cell) -> dict[str, Any]:
     return record
 
 
+def train_split(name: str, seed: int) -> tuple[Any, np.ndarray, dict[str, np.ndarray]]:
+    """The train split's rows this cell clusters (``TRAIN_SPLITS``), as a dataset of their own,
+    and the default's features trained on them with K_c given (cached under bench/cache)."""
+    import hashlib
+    import json
+
+    from common import package_defaults
+    from sources import true_counts
+
+    from coarse2fine import Discoverer
+    from coarse2fine.data import load_dataset
+
+    full = load_dataset(name, "train", **({"on_bad_rows": "drop"} if name == "hwu64" else {}))
+    rows = np.arange(len(full))
+    if TRAIN_SPLITS[name] == "train, long tail":
+        rows = long_tail(np.asarray(full.fine).astype(str), np.asarray(full.coarse_ids), seed)
+    data = full.subset(rows)
+    key = hashlib.sha1(json.dumps(package_defaults(), sort_keys=True).encode()).hexdigest()[:10]
+    path = CACHE / f"{name}-train-seed{seed}-{key}.npy"
+    if path.is_file():
+        feats = np.load(path)
+    else:
+        est = Discoverer(n_fine=true_counts(data), seed=seed, progress=False).fit(data)
+        feats = est.embedding_.astype(np.float32)
+        CACHE.mkdir(parents=True, exist_ok=True)
+        np.save(path, feats)
+    return data, feats, {TRAIN_SPLITS[name]: np.arange(len(data))}
+
+
 def report(records: list[dict[str, Any]]) -> None:
     lines = [
         "## Long tail: categories of unequal size",
@@ -123,7 +172,7 @@ def report(records: list[dict[str, Any]]) -> None:
         "|---|---|---|---|" + "---|" * (len(CLUSTERERS) + 1),
     ]
     for d in TEXT_DATASETS:
-        recs = [r for r in records if r["dataset"] == d]
+        recs = [r for r in records if r["dataset"] == d]  # both rows: their subsets differ
         for subset in SUBSETS:
             got = [r["subsets"][subset] for r in recs if subset in r["subsets"]]
             if not got:
