@@ -105,15 +105,17 @@ def run_one(cell: Cell) -> dict[str, Any]:
             method = {"layout+ward": LayoutClusterer("ward"), "spectral only": "umap-spectral"}
             switch = nested.UNEQUAL_SPREAD
             nested.UNEQUAL_SPREAD = np.inf if clusterer == "spectral only" else switch
-            found = discover(
-                feats[rows],
-                int(sum(counts)),
-                coarse=coarse[rows],
-                counts=np.asarray(counts),
-                seed=cell.seed,
-                clusterer=method.get(clusterer, clusterer),
-            )
-            nested.UNEQUAL_SPREAD = switch
+            try:
+                found = discover(
+                    feats[rows],
+                    int(sum(counts)),
+                    coarse=coarse[rows],
+                    counts=np.asarray(counts),
+                    seed=cell.seed,
+                    clusterer=method.get(clusterer, clusterer),
+                )
+            finally:
+                nested.UNEQUAL_SPREAD = switch
             accs[clusterer] = round(float(cluster_acc(fine[rows], found.labels)), 2)
         picked = Discoverer()._resolve_clusterer(data.subset(rows), len(rows) / sum(counts))
         record["subsets"][name] = {
