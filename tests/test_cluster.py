@@ -173,3 +173,13 @@ def test_the_layout_is_cut_by_ward_only_where_spectral_groups_come_out_unequal(m
     assert np.array_equal(
         off, nested.refine_by_kmeans(unequal, nested.spectral_labels(unequal, 3, 0))
     )
+
+
+def test_ward_refuses_more_rows_than_its_distance_matrix_allows(monkeypatch):
+    from coarse2fine.cluster import nested
+
+    monkeypatch.setattr(nested, "WARD_MAX_ROWS", 50)
+    rows = np.random.default_rng(0).normal(size=(51, 4)).astype(np.float32)
+    with pytest.raises(InputError, match="51 rows need about 0 GB; it takes at most 50"):
+        partition(rows, 3, "ward", seed=0, n_init=1)
+    assert len(partition(rows[:50], 3, "ward", seed=0, n_init=1)[0]) == 50

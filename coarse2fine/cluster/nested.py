@@ -182,6 +182,13 @@ def partition(
     elif clusterer == "umap-spectral":
         labels = cut_layout(layout(features, seed=seed), k, seed)
     elif clusterer == "ward":
+        if n > WARD_MAX_ROWS:
+            gb = n * (n - 1) / 2 * 8 / 1e9
+            raise InputError(
+                f"clusterer 'ward' holds the pairwise distances of the rows it clusters at once: "
+                f"{n:,} rows need about {gb:.0f} GB; it takes at most {WARD_MAX_ROWS:,} (per "
+                f"coarse class when nested): use 'umap-spectral' or 'kmeans' for more"
+            )
         labels = ward_labels(l2_normalize(np.ascontiguousarray(features, dtype=np.float32)), k)
     else:
         from sklearn.base import clone
