@@ -205,6 +205,26 @@ def test_without_k_the_first_mining_counts_the_categories_and_sets_k_from_them()
     assert given.counted_n_fine is None and given._neighbours.shape == (150, 9)  # round(7.5)
     fixed = first_mining(DOWNConfig(k=4))
     assert fixed.counted_n_fine is None and fixed._neighbours.shape == (150, 5)
+    # the user's options for the estimate hold for this count too: with categories of at
+    # least 31 rows the 90-row class holds at most 2, the 60-row one 1
+    method.count_options = {"min_size": 31}
+    assert method.count_categories(data.vectors, coarse) == 3
+
+
+def test_the_discoverer_hands_its_estimate_options_to_the_methods_own_count():
+    from coarse2fine import Discoverer
+
+    data = make_hierarchical_blobs((3, 2), rows_per_fine=20, dim=8, noise=0.2, seed=1)
+    est = Discoverer(
+        "down",
+        n_fine=None,
+        k_estimator="silhouette",
+        min_category_size=7,
+        epochs=1,
+        fallback=False,
+        progress=False,
+    ).fit(data)
+    assert est.method_.count_options == {"criterion": "silhouette", "min_size": 7}
 
 
 def test_a_student_bank_writer_stores_the_training_forward_and_keeps_no_momentum_copy(tiny_vectors):

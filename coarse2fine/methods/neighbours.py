@@ -156,8 +156,11 @@ class NeighbourContrast(CoarseCE, Method):
         self._mined = 0
         self._step = 0
         self._total = 1
-        # categories counted at the first mining when n_fine is unknown (``on_epoch_start``)
+        # categories counted at the first mining when n_fine is unknown (``on_epoch_start``),
+        # with the options of coarse2fine.cluster.estimate_k.estimate_counts the user chose
+        # for the estimate (``criterion``, ``min_size``; Discoverer sets them)
         self.counted_n_fine: int | None = None
+        self.count_options: dict = {}
 
     def neighbour_count(self, n_rows: int, categories: int | None = None) -> int:
         """k for ``n_rows`` bank rows (see ``NeighbourConfig.k``), at most n_rows - 1: the share
@@ -179,13 +182,15 @@ class NeighbourContrast(CoarseCE, Method):
         return self.neighbour_count(train_rows, categories)
 
     def count_categories(self, features: np.ndarray, coarse: np.ndarray) -> int:
-        """How many categories ``features`` hold in all, counted inside each coarse class by the
-        default criterion of ``coarse2fine.cluster.estimate_k`` (on the features only: no
-        layout). What sets k when K is unknown (``on_epoch_start``); measured against the fixed
-        50 it replaced in docs/ESTIMATE_K.md, "Neighbours without K"."""
+        """How many categories ``features`` hold in all, counted inside each coarse class by
+        ``coarse2fine.cluster.estimate_k`` with ``count_options`` (its default criterion unless
+        the user chose another; on the features only: no layout). What sets k when K is
+        unknown (``on_epoch_start``); measured against the fixed 50 it replaced in
+        docs/ESTIMATE_K.md, "Neighbours without K"."""
         from coarse2fine.cluster.estimate_k import estimate_counts
 
-        return int(estimate_counts(features, coarse, seed=self.seed).sum())
+        options = {"seed": self.seed, **self.count_options}
+        return int(estimate_counts(features, coarse, **options).sum())
 
     def warmup(self) -> Warmup:
         cfg = self.config
