@@ -617,11 +617,11 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         start = (untrained, l2_normalize(before)) if compare else None
         n_fine = None if counts is None else int(counts.sum())
         self.method_ = self._build(len(self.coarse_classes_), encoder, n_fine)
-        if hasattr(self.method_, "count_options"):  # a method that counts K itself (DNA, DOWN)
-            self.method_.count_options = {
-                "criterion": self.k_estimator,
-                "min_size": self.min_category_size,
-            }
+        # for a method that counts K itself while training (DNA, DOWN): the user's options
+        self.method_.count_options = {
+            "criterion": self.k_estimator,
+            "min_size": self.min_category_size,
+        }
         if groups is not None:
             if not self.method_.supports_groups:
                 raise InputError(

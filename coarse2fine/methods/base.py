@@ -171,6 +171,10 @@ class Method(nn.Module):
         self.n_fine = None if n_fine is None else int(n_fine)  # needed by classifying methods
         self.config = config if config is not None else self.Config()
         self.seed = int(seed)
+        # options of coarse2fine.cluster.estimate_k.estimate_counts for a method that counts
+        # the categories itself while training (DNA, DOWN without K): the estimator sets the
+        # user's ``criterion`` and ``min_size`` here; others ignore them
+        self.count_options: dict[str, Any] = {}
 
     # -- training -------------------------------------------------------------------------------
     def training_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -157,10 +157,8 @@ class NeighbourContrast(CoarseCE, Method):
         self._step = 0
         self._total = 1
         # categories counted at the first mining when n_fine is unknown (``on_epoch_start``),
-        # with the options of coarse2fine.cluster.estimate_k.estimate_counts the user chose
-        # for the estimate (``criterion``, ``min_size``; Discoverer sets them)
+        # with ``count_options`` (Method)
         self.counted_n_fine: int | None = None
-        self.count_options: dict = {}
 
     def neighbour_count(self, n_rows: int, categories: int | None = None) -> int:
         """k for ``n_rows`` bank rows (see ``NeighbourConfig.k``), at most n_rows - 1: the share
