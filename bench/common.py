@@ -232,3 +232,11 @@ def package_defaults() -> dict[str, Any]:
         # what clusterer="auto" picks for texts with small categories, and up to what size
         "auto_clusterer": {"texts": SMALL_TEXT_CLUSTERER, "max_rows": SPECTRAL_MAX_ROWS},
     }
+
+
+def defaults_key() -> str:
+    """A short hash of ``package_defaults``: what names a cache of the default's features, so
+    that features trained under older defaults are not reused."""
+    import hashlib
+
+    return hashlib.sha1(json.dumps(package_defaults(), sort_keys=True).encode()).hexdigest()[:10]

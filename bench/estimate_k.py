@@ -21,7 +21,6 @@ seed and defaults) are taken instead of training again.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -87,13 +86,12 @@ def cells() -> list[Cell]:
 def features(data, name: str, seed: int) -> dict[str, Any]:
     """The default's clustered features and the untrained encoder's (cached), with the
     default's wall time and its clusterer."""
-    from common import package_defaults
+    from common import defaults_key
     from sources import true_counts
 
     from coarse2fine import Discoverer
 
-    key = hashlib.sha1(json.dumps(package_defaults(), sort_keys=True).encode()).hexdigest()[:10]
-    path = CACHE / f"{name}-seed{seed}-{key}.npz"
+    path = CACHE / f"{name}-seed{seed}-{defaults_key()}.npz"
     if path.is_file():
         saved = np.load(path, allow_pickle=False)
         return {k: saved[k].item() if saved[k].ndim == 0 else saved[k] for k in saved.files}

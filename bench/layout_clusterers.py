@@ -101,16 +101,14 @@ class LayoutClusterer:
     def fit_predict(self, x: np.ndarray) -> np.ndarray:
         from sklearn.cluster import KMeans
 
-        from coarse2fine.cluster.nested import refine_by_kmeans, spectral_labels
+        from coarse2fine.cluster.nested import refine_by_kmeans, spectral_labels, ward_labels
 
         points = self.positions(x)
         k = self.n_clusters
         if self.then == "kmeans":  # on the positions as they are (no unit length)
             return KMeans(k, n_init=10, random_state=self.random_state).fit_predict(points)
         if self.then == "ward":
-            from sklearn.cluster import AgglomerativeClustering
-
-            return AgglomerativeClustering(k, linkage="ward").fit_predict(points)
+            return ward_labels(points, k)
         labels = spectral_labels(points, k, self.random_state)
         return refine_by_kmeans(points, labels) if self.then == "spectral+kmeans" else labels
 

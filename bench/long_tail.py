@@ -79,7 +79,7 @@ def run_one(cell: Cell) -> dict[str, Any]:
     from sources import load
 
     from coarse2fine import Discoverer
-    from coarse2fine.cluster import discover, nested
+    from coarse2fine.cluster import discover
     from coarse2fine.metrics import cluster_acc
 
     if cell.row == "train-split":
@@ -101,21 +101,19 @@ def run_one(cell: Cell) -> dict[str, Any]:
             sizes[str(c)] = [int(n.min()), int(n.max())]
             counts.append(len(n))
         accs = {}
+        # "spectral only": the package's layout cut by spectral clustering refined by K-Means,
+        # as umap-spectral was before its Ward switch
+        layouts = {"layout+ward": "ward", "spectral only": "spectral+kmeans"}
         for clusterer in CLUSTERERS:
-            method = {"layout+ward": LayoutClusterer("ward"), "spectral only": "umap-spectral"}
-            switch = nested.UNEQUAL_SPREAD
-            nested.UNEQUAL_SPREAD = np.inf if clusterer == "spectral only" else switch
-            try:
-                found = discover(
-                    feats[rows],
-                    int(sum(counts)),
-                    coarse=coarse[rows],
-                    counts=np.asarray(counts),
-                    seed=cell.seed,
-                    clusterer=method.get(clusterer, clusterer),
-                )
-            finally:
-                nested.UNEQUAL_SPREAD = switch
+            method = LayoutClusterer(layouts[clusterer]) if clusterer in layouts else clusterer
+            found = discover(
+                feats[rows],
+                int(sum(counts)),
+                coarse=coarse[rows],
+                counts=np.asarray(counts),
+                seed=cell.seed,
+                clusterer=method,
+            )
             accs[clusterer] = round(float(cluster_acc(fine[rows], found.labels)), 2)
         picked = Discoverer()._resolve_clusterer(data.subset(rows), len(rows) / sum(counts))
         record["subsets"][name] = {
@@ -132,10 +130,7 @@ def run_one(cell: Cell) -> dict[str, Any]:
 def train_split(name: str, seed: int) -> tuple[Any, np.ndarray, dict[str, np.ndarray]]:
     """The train split's rows this cell clusters (``TRAIN_SPLITS``), as a dataset of their own,
     and the default's features trained on them with K_c given (cached under bench/cache)."""
-    import hashlib
-    import json
-
-    from common import package_defaults
+    from common import defaults_key
     from sources import true_counts
 
     from coarse2fine import Discoverer
@@ -146,8 +141,7 @@ def train_split(name: str, seed: int) -> tuple[Any, np.ndarray, dict[str, np.nda
     if TRAIN_SPLITS[name] == "train, long tail":
         rows = long_tail(np.asarray(full.fine).astype(str), np.asarray(full.coarse_ids), seed)
     data = full.subset(rows)
-    key = hashlib.sha1(json.dumps(package_defaults(), sort_keys=True).encode()).hexdigest()[:10]
-    path = CACHE / f"{name}-train-seed{seed}-{key}.npy"
+    path = CACHE / f"{name}-train-seed{seed}-{defaults_key()}.npy"
     if path.is_file():
         feats = np.load(path)
     else:
