@@ -108,24 +108,27 @@ def load_record(path: Path, wanted: dict[str, Any]) -> dict[str, Any] | None:
 
 
 # Method options added after cells were measured, with the value every earlier cell ran at. A
-# row that sets such an option to that value runs as it did before the option existed, whatever
-# the recipe says (the row's value overrides the recipe's), so both are left out of the
-# comparison: adding the option to the recipe voids the default's cells, not those rows'.
-OPTIONS_ADDED_LATER: dict[str, Any] = {"k_share": 0.8}
+# cell's method options are compared as they took effect: the recipe's, overridden by the row's
+# own, with an option absent from both at this earlier value. So adding an option to the recipe
+# voids the default's cells, but not those of a row that pins it to its earlier value, nor those
+# of a row that had set it to the recipe's new value.
+OPTIONS_ADDED_LATER: dict[str, Any] = {"k_share": 0.8, "mine_in": "features"}
 
 
 def comparable(settings: Any) -> Any:
-    """``settings`` as JSON stores them (tuples as lists), without the options of
-    ``OPTIONS_ADDED_LATER`` that a row sets to their earlier value."""
+    """``settings`` as JSON stores them (tuples as lists), with a row's method options
+    (``params.method_params``) merged into the recipe's options of every input kind over
+    ``OPTIONS_ADDED_LATER``: the options the cell ran with."""
     settings = json.loads(json.dumps(settings))
     if not isinstance(settings, dict):
         return settings
-    params = (settings.get("params") or {}).get("method_params") or {}
-    for name, value in OPTIONS_ADDED_LATER.items():
-        if name in params and params[name] == value:
-            del params[name]
-            for kind in ((settings.get("defaults") or {}).get("recipe") or {}).values():
-                (kind.get("options") or {}).pop(name, None)
+    params = settings.get("params") or {}
+    recipe = (settings.get("defaults") or {}).get("recipe") or {}
+    if not recipe:
+        return settings
+    row_options = params.pop("method_params", None) or {}
+    for kind in recipe.values():
+        kind["options"] = {**OPTIONS_ADDED_LATER, **(kind.get("options") or {}), **row_options}
     return settings
 
 
@@ -210,7 +213,12 @@ ADDED_LATER: dict[str, Any] = {"train_layers": None, "checkpoint_dir": None}
 # tests/test_bench_harness.py checks they agree): what the default ran before the recipe
 # changed on 2026-12-05, for the studies measured on it. A literal, so that importing this
 # module stays free of torch.
-DOWN_PUBLISHED: dict[str, Any] = {"warmup_epochs": 1, "bank_writer": "momentum", "k_share": 0.8}
+DOWN_PUBLISHED: dict[str, Any] = {
+    "warmup_epochs": 1,
+    "bank_writer": "momentum",
+    "k_share": 0.8,
+    "mine_in": "features",
+}
 
 
 def package_defaults() -> dict[str, Any]:

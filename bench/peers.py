@@ -78,7 +78,7 @@ TEXT_ROWS: dict[str, dict[str, Any]] = {
     # a cell)
     "discover-same-coarse": {
         "system": "discover",
-        "params": {"method_params": {"same_coarse": True, "k_share": 0.8}},
+        "params": {"method_params": {"same_coarse": True, "k_share": 0.8, "mine_in": "features"}},
         "adamw": "fused",
         "clusterers": LAYOUT_CLUSTERERS,
         "datasets": ("clinc", "hwu64", "dbpedia"),
@@ -87,10 +87,30 @@ TEXT_ROWS: dict[str, dict[str, Any]] = {
     # where categories hold about 16 rows; MMLU left out)
     "k-share-0.2": {
         "system": "discover",
-        "params": {"method_params": {"k_share": 0.2}},
+        "params": {"method_params": {"k_share": 0.2, "mine_in": "features"}},
         "adamw": "fused",
         "clusterers": LAYOUT_CLUSTERERS,
         "datasets": ("clinc", "hwu64", "dbpedia"),
+    },
+    # the default before its neighbours were mined in each coarse class's UMAP layout of the bank
+    # (2026-12-06): by cosine on the bank, as the papers (docs/NEIGHBOURS.md "Neighbours mined
+    # in the layout"); these cells ran as the row ``discover`` under the earlier recipe
+    "mine-in-features": {
+        "system": "discover",
+        "params": {"method_params": {"mine_in": "features"}},
+        "adamw": "fused",
+        "clusterers": LAYOUT_CLUSTERERS,
+        **LAYOUT_CUT,
+    },
+    # the default with the papers' neighbour share, 0.8: the layout's neighbours are purer, so
+    # more of them might pay (they did not on HWU64; MMLU and DBpedia not run)
+    "mine-in-layout-k-share-0.8": {
+        "system": "discover",
+        "params": {"method_params": {"mine_in": "layout", "k_share": 0.8}},
+        "adamw": "fused",
+        "clusterers": LAYOUT_CLUSTERERS,
+        "datasets": ("clinc", "hwu64"),
+        **LAYOUT_CUT,
     },
     # K unknown (no --n-fine): DOWN counts the categories on its first features to set its
     # neighbours, and the trained features are counted again for the clustering; beside it the
@@ -110,7 +130,7 @@ TEXT_ROWS: dict[str, dict[str, Any]] = {
         }
         for name, params, extra in (
             ("unknown-k", {}, {"count": 3, **LAYOUT_CUT}),
-            ("unknown-k-50", {"method_params": {"k": 50}}, {}),
+            ("unknown-k-50", {"method_params": {"k": 50, "mine_in": "features"}}, {}),
         )
     },
     # the earlier default: DOWN as published (coarse-CE warm-up epoch, momentum-written bank);
@@ -126,7 +146,7 @@ TEXT_ROWS: dict[str, dict[str, Any]] = {
     # at commit 1951a2d on MMLU and DBpedia, is in docs/DEFAULTS.md's prose)
     "dna": {
         "system": "discover",
-        "params": {"method": "dna", "method_params": {"k_share": 0.8}},
+        "params": {"method": "dna", "method_params": {"k_share": 0.8, "mine_in": "features"}},
         "seeds": (0,),
     },
     "down-same-coarse": {
@@ -190,19 +210,23 @@ VECTOR_ROWS: dict[str, dict[str, Any]] = {
         }
         for name, params, extra in (
             ("unknown-k", {}, {"count": 3}),
-            ("unknown-k-50", {"method_params": {"k": 50}}, {}),
+            ("unknown-k-50", {"method_params": {"k": 50, "mine_in": "features"}}, {}),
         )
     },
     # what the default's fallback compares against: the trained features kept whatever
     # (k_share 0.8: the neighbour share they ran at; the text recipe's 0.5 does not reach cells)
     "down": {
         "system": "discover",
-        "params": {"fallback": False, "method_params": {"k_share": 0.8}},
+        "params": {"fallback": False, "method_params": {"k_share": 0.8, "mine_in": "features"}},
         "seeds": (0,),
     },
     "dna": {
         "system": "discover",
-        "params": {"method": "dna", "fallback": False, "method_params": {"k_share": 0.8}},
+        "params": {
+            "method": "dna",
+            "fallback": False,
+            "method_params": {"k_share": 0.8, "mine_in": "features"},
+        },
         "seeds": (0,),
     },
 }

@@ -11,7 +11,12 @@ import torch
 
 from coarse2fine.augment import ordinary_tokens, replace_tokens
 from coarse2fine.batching import make_batch, prepare
-from coarse2fine.cluster.neighbours import nearest_neighbours, reciprocal, same_top_dims
+from coarse2fine.cluster.neighbours import (
+    layout_neighbours,
+    nearest_neighbours,
+    reciprocal,
+    same_top_dims,
+)
 from coarse2fine.data.synthetic import make_hierarchical_blobs
 from coarse2fine.encoders import MLPEncoder, TextEncoder
 from coarse2fine.losses.neighbours import down_base, neighbour_contrast, rank_weights
@@ -75,6 +80,35 @@ def test_duplicate_rows_still_put_the_row_itself_first():
     x = np.ones((4, 3), dtype=np.float32)
     index, _ = nearest_neighbours(x, 3, backend="torch")
     assert index[:, 0].tolist() == [0, 1, 2, 3]
+
+
+def test_layout_neighbours_stay_in_the_rows_clump_and_coarse_class():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 16)) * 5
+    clumps = np.repeat(np.arange(3), 12)
+    x = np.vstack(
+        [centres[clumps] + rng.normal(scale=0.3, size=(36, 16)), rng.normal(size=(3, 16))]
+    )
+    coarse = np.repeat([0, 1], [36, 3])
+    index, valid = layout_neighbours(x.astype(np.float32), 5, coarse, seed=0)
+    assert index[:, 0].tolist() == list(range(39))
+    big = np.arange(36)
+    assert valid[big].all()
+    assert (clumps[index[big]] == clumps[big, None]).all()  # every neighbour in the own clump
+    # the 3-row class has two neighbours; its empty slots point at the row itself
+    assert valid[36:].sum(1).tolist() == [3, 3, 3]
+    assert (coarse[index[36:]] == 1).all()
+    again, _ = layout_neighbours(x.astype(np.float32), 5, coarse, seed=0)
+    assert (again == index).all()  # deterministic for a seed
+
+
+def test_down_mining_in_the_layout_keeps_neighbours_inside_the_coarse_class(tiny_vectors):
+    method, _, _ = _fitted(DOWN, DOWNConfig(k=4, warmup_epochs=0, mine_in="layout"), tiny_vectors)
+    coarse = torch.as_tensor(tiny_vectors.coarse_ids)
+    rows, cols = torch.nonzero(method.batch_weights(torch.arange(len(coarse))), as_tuple=True)
+    assert (coarse[rows] == coarse[cols]).all()
+    with pytest.raises(ValueError, match="mine_in must be 'features' or 'layout', got 'umap'"):
+        DOWNConfig(mine_in="umap")
 
 
 def test_reciprocal_and_top_dims_filters_by_hand():
@@ -245,15 +279,20 @@ def test_a_student_bank_writer_stores_the_training_forward_and_keeps_no_momentum
         DOWNConfig(bank_writer="ema")
 
 
-def test_the_text_recipe_changes_three_options_that_the_user_and_the_papers_protocol_override(
+def test_the_text_recipe_changes_four_options_that_the_user_and_the_papers_protocol_override(
     tiny_data, tiny_vectors, monkeypatch
 ):
     from coarse2fine import Discoverer
     from coarse2fine import protocol as protocol_module
 
-    recipe = {"warmup_epochs": 0, "bank_writer": "student", "k_share": 0.5}
+    recipe = {"warmup_epochs": 0, "bank_writer": "student", "k_share": 0.5, "mine_in": "layout"}
     assert DOWN.recipe_options("text") == recipe
-    published = {"warmup_epochs": 1, "bank_writer": "momentum", "k_share": 0.8}
+    published = {
+        "warmup_epochs": 1,
+        "bank_writer": "momentum",
+        "k_share": 0.8,
+        "mine_in": "features",
+    }
     assert DOWN.published_options("text") == published
     assert DOWN.recipe_options("vectors") == {} and DNA.recipe_options("text") == {}
 
@@ -263,11 +302,13 @@ def test_the_text_recipe_changes_three_options_that_the_user_and_the_papers_prot
 
     recipe, history = config(tiny_data)
     assert (recipe.warmup_epochs, recipe.bank_writer, recipe.k_share) == (0, "student", 0.5)
+    assert recipe.mine_in == "layout"
     assert not any(h.get("stage") == "warmup" for h in history)
     mixed, _ = config(tiny_data, method_params={"warmup_epochs": 1, "k": 3})
     assert (mixed.warmup_epochs, mixed.bank_writer, mixed.k) == (1, "student", 3)
     vectors = Discoverer(epochs=1, n_fine=6, progress=False).fit(tiny_vectors).method_.config
     assert (vectors.warmup_epochs, vectors.bank_writer, vectors.k_share) == (1, "momentum", 0.8)
+    assert vectors.mine_in == "features"
 
     seen = []
 
@@ -283,7 +324,7 @@ def test_the_text_recipe_changes_three_options_that_the_user_and_the_papers_prot
                 (tiny_data, tiny_data), "down", 0, epochs=1, method_params=row_options
             )
     assert seen == [
-        {"warmup_epochs": 1, "bank_writer": "momentum", "k_share": 0.8},
-        {"warmup_epochs": 1, "bank_writer": "momentum", "k_share": 0.8, "same_coarse": True},
-        {"warmup_epochs": 1, "bank_writer": "student", "k_share": 0.8},
+        published,
+        {**published, "same_coarse": True},
+        {**published, "bank_writer": "student"},
     ]

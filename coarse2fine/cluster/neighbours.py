@@ -3,6 +3,10 @@
 Every row gets its ``k + 1`` nearest rows with itself at rank 0, over all rows or only over the
 rows of its own coarse class. Exact search: faiss ``IndexFlatIP`` when installed, else torch
 matrix products in chunks of rows (memory ``chunk x N`` floats, never ``N x N``).
+
+``layout_neighbours`` mines them instead in each coarse class's UMAP layout (the space the
+``umap-spectral`` clusterer cuts): there a row's nearest rows share its fine category more
+often than its nearest rows by cosine (docs/NEIGHBOURS.md, "Neighbours mined in the layout").
 """
 
 from __future__ import annotations
@@ -46,6 +50,33 @@ def nearest_neighbours(
         found = _search_faiss(sub, width) if use_faiss else _search_torch(sub, width, chunk)
         found = _self_first(found)
         index[rows, :width] = rows[found]
+        valid[rows, :width] = True
+    return index, valid
+
+
+def layout_neighbours(
+    features: np.ndarray, k: int, coarse: np.ndarray, *, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """As ``nearest_neighbours`` with ``coarse`` given, but ranked by Euclidean distance in each
+    coarse class's UMAP layout of the features (``coarse2fine.cluster.layout.layout``, the
+    classes laid out side by side on threads), not by cosine on the features."""
+    from sklearn.neighbors import NearestNeighbors
+
+    from coarse2fine.cluster.layout import layout
+    from coarse2fine.cluster.nested import side_by_side
+
+    if k < 0:
+        raise ValueError(f"k must be >= 0, got {k}")
+    features = l2_normalize(np.ascontiguousarray(features, dtype=np.float32))
+    n = len(features)
+    groups = [np.flatnonzero(coarse == c) for c in np.unique(coarse)]
+    index = np.repeat(np.arange(n)[:, None], k + 1, axis=1)
+    valid = np.zeros((n, k + 1), dtype=bool)
+    positions = side_by_side(lambda rows: layout(features[rows], seed=seed), groups)
+    for rows, points in zip(groups, positions, strict=True):
+        width = min(k + 1, len(rows))
+        found = NearestNeighbors(n_neighbors=width).fit(points).kneighbors(points)[1]
+        index[rows, :width] = rows[_self_first(found)]
         valid[rows, :width] = True
     return index, valid
 

@@ -39,7 +39,12 @@ from torch import nn
 from coarse2fine.augment import ViewMaker
 from coarse2fine.batching import Prepared
 from coarse2fine.cluster.kmeans import l2_normalize
-from coarse2fine.cluster.neighbours import nearest_neighbours, reciprocal, same_top_dims
+from coarse2fine.cluster.neighbours import (
+    layout_neighbours,
+    nearest_neighbours,
+    reciprocal,
+    same_top_dims,
+)
 from coarse2fine.losses.neighbours import down_base, neighbour_contrast, rank_weights
 from coarse2fine.methods.base import (
     CoarseCE,
@@ -83,6 +88,10 @@ class NeighbourConfig(MethodConfig):
     view: str | None = None  # None: "random_token" for text, "mask+noise" for vectors
     replace_rate: float = 0.22  # share of tokens the "random_token" view replaces
     same_coarse: bool = True  # search neighbours only inside the row's coarse class
+    # where the neighbours are mined: "features" (cosine on the bank, as the papers) or
+    # "layout" (each coarse class's UMAP layout of the bank; inside the coarse class whatever
+    # same_coarse says; docs/NEIGHBOURS.md "Neighbours mined in the layout")
+    mine_in: str = "features"
     warmup_epochs: int = 1  # most epochs of the coarse-CE warm-up (the papers: up to 100)
     warmup_patience: int = 1
     warmup_holdout: float = 0.2
@@ -101,6 +110,8 @@ class NeighbourConfig(MethodConfig):
             raise ValueError(
                 f"bank_writer must be 'momentum' or 'student', got {self.bank_writer!r}"
             )
+        if self.mine_in not in ("features", "layout"):
+            raise ValueError(f"mine_in must be 'features' or 'layout', got {self.mine_in!r}")
         if not 0.0 <= self.replace_rate <= 1.0:
             raise ValueError(f"replace_rate must be in [0, 1], got {self.replace_rate}")
         Warmup(self.warmup_epochs, self.warmup_patience, self.warmup_holdout)  # validates
@@ -217,7 +228,10 @@ class NeighbourContrast(CoarseCE, Method):
             space = self.starting_features(data, features, device)
             self.counted_n_fine = self.count_categories(space, coarse)
         k = self.neighbour_count(len(features))
-        index, valid = nearest_neighbours(features, k, coarse if cfg.same_coarse else None)
+        if cfg.mine_in == "layout":
+            index, valid = layout_neighbours(features, k, coarse, seed=self.seed + self._mined)
+        else:
+            index, valid = nearest_neighbours(features, k, coarse if cfg.same_coarse else None)
         weights = self.neighbour_weights(features, index, valid, coarse)
         weights[:, 0] = 1.0  # the row itself is always a positive
         self._bank = torch.from_numpy(features).to(device)
@@ -286,12 +300,19 @@ class DOWN(NeighbourContrast):
     # pass: over CLINC, HWU64, DBpedia and MMLU (3 seeds) the same ACC within noise in about
     # 70 % of the time; and half the mean fine-class size as neighbours instead of the papers'
     # 80 %: HWU64 +1.7 ACC, MMLU -0.8, CLINC and DBpedia within noise, a trade
-    # (bench/peers.py, docs/DEFAULTS.md "The neighbour share").
+    # (bench/peers.py, docs/DEFAULTS.md "The neighbour share"); and the neighbours mined in each
+    # coarse class's UMAP layout rather than by cosine on the bank: higher on all four text
+    # sets, most on MMLU (docs/NEIGHBOURS.md "Neighbours mined in the layout").
     # The papers' protocol runs DOWN as published (``published_options``).
     defaults = {
         "text": {
             **NeighbourContrast.defaults["text"],
-            "options": {"warmup_epochs": 0, "bank_writer": "student", "k_share": 0.5},
+            "options": {
+                "warmup_epochs": 0,
+                "bank_writer": "student",
+                "k_share": 0.5,
+                "mine_in": "layout",
+            },
         },
         "vectors": NeighbourContrast.defaults["vectors"],
     }
