@@ -46,7 +46,8 @@ SEEDS = (0, 1, 2)
 # where it agrees) beside the connectivity graph it replaced; the candidates the first runs
 # ruled out (5 / 15 neighbours, HDBSCAN, silhouette) dropped (their figures: docs/ESTIMATE_K.md)
 # 14: umap-spectral cuts a class's layout by Ward linkage where its groups come out unequal
-VERSION = 14
+# 15: the default's features: DOWN mines its neighbours in each coarse class's layout
+VERSION = 15
 FEATURES = ("after", "before")  # the default's clustered features; the untrained encoder's
 TARGET_TOTAL = 15.0  # % error of the total
 TARGET_FACTOR = 1.5  # per class

@@ -41,7 +41,8 @@ BASE = [
 # version 7: without K, DOWN counts the categories on its first features to set its neighbours
 # version 8: the layout floor 4; after DOWN's training the count's graph as wide as its k
 # version 9: umap-spectral cuts a class's layout by Ward linkage where its groups are unequal
-SETTINGS = {"version": 9, "commands": BASE, "n_fine": 15}
+# version 10: DOWN mines its neighbours in each coarse class's layout
+SETTINGS = {"version": 10, "commands": BASE, "n_fine": 15}
 
 
 def run(exe: Path, args: list[str], work: Path) -> tuple[str, float]:
