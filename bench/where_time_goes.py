@@ -1,0 +1,83 @@
+"""Where the default ``discover``'s time goes, per phase, on the text sets of bench/peers.py.
+
+Runs ``Discoverer(n_fine=K_c).fit`` at its defaults (seed 0) under cProfile and reads the
+cumulative time of its phases: the training epochs, the bank refills and neighbour mining
+before each epoch (DOWN's ``on_epoch_start``; the layouts included), the final encoding of
+every row at the fitted length, and the rest (loading, the clustering, the summary). Times
+are the profiler's, so their sum runs about 10 % above an unprofiled run; their shares are
+what the script is for.
+
+    python bench/where_time_goes.py                   # every text set
+    python bench/where_time_goes.py --dataset mmlu
+    python bench/where_time_goes.py --report-only
+
+One cell per dataset under bench/results/where_time_goes/.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import pstats
+import time
+from pathlib import Path
+
+from common import ROOT, package_defaults, replace_section
+from harness import Cell, main
+from sources import TEXT_DATASETS, load, true_counts
+
+RESULTS = ROOT / "bench" / "results" / "where_time_goes"
+# phase -> (file suffix, function name) whose cumulative time it is
+PHASES = {
+    "training epochs": ("coarse2fine/train.py", "epoch"),
+    "bank refill and mining": ("coarse2fine/methods/neighbours.py", "on_epoch_start"),
+    "final encoding": ("coarse2fine/discoverer.py", "_embed"),
+}
+
+
+def cells() -> list[Cell]:
+    settings = {"version": 1, "defaults": package_defaults()}
+    return [Cell(d, "default", 0, settings) for d in TEXT_DATASETS]
+
+
+def run_one(cell: Cell) -> dict:
+    from coarse2fine import Discoverer
+
+    data = load(cell.dataset)
+    est = Discoverer(n_fine=true_counts(data), seed=cell.seed, progress=False)
+    profile = cProfile.Profile()
+    start = time.perf_counter()
+    profile.runcall(est.fit, data)
+    total = time.perf_counter() - start
+    stats = pstats.Stats(profile).stats  # (file, line, name) -> (cc, nc, tt, ct, callers)
+    phases = {}
+    for phase, (suffix, name) in PHASES.items():
+        phases[phase] = round(
+            sum(v[3] for k, v in stats.items() if k[0].endswith(suffix) and k[2] == name), 1
+        )
+    phases["the rest"] = round(total - sum(phases.values()), 1)
+    print(f"{cell.dataset}: {total:.0f} s under the profiler, {phases}", flush=True)
+    return {"rows": len(data), "profiled_seconds": round(total, 1), "phases": phases}
+
+
+def report(records: list[dict]) -> None:
+    names = [*PHASES, "the rest"]
+    lines = [
+        "## Where the default's time goes (texts)",
+        "",
+        "Command: `python bench/where_time_goes.py`. `Discoverer(n_fine=K_c).fit` at its "
+        "defaults, seed 0, under cProfile (seconds as the profiler counts them, about 10 % above "
+        "an unprofiled run; the share of the total in brackets).",
+        "",
+        "| dataset | rows | profiled s | " + " | ".join(names) + " |",
+        "|---|---|---|" + "---|" * len(names),
+    ]
+    for r in sorted(records, key=lambda r: TEXT_DATASETS.index(r["dataset"])):
+        total = r["profiled_seconds"]
+        cells_ = [f"{r['phases'][n]:.1f} ({100 * r['phases'][n] / total:.0f} %)" for n in names]
+        lines.append(f"| {r['dataset']} | {r['rows']} | {total:.1f} | " + " | ".join(cells_) + " |")
+    lines += ["", "Machine: " + "; ".join(sorted({r["machine"] for r in records})) + "."]
+    replace_section("where_time_goes", "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main(str(Path(__file__).resolve()), __doc__, cells(), run_one, report, RESULTS)
