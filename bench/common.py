@@ -112,7 +112,7 @@ def load_record(path: Path, wanted: dict[str, Any]) -> dict[str, Any] | None:
 # own, with an option absent from both at this earlier value. So adding an option to the recipe
 # voids the default's cells, but not those of a row that pins it to its earlier value, nor those
 # of a row that had set it to the recipe's new value.
-OPTIONS_ADDED_LATER: dict[str, Any] = {"k_share": 0.8, "mine_in": "features"}
+OPTIONS_ADDED_LATER: dict[str, Any] = {"k_share": 0.8, "mine_in": "features", "refill_bank": True}
 
 
 def comparable(settings: Any) -> Any:

@@ -112,6 +112,16 @@ TEXT_ROWS: dict[str, dict[str, Any]] = {
         "datasets": ("clinc", "hwu64"),
         **LAYOUT_CUT,
     },
+    # the default without the bank refills after the first epoch: the later minings read the
+    # bank the training forward wrote (one pass over the rows less per epoch; docs/DEFAULTS.md
+    # "MMLU: why training paid little")
+    "no-refill": {
+        "system": "discover",
+        "params": {"method_params": {"refill_bank": False}},
+        "adamw": "fused",
+        "clusterers": LAYOUT_CLUSTERERS,
+        **LAYOUT_CUT,
+    },
     # K unknown (no --n-fine): DOWN counts the categories on its first features to set its
     # neighbours, and the trained features are counted again for the clustering; beside it the
     # same with the 50 neighbours DOWN took without K before (MMLU, 8 minutes a cell, measured

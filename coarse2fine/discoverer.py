@@ -9,8 +9,10 @@ through safetensors + JSON (nothing is ever unpickled).
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +75,7 @@ _OPTIONAL_FITTED = (
     "dataset_names_",
     "curation_",
 )
-# clusterer="auto" on texts (see _resolve_clusterer), by the rows per category on average:
+# clusterer="auto" on texts (see resolve_clusterer), by the rows per category on average:
 # at most TINY_MAX_ROWS, TINY_TEXT_CLUSTERER (a 15-neighbour graph spans several categories);
 # at most SPECTRAL_MAX_ROWS, SMALL_TEXT_CLUSTERER (such a graph spans a good share of each);
 # above, K-Means
@@ -287,6 +289,39 @@ def _check_agreement(path: Path, est: Discoverer, feature_dim: int | None) -> No
         problems.append(f"{n} categories but {len(names)} names")
     if problems:
         raise InputError(f"{path}: damaged model ({'; '.join(problems)}); run discover again")
+
+
+def resolve_clusterer(clusterer: Any, is_text: bool, largest: int, rows_per_category: float) -> Any:
+    """The clusterer for categories of ``rows_per_category`` rows on average, ``largest`` rows
+    in the biggest single clustering: ``clusterer`` unless it is ``"auto"``. ``"auto"``: spectral
+    clustering of each coarse class's UMAP layout, refined by K-Means, for texts whose
+    categories hold on average at most ``SPECTRAL_MAX_ROWS`` rows, else K-Means. Measured
+    (docs/DEFAULTS.md): on the text test splits (15-55 rows per category) and the 1,191-request
+    example (79) the 15-nearest-neighbour graph's partition led K-Means by 0.7-7 ACC, and the
+    same on the UMAP layout with K-Means refining it leads that on CLINC, DBpedia and MMLU by
+    0.7-2.2 and trails it on HWU64 by 0.4 (3 seeds); on CLINC's train split (120 rows per
+    category) the graph trailed K-Means by 7, and on the cell datasets K-Means leads by 2-4.
+    The threshold sits between the measured 79 and 120. At most ``TINY_MAX_ROWS`` rows per
+    category (and no clustering of more than ``WARD_MAX_ROWS`` rows), Ward linkage on the
+    features instead: there the layout's 15-neighbour graph spans several categories and
+    merges the small ones; on long-tail subsamples of CLINC, HWU64 and DBpedia (6-8 rows per
+    category on average) Ward led umap-spectral by 3.0-5.1 ACC, and trailed it by 5.4 and 3.8
+    on CLINC's and HWU64's test splits as they are (15-16 rows; ``python bench/long_tail.py``,
+    docs/DEFAULTS.md "Categories of a few rows, or of unequal size")."""
+    if not (isinstance(clusterer, str) and clusterer == "auto"):
+        return clusterer
+    if not is_text or rows_per_category > SPECTRAL_MAX_ROWS:
+        return "kmeans"
+    if rows_per_category <= TINY_MAX_ROWS and largest <= WARD_MAX_ROWS:
+        return TINY_TEXT_CLUSTERER
+    return SMALL_TEXT_CLUSTERER
+
+
+def clusterer_for_categories(
+    clusterer: Any, is_text: bool, rows: int, largest: int, categories: int
+) -> Any:
+    """``resolve_clusterer`` for ``rows`` rows in ``categories`` categories in all."""
+    return resolve_clusterer(clusterer, is_text, largest, rows / max(int(categories), 1))
 
 
 class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
@@ -635,6 +670,9 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         freezes = self.train_layers is not None and hasattr(encoder, "train_top_layers")
         if freezes:
             encoder.train_top_layers(int(self.train_layers))
+        # what the discovery step will run for a total of K categories, for a method that
+        # shapes its training to it (DOWN's mine_in="auto"); cleared after training
+        self.method_.clusterer_for = self._clusterer_rule(data)
         try:
             self.history_ = fit(
                 self.method_,
@@ -645,6 +683,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
                 checkpoint_dir=self.checkpoint_dir,
             )
         finally:
+            self.method_.clusterer_for = None
             if freezes:  # (a resumed fit trained the checkpoint's encoder, now the method's)
                 self.method_.encoder.train_top_layers(None)
         return prepared, counts, start
@@ -826,31 +865,27 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         return bool(self.fallback)
 
     def _resolve_clusterer(self, data: CoarseDataset, rows_per_category: float) -> Any:
-        """``"auto"``: spectral clustering of each coarse class's UMAP layout, refined by
-        K-Means, for texts whose categories hold on average at most ``SPECTRAL_MAX_ROWS`` rows,
-        else K-Means. Measured (docs/DEFAULTS.md): on the text test splits (15-55 rows per
-        category) and the 1,191-request example (79) the 15-nearest-neighbour graph's
-        partition led K-Means by 0.7-7 ACC, and the same on the UMAP layout with K-Means
-        refining it leads that on CLINC, DBpedia and MMLU by 0.7-2.2 and trails it on HWU64 by
-        0.4 (3 seeds); on CLINC's train split (120 rows per category) the graph trailed K-Means
-        by 7, and on the cell datasets K-Means leads by 2-4. The threshold sits between the
-        measured 79 and 120. At most ``TINY_MAX_ROWS`` rows per category (and no clustering of
-        more than ``WARD_MAX_ROWS`` rows), Ward linkage on the features instead: there the
-        layout's 15-neighbour graph spans several categories and merges the small ones; on
-        long-tail subsamples of CLINC, HWU64 and DBpedia (6-8 rows per category on average)
-        Ward led umap-spectral by 3.0-5.1 ACC, and trailed it by 5.4 and 3.8 on CLINC's and
-        HWU64's test splits as they are (15-16 rows; ``python bench/long_tail.py``,
-        docs/DEFAULTS.md "Categories of a few rows, or of unequal size")."""
-        if not (isinstance(self.clusterer, str) and self.clusterer == "auto"):
-            return self.clusterer
-        if not data.is_text or rows_per_category > SPECTRAL_MAX_ROWS:
-            return "kmeans"
-        # the most rows one clustering sees: the largest class, or every row when global
-        nested = self.clustering == "nested"
-        largest = int(np.bincount(np.asarray(data.coarse_ids)).max()) if nested else len(data)
-        if rows_per_category <= TINY_MAX_ROWS and largest <= WARD_MAX_ROWS:
-            return TINY_TEXT_CLUSTERER
-        return SMALL_TEXT_CLUSTERER
+        """What the discovery step runs on ``data`` (``resolve_clusterer``)."""
+        return resolve_clusterer(
+            self.clusterer, data.is_text, self._largest_clustering(data), rows_per_category
+        )
+
+    def _clusterer_rule(self, data: CoarseDataset) -> Callable[[int], Any]:
+        """The same as a function of the total number of categories (picklable: a training
+        checkpoint holds the method that reads it)."""
+        return functools.partial(
+            clusterer_for_categories,
+            self.clusterer,
+            data.is_text,
+            len(data),
+            self._largest_clustering(data),
+        )
+
+    def _largest_clustering(self, data: CoarseDataset) -> int:
+        """The most rows one clustering sees: the largest class, or every row when global."""
+        if self.clustering == "nested":
+            return int(np.bincount(np.asarray(data.coarse_ids)).max())
+        return len(data)
 
     def _discover(self, method: Method, features, prepared, data, counts) -> Clustering:
         return method.discover(

@@ -107,8 +107,39 @@ def test_down_mining_in_the_layout_keeps_neighbours_inside_the_coarse_class(tiny
     coarse = torch.as_tensor(tiny_vectors.coarse_ids)
     rows, cols = torch.nonzero(method.batch_weights(torch.arange(len(coarse))), as_tuple=True)
     assert (coarse[rows] == coarse[cols]).all()
-    with pytest.raises(ValueError, match="mine_in must be 'features' or 'layout', got 'umap'"):
+    with pytest.raises(ValueError, match="mine_in must be one of 'features', 'layout', 'auto'"):
         DOWNConfig(mine_in="umap")
+
+
+def test_auto_mines_in_the_layout_only_where_the_discovery_step_cuts_layouts(
+    tiny_data, monkeypatch
+):
+    from coarse2fine import Discoverer
+
+    method = DOWN(MLPEncoder(8, 16, 2), 2, DOWNConfig(mine_in="auto"), n_fine=6)
+    assert method.mining_space() == "features"  # outside an estimator
+    asked = []
+    method.clusterer_for = lambda total: asked.append(total) or "umap-spectral"
+    assert method.mining_space() == "layout" and asked == [6]
+    method.clusterer_for = lambda total: "kmeans"
+    assert method.mining_space() == "features"
+    method.n_fine, method.counted_n_fine = None, 9  # K unknown: the count of the first mining
+    method.clusterer_for = lambda total: asked.append(total) or "umap-spectral"
+    assert method.mining_space() == "layout" and asked[-1] == 9
+    # through the estimator: its clusterer decides, and the rule is gone after the fit
+    seen = []
+    original = DOWN.mining_space
+    monkeypatch.setattr(DOWN, "mining_space", lambda self: seen.append(original(self)) or seen[-1])
+    spaces = {}
+    for clusterer in ("umap-spectral", "kmeans"):
+        seen.clear()
+        est = Discoverer(
+            encoder="tiny-random", epochs=1, n_fine=6, clusterer=clusterer, progress=False
+        )
+        est.fit(tiny_data)
+        spaces[clusterer] = set(seen)
+        assert est.method_.clusterer_for is None
+    assert spaces == {"umap-spectral": {"layout"}, "kmeans": {"features"}}
 
 
 def test_reciprocal_and_top_dims_filters_by_hand():
@@ -285,7 +316,7 @@ def test_the_text_recipe_changes_four_options_that_the_user_and_the_papers_proto
     from coarse2fine import Discoverer
     from coarse2fine import protocol as protocol_module
 
-    recipe = {"warmup_epochs": 0, "bank_writer": "student", "k_share": 0.5, "mine_in": "layout"}
+    recipe = {"warmup_epochs": 0, "bank_writer": "student", "k_share": 0.5, "mine_in": "auto"}
     assert DOWN.recipe_options("text") == recipe
     published = {
         "warmup_epochs": 1,
@@ -302,7 +333,7 @@ def test_the_text_recipe_changes_four_options_that_the_user_and_the_papers_proto
 
     recipe, history = config(tiny_data)
     assert (recipe.warmup_epochs, recipe.bank_writer, recipe.k_share) == (0, "student", 0.5)
-    assert recipe.mine_in == "layout"
+    assert recipe.mine_in == "auto"
     assert not any(h.get("stage") == "warmup" for h in history)
     mixed, _ = config(tiny_data, method_params={"warmup_epochs": 1, "k": 3})
     assert (mixed.warmup_epochs, mixed.bank_writer, mixed.k) == (1, "student", 3)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import types
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, make_dataclass
 from typing import Any, ClassVar, Union, get_args, get_origin, get_type_hints
 
@@ -175,6 +176,11 @@ class Method(nn.Module):
         # the categories itself while training (DNA, DOWN without K): the estimator sets the
         # user's ``criterion`` and ``min_size`` here; others ignore them
         self.count_options: dict[str, Any] = {}
+        # the clusterer the estimator's discovery step will run for a given total number of
+        # categories (its clusterer="auto" rule), set by the estimator for the length of the
+        # training only; a method that shapes its training to that step reads it (DOWN's
+        # mine_in="auto"); None outside an estimator's fit
+        self.clusterer_for: Callable[[int], Any] | None = None
 
     # -- training -------------------------------------------------------------------------------
     def training_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

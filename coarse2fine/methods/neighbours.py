@@ -61,6 +61,7 @@ from coarse2fine.methods.instance import default_view
 # implies is an upper bound; docs/ESTIMATE_K.md "Neighbours without K"), and the k when nothing
 # was counted yet
 UNKNOWN_K_NEIGHBOURS = 50
+MINING_SPACES = ("features", "layout", "auto")
 
 
 def share_of_category(share: float, rows: int, categories: int) -> int:
@@ -88,10 +89,16 @@ class NeighbourConfig(MethodConfig):
     view: str | None = None  # None: "random_token" for text, "mask+noise" for vectors
     replace_rate: float = 0.22  # share of tokens the "random_token" view replaces
     same_coarse: bool = True  # search neighbours only inside the row's coarse class
-    # where the neighbours are mined: "features" (cosine on the bank, as the papers) or
-    # "layout" (each coarse class's UMAP layout of the bank; inside the coarse class whatever
-    # same_coarse says; docs/NEIGHBOURS.md "Neighbours mined in the layout")
+    # where the neighbours are mined: "features" (cosine on the bank, as the papers), "layout"
+    # (each coarse class's UMAP layout of the bank; inside the coarse class whatever
+    # same_coarse says), or "auto": the layout where the discovery step will cut layouts
+    # (the estimator's clusterer for the categories given, or counted at the first mining, is
+    # umap-spectral), else the features (docs/NEIGHBOURS.md "Neighbours mined in the layout")
     mine_in: str = "features"
+    # True: before every epoch the bank is refilled with clean (eval-mode) features of every
+    # row, one more pass over the rows (the papers); False: only before the first, the later
+    # minings read the bank as the epoch's batches wrote it
+    refill_bank: bool = True
     warmup_epochs: int = 1  # most epochs of the coarse-CE warm-up (the papers: up to 100)
     warmup_patience: int = 1
     warmup_holdout: float = 0.2
@@ -110,8 +117,9 @@ class NeighbourConfig(MethodConfig):
             raise ValueError(
                 f"bank_writer must be 'momentum' or 'student', got {self.bank_writer!r}"
             )
-        if self.mine_in not in ("features", "layout"):
-            raise ValueError(f"mine_in must be 'features' or 'layout', got {self.mine_in!r}")
+        if self.mine_in not in MINING_SPACES:
+            spaces = ", ".join(map(repr, MINING_SPACES))
+            raise ValueError(f"mine_in must be one of {spaces}, got {self.mine_in!r}")
         if not 0.0 <= self.replace_rate <= 1.0:
             raise ValueError(f"replace_rate must be in [0, 1], got {self.replace_rate}")
         Warmup(self.warmup_epochs, self.warmup_patience, self.warmup_holdout)  # validates
@@ -213,22 +221,27 @@ class NeighbourContrast(CoarseCE, Method):
             self.encoder, data.inputs, kind, seed=self.seed, replace_rate=cfg.replace_rate
         )
         self._momentum = [frozen_copy(self.encoder)] if cfg.bank_writer == "momentum" else []
+        self._bank = None
         self._mined = 0
         self._step = 0
         self._total = max(1, total_steps)
         self.counted_n_fine = None
 
     def on_epoch_start(self, epoch: int, data: Prepared) -> None:
-        """Refill the bank with clean features of every row and mine the neighbours again."""
+        """Refill the bank with clean features of every row (the first time, or every time with
+        ``refill_bank``) and mine the neighbours again."""
         cfg = self.config
         device = self.head.classifier.weight.device
-        features = l2_normalize(self.over_rows(data, self.embed, device))
+        if self._bank is None or cfg.refill_bank:
+            features = l2_normalize(self.over_rows(data, self.embed, device))
+        else:  # the bank as the last epoch's batches wrote it
+            features = l2_normalize(self._bank.float().cpu().numpy())
         coarse = np.asarray(data.coarse)
         if not self.n_fine and cfg.k is None and self.counted_n_fine is None:  # K unknown
             space = self.starting_features(data, features, device)
             self.counted_n_fine = self.count_categories(space, coarse)
         k = self.neighbour_count(len(features))
-        if cfg.mine_in == "layout":
+        if self.mining_space() == "layout":
             index, valid = layout_neighbours(features, k, coarse, seed=self.seed + self._mined)
         else:
             index, valid = nearest_neighbours(features, k, coarse if cfg.same_coarse else None)
@@ -238,6 +251,17 @@ class NeighbourContrast(CoarseCE, Method):
         self._neighbours = torch.from_numpy(index).to(device)
         self._weights = torch.from_numpy(weights.astype(np.float32)).to(device)
         self._mined += 1
+
+    def mining_space(self) -> str:
+        """Where this mining searches: ``mine_in``, with "auto" resolved to "layout" where the
+        estimator's discovery step will cut UMAP layouts for the categories known now (given,
+        or counted at the first mining), else "features" (and outside an estimator)."""
+        if self.config.mine_in != "auto":
+            return self.config.mine_in
+        categories = self.n_fine or self.counted_n_fine
+        if self.clusterer_for is None or not categories:
+            return "features"
+        return "layout" if self.clusterer_for(categories) == "umap-spectral" else "features"
 
     def neighbour_weights(
         self, features: np.ndarray, index: np.ndarray, valid: np.ndarray, coarse: np.ndarray
@@ -300,9 +324,11 @@ class DOWN(NeighbourContrast):
     # pass: over CLINC, HWU64, DBpedia and MMLU (3 seeds) the same ACC within noise in about
     # 70 % of the time; and half the mean fine-class size as neighbours instead of the papers'
     # 80 %: HWU64 +1.7 ACC, MMLU -0.8, CLINC and DBpedia within noise, a trade
-    # (bench/peers.py, docs/DEFAULTS.md "The neighbour share"); and the neighbours mined in each
-    # coarse class's UMAP layout rather than by cosine on the bank: higher on all four text
-    # sets, most on MMLU (docs/NEIGHBOURS.md "Neighbours mined in the layout").
+    # (bench/peers.py, docs/DEFAULTS.md "The neighbour share"); and, where the discovery step
+    # cuts UMAP layouts, the neighbours mined in each coarse class's layout rather than by
+    # cosine on the bank: higher on all four text test splits, most on MMLU; by cosine where
+    # it runs K-Means (categories over 100 rows: the README's main job scored lower with the
+    # layout's) (docs/NEIGHBOURS.md "Neighbours mined in the layout").
     # The papers' protocol runs DOWN as published (``published_options``).
     defaults = {
         "text": {
@@ -311,7 +337,7 @@ class DOWN(NeighbourContrast):
                 "warmup_epochs": 0,
                 "bank_writer": "student",
                 "k_share": 0.5,
-                "mine_in": "layout",
+                "mine_in": "auto",
             },
         },
         "vectors": NeighbourContrast.defaults["vectors"],
