@@ -4,8 +4,8 @@ Runs ``Discoverer(n_fine=K_c).fit`` at its defaults (seed 0) under cProfile and 
 cumulative time of its phases: the training epochs, the bank refills and neighbour mining
 before each epoch (DOWN's ``on_epoch_start``; the layouts included), the final encoding of
 every row at the fitted length, and the rest (loading, the clustering, the summary). Times
-are the profiler's, so their sum runs about 10 % above an unprofiled run; their shares are
-what the script is for.
+are the profiler's; its overhead is small for these runs, whose time is spent in torch's
+kernels (compare the unprofiled seconds of bench/peers.py).
 
     python bench/where_time_goes.py                   # every text set
     python bench/where_time_goes.py --dataset mmlu
@@ -65,8 +65,8 @@ def report(records: list[dict]) -> None:
         "## Where the default's time goes (texts)",
         "",
         "Command: `python bench/where_time_goes.py`. `Discoverer(n_fine=K_c).fit` at its "
-        "defaults, seed 0, under cProfile (seconds as the profiler counts them, about 10 % above "
-        "an unprofiled run; the share of the total in brackets).",
+        "defaults, seed 0, under cProfile (seconds as the profiler counts them, close to the "
+        "unprofiled seconds of the Peers table; the share of the total in brackets).",
         "",
         "| dataset | rows | profiled s | " + " | ".join(names) + " |",
         "|---|---|---|" + "---|" * len(names),
