@@ -28,23 +28,13 @@ import time
 from pathlib import Path
 
 from common import ROOT, mean_std, replace_section
+from example_requests import BASE as REQUESTS
 from harness import Cell, main
 
 RESULTS = ROOT / "bench" / "results" / "mining_space"
 JOBS = {
     "clinc-train": ["discover", "clinc"],
-    "requests": [
-        "discover",
-        "docs/examples/requests.csv",
-        "--text-col",
-        "request",
-        "--coarse-col",
-        "area",
-        "--fine-col",
-        "intent",
-        "--n-fine",
-        "15",
-    ],
+    "requests": [*REQUESTS, "--n-fine", "15"],
 }
 SPACES = ("features", "layout")
 CELLS = [
