@@ -142,6 +142,24 @@ def test_auto_mines_in_the_layout_only_where_the_discovery_step_cuts_layouts(
     assert spaces == {"umap-spectral": {"layout"}, "kmeans": {"features"}}
 
 
+@pytest.mark.parametrize("refill", [True, False])
+def test_without_refills_only_the_first_mining_encodes_the_rows(tiny_vectors, refill, monkeypatch):
+    calls = []
+    real = DOWN.over_rows
+
+    def counted(self, *args, **kwargs):
+        calls.append(1)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(DOWN, "over_rows", counted)
+    config = DOWNConfig(k=4, warmup_epochs=0, bank_writer="student", refill_bank=refill)
+    method, _, _ = _fitted(DOWN, config, tiny_vectors, epochs=3)
+    assert len(calls) == (3 if refill else 1)
+    assert method._mined == 3
+    # the bank holds unit-length features either way (refilled, or as the batches wrote it)
+    assert torch.allclose(method._bank.norm(dim=1), torch.ones(len(method._bank)), atol=1e-5)
+
+
 def test_reciprocal_and_top_dims_filters_by_hand():
     index = np.array([[0, 1, 2], [1, 0, 3], [2, 3, 1], [3, 2, 0]])
     valid = np.ones_like(index, dtype=bool)
