@@ -60,6 +60,21 @@ LAYOUT_CLUSTERERS = ("kmeans", "spectral", "umap-spectral")
 # groups come out unequal (2026-12-06, coarse2fine.cluster.nested.cut_layout) say so; the
 # other rows with an umap-spectral column ran before
 LAYOUT_CUT = {"layout_cut": "ward where unequal"}
+
+
+def default_with(options: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """The text row of the default with DOWN's ``options`` changed, clustered as the default's
+    row is (measured since the Ward switch)."""
+    return {
+        "system": "discover",
+        "params": {"method_params": options},
+        "adamw": "fused",
+        "clusterers": LAYOUT_CLUSTERERS,
+        **extra,
+        **LAYOUT_CUT,
+    }
+
+
 TEXT_ROWS: dict[str, dict[str, Any]] = {
     "untrained": {"system": "untrained", "clusterers": LAYOUT_CLUSTERERS, **LAYOUT_CUT},
     "bertopic-kmeans": {"system": "bertopic", "clusterer": "kmeans"},
@@ -95,33 +110,16 @@ TEXT_ROWS: dict[str, dict[str, Any]] = {
     # the default before its neighbours were mined in each coarse class's UMAP layout of the bank
     # (2026-12-06): by cosine on the bank, as the papers (docs/NEIGHBOURS.md "Neighbours mined
     # in the layout"); these cells ran as the row ``discover`` under the earlier recipe
-    "mine-in-features": {
-        "system": "discover",
-        "params": {"method_params": {"mine_in": "features"}},
-        "adamw": "fused",
-        "clusterers": LAYOUT_CLUSTERERS,
-        **LAYOUT_CUT,
-    },
+    "mine-in-features": default_with({"mine_in": "features"}),
     # the default with the papers' neighbour share, 0.8: the layout's neighbours are purer, so
     # more of them might pay (they did not on HWU64; MMLU and DBpedia not run)
-    "mine-in-layout-k-share-0.8": {
-        "system": "discover",
-        "params": {"method_params": {"mine_in": "layout", "k_share": 0.8}},
-        "adamw": "fused",
-        "clusterers": LAYOUT_CLUSTERERS,
-        "datasets": ("clinc", "hwu64"),
-        **LAYOUT_CUT,
-    },
+    "mine-in-layout-k-share-0.8": default_with(
+        {"mine_in": "layout", "k_share": 0.8}, datasets=("clinc", "hwu64")
+    ),
     # the default without the bank refills after the first epoch: the later minings read the
     # bank the training forward wrote (one pass over the rows less per epoch; docs/DEFAULTS.md
     # "MMLU: why training paid little")
-    "no-refill": {
-        "system": "discover",
-        "params": {"method_params": {"refill_bank": False}},
-        "adamw": "fused",
-        "clusterers": LAYOUT_CLUSTERERS,
-        **LAYOUT_CUT,
-    },
+    "no-refill": default_with({"refill_bank": False}),
     # K unknown (no --n-fine): DOWN counts the categories on its first features to set its
     # neighbours, and the trained features are counted again for the clustering; beside it the
     # same with the 50 neighbours DOWN took without K before (MMLU, 8 minutes a cell, measured

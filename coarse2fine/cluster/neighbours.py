@@ -11,6 +11,8 @@ often than its nearest rows by cosine (docs/NEIGHBOURS.md, "Neighbours mined in 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import torch
 
@@ -35,23 +37,15 @@ def nearest_neighbours(
     if backend not in ("auto", "faiss", "torch"):
         raise ValueError(f"backend must be 'auto', 'faiss' or 'torch', got {backend!r}")
     features = l2_normalize(np.ascontiguousarray(features, dtype=np.float32))
-    n = len(features)
-    groups = (
-        [np.arange(n)]
-        if coarse is None
-        else [np.flatnonzero(coarse == c) for c in np.unique(coarse)]
-    )
-    index = np.repeat(np.arange(n)[:, None], k + 1, axis=1)
-    valid = np.zeros((n, k + 1), dtype=bool)
+    groups = _groups(len(features), coarse)
     use_faiss = backend == "faiss" or (backend == "auto" and faiss_available())
-    for rows in groups:
+
+    def search(rows: np.ndarray) -> np.ndarray:
         width = min(k + 1, len(rows))
         sub = features[rows]
-        found = _search_faiss(sub, width) if use_faiss else _search_torch(sub, width, chunk)
-        found = _self_first(found)
-        index[rows, :width] = rows[found]
-        valid[rows, :width] = True
-    return index, valid
+        return _search_faiss(sub, width) if use_faiss else _search_torch(sub, width, chunk)
+
+    return _slots(len(features), k, groups, map(search, groups))
 
 
 def layout_neighbours(
@@ -68,15 +62,32 @@ def layout_neighbours(
     if k < 0:
         raise ValueError(f"k must be >= 0, got {k}")
     features = l2_normalize(np.ascontiguousarray(features, dtype=np.float32))
-    n = len(features)
-    groups = [np.flatnonzero(coarse == c) for c in np.unique(coarse)]
+    groups = _groups(len(features), coarse)
+    positions = side_by_side(lambda rows: layout(features[rows], seed=seed), groups)
+    found = (
+        NearestNeighbors(n_neighbors=min(k + 1, len(points))).fit(points).kneighbors(points)[1]
+        for points in positions
+    )
+    return _slots(len(features), k, groups, found)
+
+
+def _groups(n: int, coarse: np.ndarray | None) -> list[np.ndarray]:
+    """The rows searched together: all of them, or each coarse class's."""
+    if coarse is None:
+        return [np.arange(n)]
+    return [np.flatnonzero(coarse == c) for c in np.unique(coarse)]
+
+
+def _slots(
+    n: int, k: int, groups: list[np.ndarray], found: Iterable[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The N x (k+1) indices and their mask from each group's search (the group's own row
+    numbers, min(k + 1, group size) per row, nearest first), each row itself put first."""
     index = np.repeat(np.arange(n)[:, None], k + 1, axis=1)
     valid = np.zeros((n, k + 1), dtype=bool)
-    positions = side_by_side(lambda rows: layout(features[rows], seed=seed), groups)
-    for rows, points in zip(groups, positions, strict=True):
-        width = min(k + 1, len(rows))
-        found = NearestNeighbors(n_neighbors=width).fit(points).kneighbors(points)[1]
-        index[rows, :width] = rows[_self_first(found)]
+    for rows, local in zip(groups, found, strict=True):
+        width = local.shape[1]
+        index[rows, :width] = rows[_self_first(local)]
         valid[rows, :width] = True
     return index, valid
 

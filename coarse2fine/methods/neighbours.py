@@ -327,8 +327,9 @@ class DOWN(NeighbourContrast):
     # (bench/peers.py, docs/DEFAULTS.md "The neighbour share"); and, where the discovery step
     # cuts UMAP layouts, the neighbours mined in each coarse class's layout rather than by
     # cosine on the bank: higher on all four text test splits, most on MMLU; by cosine where
-    # it runs K-Means (categories over 100 rows: the README's main job scored lower with the
-    # layout's) (docs/NEIGHBOURS.md "Neighbours mined in the layout").
+    # it runs K-Means (categories over 100 rows: on the README's main job the layout's gave the
+    # same mean ACC with three times the spread over seeds) (docs/NEIGHBOURS.md "Neighbours
+    # mined in the layout").
     # The papers' protocol runs DOWN as published (``published_options``).
     defaults = {
         "text": {
