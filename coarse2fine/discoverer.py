@@ -754,7 +754,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
             counts = self._estimate(counted_on, data, which)
         else:  # (an estimate chose the clusterer it counted for)
             total = int(self.n_fine) if counts is None else int(counts.sum())
-            self.clusterer_ = self._resolve_clusterer(data, len(data) / max(total, 1))
+            self.clusterer_ = self._clusterer_rule(data)(total)
         clusters = self._discover(self.method_, features, prepared, data, counts)
         if start is not None:
             untrained, before = start
@@ -834,7 +834,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
             "neighbours": neighbours,
         }
         first = estimate_counts(features, data.coarse_ids, seed=self.seed, **options)
-        self.clusterer_ = self._resolve_clusterer(data, len(data) / max(int(first.sum()), 1))
+        self.clusterer_ = self._clusterer_rule(data)(int(first.sum()))
         on_layout = self.clusterer_ == "umap-spectral"
         return estimate_k(features, data.coarse_ids, seed=self.seed, on_layout=on_layout, **options)
 
