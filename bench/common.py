@@ -102,7 +102,9 @@ def load_record(path: Path, wanted: dict[str, Any]) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     record = json.loads(path.read_text())
-    if comparable(record.get("settings")) != comparable(wanted):
+    # the text length the cell fitted (None for vectors); absent from records that predate it
+    length = record.get("max_length", NOT_RECORDED)
+    if comparable(record.get("settings"), length) != comparable(wanted, length):
         return None
     return record
 
@@ -115,14 +117,28 @@ def load_record(path: Path, wanted: dict[str, Any]) -> dict[str, Any] | None:
 OPTIONS_ADDED_LATER: dict[str, Any] = {"k_share": 0.8, "mine_in": "features", "refill_bank": True}
 
 
-def comparable(settings: Any) -> Any:
+NOT_RECORDED = "not recorded"
+
+
+def comparable(settings: Any, max_length: Any = NOT_RECORDED) -> Any:
     """``settings`` as JSON stores them (tuples as lists), with a row's method options
     (``params.method_params``) merged into the recipe's options of every input kind over
-    ``OPTIONS_ADDED_LATER``: the options the cell ran with."""
+    ``OPTIONS_ADDED_LATER``: the options the cell ran with. Given the text length the cell
+    fitted (``max_length``; None for vectors), the training length is likewise the one that took
+    effect, min(train_length, max_length), and none for vectors: a change of the default
+    ``train_length`` voids only the cells whose rows run past it."""
     settings = json.loads(json.dumps(settings))
     if not isinstance(settings, dict):
         return settings
     params = settings.get("params") or {}
+    defaults = settings.get("defaults") or {}
+    if max_length != NOT_RECORDED and "train_length" in defaults:
+        train_length = params.pop("train_length", defaults["train_length"])
+        if max_length is None:  # vectors: no tokens
+            train_length = None
+        elif train_length is None or train_length > max_length:
+            train_length = max_length
+        defaults["train_length"] = train_length
     recipe = (settings.get("defaults") or {}).get("recipe") or {}
     if not recipe:
         return settings

@@ -374,7 +374,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
     "bf16" or "fp32"; ``train_config_.precision`` says which ran.
 
     The defaults are the recipe bench/peers.py chose over six real datasets (docs/DEFAULTS.md):
-    DOWN (neighbour contrast against a per-row bank), training on at most 4,000 rows cut to 64
+    DOWN (neighbour contrast against a per-row bank), training on at most 4,000 rows cut to 32
     tokens, spectral clustering of a UMAP layout for texts with small categories. epochs / lr /
     head_lr left as None take the method's measured default for the input kind
     (``Method.defaults``): for DOWN on MiniLM three epochs with the encoder at lr 1e-5 and the
@@ -395,7 +395,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         lr: float | None = None,
         head_lr: float | None = None,
         max_length: int | None = None,
-        train_length: int | None = 64,
+        train_length: int | None = 32,
         train_rows: int | None = 4000,
         train_layers: int | None = None,
         checkpoint_dir: str | None = None,

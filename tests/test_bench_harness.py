@@ -124,6 +124,30 @@ def test_an_option_added_later_voids_the_defaults_cells_but_not_a_row_pinned_to_
     assert pinned["params"]["method_params"]["k_share"] == 0.8  # the caller's dict is untouched
 
 
+def test_the_training_length_is_compared_as_it_took_effect(monkeypatch):
+    """A new default train_length voids the cells of rows longer than it (and of a row pinned to
+    another length), not those of short texts or vectors, which trained the same."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    import common
+
+    def cell(default, **params):
+        return {"params": params, "defaults": {"train_length": default, "epochs": None}}
+
+    # short texts (17 tokens): 64 and 32 both train on 17
+    assert common.comparable(cell(64), 17) == common.comparable(cell(32), 17)
+    # long texts (310 tokens): 64 and 32 differ; a row pinned to 64 keeps the old cell
+    assert common.comparable(cell(64), 310) != common.comparable(cell(32), 310)
+    assert common.comparable(cell(64), 310) == common.comparable(cell(32, train_length=64), 310)
+    # a row that set 32 itself ran what the new default runs
+    assert common.comparable(cell(64, train_length=32), 310) == common.comparable(cell(32), 310)
+    # None: the fitted length itself
+    assert common.comparable(cell(None), 310) == common.comparable(cell(512), 310)
+    # vectors have no tokens
+    assert common.comparable(cell(64), None) == common.comparable(cell(32), None)
+    # records from before the fitted length was kept compare as they are
+    assert common.comparable(cell(64)) != common.comparable(cell(32))
+
+
 def test_the_peers_targets_give_a_time_ratio_only_within_one_machine(monkeypatch):
     """Seconds from two machines do not compare: the default's time over BERTopic's is given
     where both ran on one machine, and marked otherwise."""

@@ -142,7 +142,7 @@ def test_sklearn_params_and_clone():
 
 def test_text_defaults_are_the_measured_recipe_and_each_part_can_be_overridden():
     """DOWN on text: 3 epochs, encoder lr 1e-5, heads 1e-3, training on at most 4,000 rows of
-    64 tokens, spectral clustering for texts with small categories, else K-Means
+    32 tokens, spectral clustering for texts with small categories, else K-Means
     (docs/DEFAULTS.md). A user's
     lr replaces the encoder's only; FALCON and HWSCL keep their own recipes; vectors train
     their heads at lr."""
@@ -150,7 +150,7 @@ def test_text_defaults_are_the_measured_recipe_and_each_part_can_be_overridden()
     assert (est.method, est.train_rows, est.train_length, est.clusterer) == (
         "down",
         4000,
-        64,
+        32,
         "auto",
     )
     cfg = est._train_config("text")
