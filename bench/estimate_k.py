@@ -47,7 +47,9 @@ SEEDS = (0, 1, 2)
 # ruled out (5 / 15 neighbours, HDBSCAN, silhouette) dropped (their figures: docs/ESTIMATE_K.md)
 # 14: umap-spectral cuts a class's layout by Ward linkage where its groups come out unequal
 # 15: the default's features: DOWN mines its neighbours in each coarse class's layout
-VERSION = 15
+# 16: the default trains on 32 tokens; each class's estimate is the median of the full-data one
+# and its subsamples' (estimate_k.PICK); the full-data pick of the same path as a variant
+VERSION = 16
 FEATURES = ("after", "before")  # the default's clustered features; the untrained encoder's
 TARGET_TOTAL = 15.0  # % error of the total
 TARGET_FACTOR = 1.5  # per class
@@ -55,6 +57,8 @@ TARGET_SHARE = 80.0  # % of classes within the factor
 TARGET_ACC = 3.0  # ACC points lost against the true K
 TARGET_TIME = 20.0  # % of discover's wall time
 DEFAULT = "default"  # the package's own path (Discoverer._estimate), with its plausible range
+# the same path with each class's full-data estimate instead of the median (pick="whole")
+DEFAULT_WHOLE = "default, full-data pick"
 LAYOUT_ALWAYS = 1e6  # a layout agreement no count exceeds (K <= 60 per class); JSON has no inf
 # the other candidates: label -> (criterion, neighbours, graph of the eigengap, layout's count
 # kept up to max(agreement x the features' one, floor): agreement 0 never)
@@ -80,6 +84,7 @@ def cells() -> list[Cell]:
 
     variants = {label: list(spec) for label, spec in VARIANTS.items()}  # as JSON stores them
     variants[DEFAULT] = ["package"]
+    variants[DEFAULT_WHOLE] = ["package", "whole"]
     settings = {"version": VERSION, "variants": variants, "defaults": package_defaults()}
     return [Cell(d, "estimate", s, settings) for s in SEEDS for d in datasets()]
 
@@ -236,23 +241,31 @@ def run_one(cell: Cell) -> dict[str, Any]:
         ).labels
         return {k: round(v, 2) for k, v in clustering_scores(data.fine, labels).items()}
 
-    def package(feats, kind: str) -> tuple[Any, Any, str]:
-        """The counts, per-class records and clusterer of ``discover``'s own estimate."""
+    def package(feats, kind: str, pick: str | None = None) -> tuple[Any, Any, str]:
+        """The counts, per-class records and clusterer of ``discover``'s own estimate (``pick``:
+        another than the package's PICK)."""
+        import coarse2fine.cluster.estimate_k as module
+
         est = Discoverer(seed=cell.seed)
         est.coarse_classes_ = list(data.coarse_classes)
         est.method_, est.train_rows_ = TrainedGivenK(data, found, kind), len(data)
-        est._estimate(feats, data, "trained")
+        default_pick, module.PICK = module.PICK, pick or module.PICK
+        try:
+            est._estimate(feats, data, "trained")
+        finally:
+            module.PICK = default_pick
         classes = list(est.k_estimate_["classes"].values())
         return [e["k"] for e in classes], classes, est.clusterer_
 
     for kind in FEATURES:
         feats = found[kind]
         record["estimates"][kind] = {"true K": {"counts": true, **scores(feats, true)}}
-        for label in (DEFAULT, *VARIANTS):
+        for label in (DEFAULT, DEFAULT_WHOLE, *VARIANTS):
             start = time.perf_counter()
             clusterer = None
-            if label == DEFAULT:
-                counts, classes, clusterer = package(feats, kind)
+            if label in (DEFAULT, DEFAULT_WHOLE):
+                pick = "whole" if label == DEFAULT_WHOLE else None
+                counts, classes, clusterer = package(feats, kind, pick)
                 low, high = [e["low"] for e in classes], [e["high"] for e in classes]
                 on_layout = [e["on"] == "layout" for e in classes]
             else:
@@ -332,7 +345,7 @@ def report(records: list[dict[str, Any]]) -> None:
         k_true = sum(recs[0]["true"])
         for kind in FEATURES:
             truth = [r["estimates"][kind]["true K"]["ACC"] for r in recs]
-            for criterion in (DEFAULT, *VARIANTS):
+            for criterion in (DEFAULT, DEFAULT_WHOLE, *VARIANTS):
                 got = [r["estimates"][kind][criterion] for r in recs]
                 s = [summary(r["true"], g["counts"]) for r, g in zip(recs, got, strict=True)]
                 share = [

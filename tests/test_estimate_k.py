@@ -84,8 +84,35 @@ def test_range_spans_the_subsample_estimates():
     clear = estimate_k(separated_groups((20, 20, 20)), resamples=4).classes[0]
     assert (clear.k, clear.low, clear.high) == (3, 3, 3)
     vague = make_hierarchical_blobs((6,), rows_per_fine=15, dim=8, fine_spread=0.5, seed=0)
-    found = estimate_k(vague.vectors, resamples=8).classes[0]
+    found = estimate_k(vague.vectors, resamples=8, pick="whole").classes[0]
     assert (found.k, found.low, found.high) == (6, 1, 7)  # some subsamples see one blur
+    # their median sits lower: 80 % of 90 blurred rows merge a group more often than all 90
+    assert estimate_k(vague.vectors, resamples=8).classes[0].k == 5
+
+
+def test_the_estimate_is_the_median_of_the_whole_and_subsample_picks(monkeypatch):
+    """A curve with two near-equal peaks, whose higher one flips with the rows (at 1 on all 50
+    rows, at 5 on the 40-row subsamples): the full-data pick follows the flip, the median of the
+    nine estimates the peak most of them see; the range spans both."""
+    import coarse2fine.cluster.estimate_k as module
+
+    def two_peaks(rows, criterion, min_size, seed, neighbours=10, graph="fuzzy"):
+        ks = np.arange(1, 9)
+        scores = np.full(8, 0.01)
+        scores[0], scores[4] = (0.045, 0.041) if len(rows) == 50 else (0.041, 0.045)
+        return ks, scores
+
+    monkeypatch.setattr(module, "class_curve", two_peaks)
+    x = np.random.default_rng(0).standard_normal((50, 4)).astype(np.float32)
+    whole = estimate_k(x, resamples=8, pick="whole").classes[0]
+    median = estimate_k(x, resamples=8).classes[0]  # the default pick
+    assert module.PICK == "median"
+    assert (whole.k, whole.low, whole.high) == (1, 1, 5)
+    assert (median.k, median.low, median.high) == (5, 1, 5)
+    # without subsamples (estimate_counts: the count before training) the median is the whole
+    assert estimate_counts(x).tolist() == [1]
+    with pytest.raises(ValueError, match="pick must be one of median, whole"):
+        estimate_k(x, pick="mode")
 
 
 def test_size_split_shares_the_total_by_rows():
