@@ -47,8 +47,8 @@ SEEDS = (0, 1, 2)
 # ruled out (5 / 15 neighbours, HDBSCAN, silhouette) dropped (their figures: docs/ESTIMATE_K.md)
 # 14: umap-spectral cuts a class's layout by Ward linkage where its groups come out unequal
 # 15: the default's features: DOWN mines its neighbours in each coarse class's layout
-# 16: the default trains on 32 tokens; each class's estimate is the median of the full-data one
-# and its subsamples' (estimate_k.PICK); the full-data pick of the same path as a variant
+# 16: the default trains on 32 tokens; the median of each class's full-data and subsample
+# estimates (estimate_k's pick="median") as a variant of the package's path
 VERSION = 16
 FEATURES = ("after", "before")  # the default's clustered features; the untrained encoder's
 TARGET_TOTAL = 15.0  # % error of the total
@@ -57,8 +57,8 @@ TARGET_SHARE = 80.0  # % of classes within the factor
 TARGET_ACC = 3.0  # ACC points lost against the true K
 TARGET_TIME = 20.0  # % of discover's wall time
 DEFAULT = "default"  # the package's own path (Discoverer._estimate), with its plausible range
-# the same path with each class's full-data estimate instead of the median (pick="whole")
-DEFAULT_WHOLE = "default, full-data pick"
+# the same path with each class's estimate the median of the full-data one and its subsamples'
+VARIANT_MEDIAN = "default, median of subsamples"
 LAYOUT_ALWAYS = 1e6  # a layout agreement no count exceeds (K <= 60 per class); JSON has no inf
 # the other candidates: label -> (criterion, neighbours, graph of the eigengap, layout's count
 # kept up to max(agreement x the features' one, floor): agreement 0 never)
@@ -84,7 +84,7 @@ def cells() -> list[Cell]:
 
     variants = {label: list(spec) for label, spec in VARIANTS.items()}  # as JSON stores them
     variants[DEFAULT] = ["package"]
-    variants[DEFAULT_WHOLE] = ["package", "whole"]
+    variants[VARIANT_MEDIAN] = ["package", "median"]
     settings = {"version": VERSION, "variants": variants, "defaults": package_defaults()}
     return [Cell(d, "estimate", s, settings) for s in SEEDS for d in datasets()]
 
@@ -260,11 +260,11 @@ def run_one(cell: Cell) -> dict[str, Any]:
     for kind in FEATURES:
         feats = found[kind]
         record["estimates"][kind] = {"true K": {"counts": true, **scores(feats, true)}}
-        for label in (DEFAULT, DEFAULT_WHOLE, *VARIANTS):
+        for label in (DEFAULT, VARIANT_MEDIAN, *VARIANTS):
             start = time.perf_counter()
             clusterer = None
-            if label in (DEFAULT, DEFAULT_WHOLE):
-                pick = "whole" if label == DEFAULT_WHOLE else None
+            if label in (DEFAULT, VARIANT_MEDIAN):
+                pick = "median" if label == VARIANT_MEDIAN else None
                 counts, classes, clusterer = package(feats, kind, pick)
                 low, high = [e["low"] for e in classes], [e["high"] for e in classes]
                 on_layout = [e["on"] == "layout" for e in classes]
@@ -345,7 +345,7 @@ def report(records: list[dict[str, Any]]) -> None:
         k_true = sum(recs[0]["true"])
         for kind in FEATURES:
             truth = [r["estimates"][kind]["true K"]["ACC"] for r in recs]
-            for criterion in (DEFAULT, DEFAULT_WHOLE, *VARIANTS):
+            for criterion in (DEFAULT, VARIANT_MEDIAN, *VARIANTS):
                 got = [r["estimates"][kind][criterion] for r in recs]
                 s = [summary(r["true"], g["counts"]) for r, g in zip(recs, got, strict=True)]
                 share = [

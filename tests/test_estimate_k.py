@@ -84,16 +84,16 @@ def test_range_spans_the_subsample_estimates():
     clear = estimate_k(separated_groups((20, 20, 20)), resamples=4).classes[0]
     assert (clear.k, clear.low, clear.high) == (3, 3, 3)
     vague = make_hierarchical_blobs((6,), rows_per_fine=15, dim=8, fine_spread=0.5, seed=0)
-    found = estimate_k(vague.vectors, resamples=8, pick="whole").classes[0]
+    found = estimate_k(vague.vectors, resamples=8).classes[0]
     assert (found.k, found.low, found.high) == (6, 1, 7)  # some subsamples see one blur
     # their median sits lower: 80 % of 90 blurred rows merge a group more often than all 90
-    assert estimate_k(vague.vectors, resamples=8).classes[0].k == 5
+    assert estimate_k(vague.vectors, resamples=8, pick="median").classes[0].k == 5
 
 
-def test_the_estimate_is_the_median_of_the_whole_and_subsample_picks(monkeypatch):
+def test_the_estimate_is_the_full_data_pick_or_the_median_with_its_subsamples(monkeypatch):
     """A curve with two near-equal peaks, whose higher one flips with the rows (at 1 on all 50
-    rows, at 5 on the 40-row subsamples): the full-data pick follows the flip, the median of the
-    nine estimates the peak most of them see; the range spans both."""
+    rows, at 5 on the 40-row subsamples): the full-data pick (the default) follows the flip, the
+    median of the nine estimates the peak most of them see; the range spans both."""
     import coarse2fine.cluster.estimate_k as module
 
     def two_peaks(rows, criterion, min_size, seed, neighbours=10, graph="fuzzy"):
@@ -104,12 +104,12 @@ def test_the_estimate_is_the_median_of_the_whole_and_subsample_picks(monkeypatch
 
     monkeypatch.setattr(module, "class_curve", two_peaks)
     x = np.random.default_rng(0).standard_normal((50, 4)).astype(np.float32)
-    whole = estimate_k(x, resamples=8, pick="whole").classes[0]
-    median = estimate_k(x, resamples=8).classes[0]  # the default pick
-    assert module.PICK == "median"
+    whole = estimate_k(x, resamples=8).classes[0]  # the default pick
+    median = estimate_k(x, resamples=8, pick="median").classes[0]
+    assert module.PICK == "whole"
     assert (whole.k, whole.low, whole.high) == (1, 1, 5)
     assert (median.k, median.low, median.high) == (5, 1, 5)
-    # without subsamples (estimate_counts: the count before training) the median is the whole
+    # without subsamples (estimate_counts: the count before training) the picks agree
     assert estimate_counts(x).tolist() == [1]
     with pytest.raises(ValueError, match="pick must be one of median, whole"):
         estimate_k(x, pick="mode")

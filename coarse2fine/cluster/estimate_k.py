@@ -26,11 +26,11 @@ rows to n // min_size (at most MAX_PER_CLASS); by default 2, so the criterion al
 
 The plausible range per class comes from the criterion's stability: the estimate is redone on
 ``resamples`` random 80 % subsamples of the class's rows, and the range spans the estimates
-(with the full-data one). ``pick`` says which of them is the estimate: ``"median"`` (the
-default, PICK) the median of the full-data one and the subsamples', ``"whole"`` the full-data
-one. Where the criterion's curve has near-equal peaks far apart (MMLU's classes: 0.045 at one
-category and 0.041 at 15), the whole-data pick follows whichever is a hair higher, and small
-changes of the features flip it; the subsamples' median follows where most of them land.
+(with the full-data one). ``pick`` says which of them is the estimate: ``"whole"`` (the
+default, PICK) the full-data one, ``"median"`` the median of it and the subsamples'. The median
+was tried against the flips of near-equal peaks (MMLU's classes: 0.045 at one category and 0.041
+at 15), and lost: a subsample of 80 % of the rows merges small or blurred categories more often
+than all of them, so its counts run low on every text set (docs/ESTIMATE_K.md).
 
 ``on_layout=True`` (for the ``umap-spectral`` clusterer) also counts each class on its UMAP
 layout, the positions that clusterer cuts (coarse2fine.cluster.layout), with the
@@ -68,7 +68,7 @@ MIN_SAMPLES = 3
 RESAMPLES = 8
 RESAMPLE_SHARE = 0.8
 PICKS = ("median", "whole")
-PICK = "median"  # which estimate a class gets (module docstring; bench/estimate_k.py compares)
+PICK = "whole"  # which estimate a class gets (module docstring; bench/estimate_k.py compares)
 GRAPHS = ("fuzzy", "knn")
 # on_layout: the layout's count is kept while at most LAYOUT_AGREEMENT x the features' one, or
 # at most LAYOUT_FLOOR (bench/estimate_k.py: the floor lets classes the features see as one
