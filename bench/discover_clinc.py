@@ -28,8 +28,9 @@ RESULTS = ROOT / "bench" / "results" / "discover"
 EXAMPLES_MD = ROOT / "docs" / "EXAMPLES.md"
 SCREENSHOT = ROOT / "docs" / "images" / "clinc_report.png"
 COMMAND = ["coarse2fine", "discover", "clinc", "--out", "OUT", "--quiet"]
-# 2: the fused AdamW kernel; 3: k_share 0.5; 4: DOWN's neighbours mined in the layout
-SETTINGS = {"version": 4, "command": COMMAND}
+# 2: the fused AdamW kernel; 3: k_share 0.5; 4: DOWN's neighbours mined in the layout; 5: training
+# on 32 tokens (CLINC's fitted length is shorter, so the same training; rerun for the record)
+SETTINGS = {"version": 5, "command": COMMAND}
 
 
 def measure() -> dict:
