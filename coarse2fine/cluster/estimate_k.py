@@ -197,7 +197,7 @@ def estimate_k(
             )
             if np.isfinite(sub_scores).any():
                 found.append(best_k(sub_ks, sub_scores))
-        if pick == "median":  # an odd number of estimates: the median is one of them
+        if pick == "median":  # the (lower) median: one of the estimates
             k = int(np.sort(found)[(len(found) - 1) // 2])
         classes.append(ClassEstimate(k, min(found), max(found), ks, scores, kept_layout))
     counts = np.array([e.k for e in classes], dtype=np.int64)
