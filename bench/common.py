@@ -139,7 +139,7 @@ def comparable(settings: Any, max_length: Any = NOT_RECORDED) -> Any:
         elif train_length is None or train_length > max_length:
             train_length = max_length
         defaults["train_length"] = train_length
-    recipe = (settings.get("defaults") or {}).get("recipe") or {}
+    recipe = defaults.get("recipe") or {}
     if not recipe:
         return settings
     row_options = params.pop("method_params", None) or {}

@@ -230,7 +230,7 @@ def run_one(cell: Cell) -> dict[str, Any]:
     def scores(feats, counts, clusterer=None):
         """Clustered with the counts, by the given clusterer or the one ``auto`` picks for them."""
         if clusterer is None:
-            clusterer = resolver._resolve_clusterer(data, len(data) / max(int(np.sum(counts)), 1))
+            clusterer = resolver._clusterer_rule(data)(int(np.sum(counts)))
         labels = discover(
             feats,
             int(np.sum(counts)),

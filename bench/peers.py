@@ -62,17 +62,22 @@ LAYOUT_CLUSTERERS = ("kmeans", "spectral", "umap-spectral")
 LAYOUT_CUT = {"layout_cut": "ward where unequal"}
 
 
-def default_with(options: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    """The text row of the default with DOWN's ``options`` changed, clustered as the default's
-    row is (measured since the Ward switch)."""
+def default_row(params: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """The text row of the default with the estimator's ``params`` set, clustered as the
+    default's row is (measured since the Ward switch)."""
     return {
         "system": "discover",
-        "params": {"method_params": options},
+        "params": params,
         "adamw": "fused",
         "clusterers": LAYOUT_CLUSTERERS,
         **extra,
         **LAYOUT_CUT,
     }
+
+
+def default_with(options: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """The text row of the default with DOWN's ``options`` changed."""
+    return default_row({"method_params": options}, **extra)
 
 
 TEXT_ROWS: dict[str, dict[str, Any]] = {
@@ -81,13 +86,7 @@ TEXT_ROWS: dict[str, dict[str, Any]] = {
     "bertopic-hdbscan": {"system": "bertopic", "clusterer": "hdbscan"},
     # the default: fused AdamW (bench/optimizer_step.py) and DOWN's text recipe (no warm-up,
     # the bank written by the training forward; the recipe is part of ``package_defaults``)
-    "discover": {
-        "system": "discover",
-        "params": {},
-        "adamw": "fused",
-        "clusterers": LAYOUT_CLUSTERERS,
-        **LAYOUT_CUT,
-    },
+    "discover": default_row({}),
     # the default as it stood before its neighbour share fell to 0.5 (k_share 0.8), with DOWN's
     # neighbour search restricted to the row's coarse class (DNA's way; MMLU left out: 8 minutes
     # a cell)
@@ -125,14 +124,7 @@ TEXT_ROWS: dict[str, dict[str, Any]] = {
     # whose rows run past them differ (CLINC's and HWU64's 95th percentiles are 17 and 15
     # tokens)
     **{
-        f"train-length-{n}": {
-            "system": "discover",
-            "params": {"train_length": n},
-            "adamw": "fused",
-            "clusterers": LAYOUT_CLUSTERERS,
-            "datasets": ("mmlu", "dbpedia"),
-            **LAYOUT_CUT,
-        }
+        f"train-length-{n}": default_row({"train_length": n}, datasets=("mmlu", "dbpedia"))
         for n in (64, 48, 16)
     },
     # K unknown (no --n-fine): DOWN counts the categories on its first features to set its
