@@ -1,0 +1,54 @@
+"""What a coarse class whose count falls short holds: its rows grouped into the default's count
+(K-Means on the default's features, as bench/estimate_k.py caches them) against the true
+categories, so a reader sees which categories the criterion reads as one.
+
+    python bench/k_shortfall.py mmlu "social sciences" --seed 0
+
+Prints a table (true category x found group, rows); docs/ESTIMATE_K.md quotes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pandas as pd
+
+
+def main() -> None:
+    from estimate_k import TrainedGivenK, features
+    from sources import load
+
+    from coarse2fine import Discoverer
+    from coarse2fine.cluster.kmeans import kmeans, l2_normalize
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("dataset")
+    parser.add_argument("coarse_class")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    data = load(args.dataset)
+    if args.coarse_class not in data.coarse_classes:
+        raise SystemExit(f"no coarse class {args.coarse_class!r}; {data.coarse_classes}")
+    found = features(data, args.dataset, args.seed)
+    est = Discoverer(seed=args.seed)  # the package's own estimate, as bench/estimate_k.py asks
+    est.coarse_classes_ = list(data.coarse_classes)
+    est.method_, est.train_rows_ = TrainedGivenK(data, found, "after"), len(data)
+    counts = est._estimate(found["after"], data, "trained")
+    k = int(counts[data.coarse_classes.index(args.coarse_class)])
+    rows = np.asarray(data.coarse) == args.coarse_class
+    labels, _ = kmeans(l2_normalize(found["after"][rows]), k, seed=args.seed, n_init=3)
+    table = pd.crosstab(np.asarray(data.fine)[rows], labels, rownames=["category"])
+    table.columns = [f"group {c + 1}" for c in table.columns]
+    print(
+        f"{args.dataset}, {args.coarse_class!r}, seed {args.seed}: {rows.sum()} rows, "
+        f"{table.shape[0]} true categories, the default counts {k}"
+    )
+    print("| category | " + " | ".join(table.columns) + " |")
+    print("|---" * (len(table.columns) + 1) + "|")
+    for name, counts in table.iterrows():
+        print(f"| {name} | " + " | ".join(str(int(n)) for n in counts) + " |")
+
+
+if __name__ == "__main__":
+    main()
