@@ -58,9 +58,12 @@ NEIGHBOUR_ROWS = {
     "down-same-coarse": ("down", {"same_coarse": True}),
 }
 ROWS += list(NEIGHBOUR_ROWS)
-# the same with more of the 30-minute budget the issue allows: 10 neighbour epochs instead of 3
-# (the papers train 20; docs/NEIGHBOURS.md, "Paper protocol")
-LONG_NEIGHBOUR_ROWS = {f"{row}-10ep": row for row in ("down-same-coarse",)}
+# the same with more of the 30-minute budget the issue allows: 10 neighbour epochs instead of 3,
+# and the papers' 20 (in budget on HWU64 only: about 55 s an epoch here, CLINC 130 s);
+# docs/NEIGHBOURS.md, "Paper protocol"
+LONG_NEIGHBOUR_ROWS = {
+    f"down-same-coarse-{epochs}ep": ("down-same-coarse", epochs) for epochs in (10, 20)
+}
 ROWS += list(LONG_NEIGHBOUR_ROWS)
 SEEDS = [0, 1, 2]
 
@@ -148,8 +151,8 @@ ROW_SETTINGS.update(
 )
 ROW_SETTINGS.update(
     {
-        row: {**ROW_SETTINGS[short], "train": {**ROW_SETTINGS[short]["train"], "epochs": 10}}
-        for row, short in LONG_NEIGHBOUR_ROWS.items()
+        row: {**ROW_SETTINGS[short], "train": {**ROW_SETTINGS[short]["train"], "epochs": epochs}}
+        for row, (short, epochs) in LONG_NEIGHBOUR_ROWS.items()
     }
 )
 
