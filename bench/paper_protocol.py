@@ -61,7 +61,7 @@ def table(records: list[dict], rows: list[str], title: str, intro: list[str]) ->
     for dataset in DATASETS:
         for row in rows:
             recs = [r for r in records if r["dataset"] == dataset and r["row"] == row]
-            if recs:  # a row not run on this dataset (the 20-epoch row on CLINC: over budget)
+            if recs:  # a row not run on this dataset (protocol_rows.ONLY_ON)
                 lines.append(table_row(dataset, row, recs))
     lines += [
         "",

@@ -165,5 +165,14 @@ def settings(row: str) -> dict:
     return method_row(ROW_SETTINGS[row], TRAIN, protocol=PROTOCOL_VERSION)
 
 
+# rows run on some datasets only: the 20-epoch row would take about 45 minutes a run on CLINC,
+# over the 30-minute budget
+ONLY_ON = {"down-same-coarse-20ep": ("hwu64",)}
 # seed-major: a partial run still covers every row
-CELLS = [Cell(d, row, s, settings(row)) for s in SEEDS for d in DATASETS for row in ROWS]
+CELLS = [
+    Cell(d, row, s, settings(row))
+    for s in SEEDS
+    for d in DATASETS
+    for row in ROWS
+    if d in ONLY_ON.get(row, DATASETS)
+]
