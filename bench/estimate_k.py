@@ -174,6 +174,18 @@ class TrainedGivenK:
         return share_of_category(self.share, rows, categories or self.categories)
 
 
+def package_estimate(data, found: dict[str, Any], kind: str, seed: int):
+    """A Discoverer that has made ``discover``'s own estimate on the cached ``found[kind]``
+    features, as if it had trained them (``k_estimate_``, ``clusterer_`` set)."""
+    from coarse2fine import Discoverer
+
+    est = Discoverer(seed=seed)
+    est.coarse_classes_ = list(data.coarse_classes)
+    est.method_, est.train_rows_ = TrainedGivenK(data, found, kind), len(data)
+    est._estimate(found[kind], data, "trained")
+    return est
+
+
 def leiden_counts(data, seed: int, feats: np.ndarray) -> list[int]:
     """Communities scanpy's leiden (resolution 1) finds inside each coarse class: on the genes'
     principal components for cells (as bench/peers.py), on the MiniLM features for texts."""
@@ -241,17 +253,14 @@ def run_one(cell: Cell) -> dict[str, Any]:
         ).labels
         return {k: round(v, 2) for k, v in clustering_scores(data.fine, labels).items()}
 
-    def package(feats, kind: str, pick: str | None = None) -> tuple[Any, Any, str]:
+    def package(kind: str, pick: str | None = None) -> tuple[Any, Any, str]:
         """The counts, per-class records and clusterer of ``discover``'s own estimate (``pick``:
         another than the package's PICK)."""
         import coarse2fine.cluster.estimate_k as module
 
-        est = Discoverer(seed=cell.seed)
-        est.coarse_classes_ = list(data.coarse_classes)
-        est.method_, est.train_rows_ = TrainedGivenK(data, found, kind), len(data)
         default_pick, module.PICK = module.PICK, pick or module.PICK
         try:
-            est._estimate(feats, data, "trained")
+            est = package_estimate(data, found, kind, cell.seed)
         finally:
             module.PICK = default_pick
         classes = list(est.k_estimate_["classes"].values())
@@ -265,7 +274,7 @@ def run_one(cell: Cell) -> dict[str, Any]:
             clusterer = None
             if label in (DEFAULT, VARIANT_MEDIAN):
                 pick = "median" if label == VARIANT_MEDIAN else None
-                counts, classes, clusterer = package(feats, kind, pick)
+                counts, classes, clusterer = package(kind, pick)
                 low, high = [e["low"] for e in classes], [e["high"] for e in classes]
                 on_layout = [e["on"] == "layout" for e in classes]
             else:

@@ -16,10 +16,9 @@ import pandas as pd
 
 
 def main() -> None:
-    from estimate_k import TrainedGivenK, features
+    from estimate_k import features, package_estimate
     from sources import load
 
-    from coarse2fine import Discoverer
     from coarse2fine.cluster.kmeans import kmeans, l2_normalize
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -31,11 +30,8 @@ def main() -> None:
     if args.coarse_class not in data.coarse_classes:
         raise SystemExit(f"no coarse class {args.coarse_class!r}; {data.coarse_classes}")
     found = features(data, args.dataset, args.seed)
-    est = Discoverer(seed=args.seed)  # the package's own estimate, as bench/estimate_k.py asks
-    est.coarse_classes_ = list(data.coarse_classes)
-    est.method_, est.train_rows_ = TrainedGivenK(data, found, "after"), len(data)
-    counts = est._estimate(found["after"], data, "trained")
-    k = int(counts[data.coarse_classes.index(args.coarse_class)])
+    est = package_estimate(data, found, "after", args.seed)  # as bench/estimate_k.py asks
+    k = est.estimated_counts_[args.coarse_class]
     rows = np.asarray(data.coarse) == args.coarse_class
     labels, _ = kmeans(l2_normalize(found["after"][rows]), k, seed=args.seed, n_init=3)
     table = pd.crosstab(np.asarray(data.fine)[rows], labels, rownames=["category"])
