@@ -53,10 +53,11 @@ def table(records: list[dict], rows: list[str], title: str, intro: list[str]) ->
         "Machine: " + ("; ".join(sorted(machines)) or "—"),
         "",
         "| dataset | row | seeds | ACC | ARI | NMI | ACC in predicted coarse³ | spectral ACC⁶ "
-        "| spectral in predicted coarse⁶ | nested ACC¹ | nested spectral⁶ | "
+        "| spectral in predicted coarse⁶ | umap-spectral in predicted coarse⁷ | nested ACC¹ "
+        "| nested spectral⁶ | "
         "coarse acc² | K-Means ACC⁴ | edit dist.⁵ | train s / run | peak MB "
         "| paper ACC (BERT-base, theirs) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for dataset in DATASETS:
         for row in rows:
@@ -79,6 +80,9 @@ def table(records: list[dict], rows: list[str], title: str, intro: list[str]) ->
         "graph (the package's clusterer for short texts), over the whole test split, inside",
         "each predicted coarse class, and inside each true one (nested); cells run before",
         "2026-12-05 did not record it (—).",
+        "⁷ the same inside each predicted coarse class by `umap-spectral`, the clusterer",
+        "`discover` picks for short texts since 2026-12-05; recorded by cells run since",
+        "2026-12-06 only: `(n)` says over how many of the row's seeds when not all.",
         "",
         "Settings per row (as recorded in each result file; a row that names no `head_lr`",
         "trains its heads at the encoder's `lr`):",
@@ -100,9 +104,11 @@ def table_row(dataset: str, row: str, recs: list[dict]) -> str:
     train_s = f"{sum(r['train_seconds'] for r in recs) / len(recs):.0f}" if recs else "—"
     peak = f"{max(r['peak_memory_mb'] for r in recs):.0f}" if recs else "—"
     kmeans = mean_std([r["kmeans"]["ACC"] for r in recs if "kmeans" in r])
+    laid = [r["umap_spectral"]["nested_predicted"]["ACC"] for r in recs if "umap_spectral" in r]
+    layout = mean_std(laid) + (f" ({len(laid)})" if 0 < len(laid) < len(recs) else "")
     return (
         f"| {dataset} | {row} | {len(recs)} | {col('ACC')} | {col('ARI')} | {col('NMI')} "
-        f"| {by_head} | {scores('flat')} | {scores('nested_predicted')} "
+        f"| {by_head} | {scores('flat')} | {scores('nested_predicted')} | {layout} "
         f"| {nested} | {scores('nested')} | {col('coarse_accuracy')} | {kmeans} "
         f"| {col('edit_distance')} | {train_s} | {peak} | {PAPER_ACC.get((dataset, row), '')} |"
     )

@@ -24,7 +24,9 @@ def test_paper_protocol_record(method, tiny_data):
         {"flat", "nested", "nested_predicted"} if method != "unsupervised" else {"flat", "nested"}
     )
     assert set(record["spectral"]) == wanted
-    for scores in record["spectral"].values():
+    # and by the layout's clusterer inside coarse classes (true, and predicted)
+    assert set(record["umap_spectral"]) == wanted - {"flat"}
+    for scores in [*record["spectral"].values(), *record["umap_spectral"].values()]:
         assert 100.0 / 6 <= scores["ACC"] <= 100.0
     assert record["peak_memory_mb"] > 0 and record["train_seconds"] >= 0
     if method == "falcon":  # scored by its classifier; K-Means on its features beside it
