@@ -15,6 +15,7 @@ runs under) and a function that runs one; the harness does the rest.
     python bench/<script>.py                          # every missing cell, then the table
     python bench/<script>.py --dataset clinc --row down --seed 0   # only those cells
     python bench/<script>.py --report-only            # the table from the saved cells
+    python bench/<script>.py --row down --rerun       # those cells again, even where finished
 """
 
 from __future__ import annotations
@@ -75,6 +76,12 @@ def main(
         "--seed", "--seeds", type=int, nargs="+", action="extend", help="only these seeds' cells"
     )
     parser.add_argument("--report-only", action="store_true", help="only rewrite the table")
+    parser.add_argument(
+        "--rerun",
+        action="store_true",
+        help="run the chosen cells again even where finished (their records gain what the code "
+        "records now; a failed run keeps the old file)",
+    )
     args = parser.parse_args()
     if args.one:
         cell = Cell.from_json(args.one)
@@ -104,7 +111,7 @@ def main(
     if not args.report_only:
         for cell in chosen:
             out = cell.path(results)
-            if load_record(out, cell.settings) is not None:
+            if not args.rerun and load_record(out, cell.settings) is not None:
                 continue
             out.parent.mkdir(parents=True, exist_ok=True)
             cmd = [sys.executable, script, "--one", cell.to_json(), "--out", str(out)]

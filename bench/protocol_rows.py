@@ -52,7 +52,7 @@ ROWS += list(RECIPE_ROWS)
 # the neighbour methods (docs/NEIGHBOURS.md) at their package default (a one-epoch coarse-CE
 # warm-up, then 3 epochs at encoder lr 1e-5, heads 1e-3), and DOWN searching only the row's
 # coarse class as DNA does; and DNA retrieving over all rows, its same-coarse filter then
-# dropping the neighbours of another class (METHODS.md §7; the package's DNA retrieves inside it)
+# dropping the neighbours of another class (the package's DNA retrieves inside it; NEIGHBOURS.md)
 NEIGHBOUR_ROWS = {
     "dna": ("dna", {}),
     "dna-search-all": ("dna", {"same_coarse": False}),
