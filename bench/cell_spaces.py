@@ -101,7 +101,7 @@ def run_one(cell: Cell) -> dict:
     for name, features in spaces.items():
         if name.startswith("pca-") and not name.endswith("unit"):  # as the peer clusters them
 
-            def kmeans(rows, x, k, features=features):
+            def kmeans(rows, x, k):
                 return KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(x)
 
             labels = nested(data, features, seed, kmeans)
