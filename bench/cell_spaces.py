@@ -40,10 +40,6 @@ CELLS = [
 ]
 
 
-def unit(x: np.ndarray) -> np.ndarray:
-    return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32)
-
-
 def nearest_type_accuracy(features: np.ndarray, coarse: np.ndarray, fine: np.ndarray) -> float:
     """Share of rows whose nearest other row of the same coarse class has the same fine label."""
     hits = 0
@@ -69,13 +65,11 @@ def trained_features(data, seed: int) -> np.ndarray:
 
 
 def run_one(cell: Cell) -> dict:
-    from sklearn.cluster import KMeans
-    from sklearn.decomposition import PCA
     from sources import load, true_counts
-    from systems import nested
+    from systems import kmeans_in_classes, pca_coordinates
 
     from coarse2fine import Discoverer
-    from coarse2fine.cluster import discover
+    from coarse2fine.cluster import discover, l2_normalize
     from coarse2fine.data import CoarseDataset
     from coarse2fine.metrics import clustering_scores
 
@@ -84,13 +78,10 @@ def run_one(cell: Cell) -> dict:
     counts = true_counts(data)
     given = {"n_fine": counts, "seed": seed, "progress": False}
     start = Discoverer("unsupervised", **given).fit(data).embedding_  # standardised, unit
-    standardised = np.asarray(data.vectors, np.float64)
-    spread = standardised.std(0)
-    standardised = (standardised - standardised.mean(0)) / np.where(spread > 0, spread, 1.0)
     spaces = {"input": start}
     for p in (20, 50, 100):
-        spaces[f"pca-{p}"] = PCA(p, random_state=seed).fit_transform(standardised)
-    spaces["pca-50-unit"] = unit(spaces["pca-50"])
+        spaces[f"pca-{p}"] = pca_coordinates(data.vectors, p, seed)
+    spaces["pca-50-unit"] = l2_normalize(spaces["pca-50"])
     spaces["trained"] = trained_features(data, seed)
     on_pca = CoarseDataset(
         coarse=data.coarse, vectors=spaces["pca-50"].astype(np.float32), fine=data.fine
@@ -100,11 +91,7 @@ def run_one(cell: Cell) -> dict:
     out: dict = {"dataset": cell.dataset, "seed": seed, "rows": len(data), "spaces": {}}
     for name, features in spaces.items():
         if name.startswith("pca-") and not name.endswith("unit"):  # as the peer clusters them
-
-            def kmeans(rows, x, k):
-                return KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(x)
-
-            labels = nested(data, features, seed, kmeans)
+            labels = kmeans_in_classes(data, features, seed)
         else:
             labels = discover(
                 features, int(per_class.sum()), coarse=np.asarray(data.coarse_ids),

@@ -122,18 +122,28 @@ def bertopic(data, spec, seed):
     return nested(data, embeddings, seed, cluster), {}
 
 
-def pca_kmeans(data, spec, seed):
-    from sklearn.cluster import KMeans
+def pca_coordinates(vectors, components: int, seed: int) -> np.ndarray:
+    """The PCA peer's view of vectors: standardised, then their leading principal components."""
     from sklearn.decomposition import PCA
     from sklearn.preprocessing import StandardScaler
 
-    x = StandardScaler().fit_transform(data.vectors)
-    x = PCA(n_components=min(spec["components"], *x.shape), random_state=seed).fit_transform(x)
+    x = StandardScaler().fit_transform(vectors)
+    return PCA(n_components=min(components, *x.shape), random_state=seed).fit_transform(x)
 
-    def cluster(rows, features, k):
-        return KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(features)
 
-    return nested(data, x, seed, cluster), {}
+def kmeans_in_classes(data, features, seed: int) -> np.ndarray:
+    """scikit-learn's K-Means (n_init 10) with K_c inside each coarse class, as the peer runs it."""
+    from sklearn.cluster import KMeans
+
+    def cluster(rows, x, k):
+        return KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(x)
+
+    return nested(data, features, seed, cluster)
+
+
+def pca_kmeans(data, spec, seed):
+    features = pca_coordinates(data.vectors, spec["components"], seed)
+    return kmeans_in_classes(data, features, seed), {}
 
 
 def leiden(data, spec, seed):
