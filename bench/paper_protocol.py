@@ -96,15 +96,19 @@ def table_row(dataset: str, row: str, recs: list[dict]) -> str:
     def col(key):
         return mean_std([r[key] for r in recs if key in r])
 
+    def accs(clusterer, part):
+        """ACC of ``clusterer``'s (a record key) clustering ``part`` in the records holding it."""
+        return [r[clusterer][part]["ACC"] for r in recs if part in r.get(clusterer, {})]
+
     def scores(part):
-        return mean_std([r["spectral"][part]["ACC"] for r in recs if part in r.get("spectral", {})])
+        return mean_std(accs("spectral", part))
 
     nested = mean_std([r["nested"]["ACC"] for r in recs])
     by_head = mean_std([r["nested_predicted"]["ACC"] for r in recs if "nested_predicted" in r])
     train_s = f"{sum(r['train_seconds'] for r in recs) / len(recs):.0f}" if recs else "—"
     peak = f"{max(r['peak_memory_mb'] for r in recs):.0f}" if recs else "—"
     kmeans = mean_std([r["kmeans"]["ACC"] for r in recs if "kmeans" in r])
-    laid = [r["umap_spectral"]["nested_predicted"]["ACC"] for r in recs if "umap_spectral" in r]
+    laid = accs("umap_spectral", "nested_predicted")
     layout = mean_std(laid) + (f" ({len(laid)})" if 0 < len(laid) < len(recs) else "")
     return (
         f"| {dataset} | {row} | {len(recs)} | {col('ACC')} | {col('ARI')} | {col('NMI')} "
