@@ -34,7 +34,7 @@ from coarse2fine.cluster.estimate_k import (
     CRITERIA,
     DEFAULT_CRITERION,
     NEIGHBOURS,
-    estimate_counts,
+    RESAMPLES,
     estimate_k,
 )
 from coarse2fine.cluster.naming import image_names, text_names, vector_names
@@ -799,9 +799,12 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         it agrees with the features' (``estimate_k(on_layout=True)``, docs/ESTIMATE_K.md).
         On features neighbour training shaped, counted again on a wider graph where
         ``_count_neighbours`` says so."""
-        found = self._count_on(features, data, NEIGHBOURS)
+        # where training may have pulled wider than NEIGHBOURS, the first count only sets the
+        # graph's width, so it skips the subsamples of the plausible range
+        wider = self._pulled_neighbours(which, len(features)) > NEIGHBOURS
+        found = self._count_on(features, data, NEIGHBOURS, ranged=not wider)
         neighbours = self._count_neighbours(which, len(features), int(found.counts.sum()))
-        if neighbours != NEIGHBOURS:
+        if wider:
             found = self._count_on(features, data, neighbours)
         counts = found.counts
         self.estimated_counts_ = dict(zip(self.coarse_classes_, counts.tolist(), strict=True))
@@ -825,18 +828,25 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         }
         return counts
 
-    def _count_on(self, features: np.ndarray, data: CoarseDataset, neighbours: int) -> Any:
-        """The estimate on a graph of ``neighbours`` per row; sets ``clusterer_`` from the
-        features' own count, which decides whether the layout is counted too."""
-        options = {
-            "criterion": self.k_estimator,
-            "min_size": self.min_category_size,
-            "neighbours": neighbours,
-        }
-        first = estimate_counts(features, data.coarse_ids, seed=self.seed, **options)
-        self.clusterer_ = self._clusterer_rule(data)(int(first.sum()))
-        on_layout = self.clusterer_ == "umap-spectral"
-        return estimate_k(features, data.coarse_ids, seed=self.seed, on_layout=on_layout, **options)
+    def _count_on(
+        self, features: np.ndarray, data: CoarseDataset, neighbours: int, ranged: bool = True
+    ) -> Any:
+        """The estimate on a graph of ``neighbours`` per row (``ranged``: with the subsamples of
+        its plausible range); sets ``clusterer_`` from the features' own count, which decides
+        whether the layout is counted too."""
+        rule = self._clusterer_rule(data)
+        found = estimate_k(
+            features,
+            data.coarse_ids,
+            criterion=self.k_estimator,
+            min_size=self.min_category_size,
+            neighbours=neighbours,
+            seed=self.seed,
+            resamples=RESAMPLES if ranged else 0,
+            on_layout=lambda total: rule(total) == "umap-spectral",
+        )
+        self.clusterer_ = rule(found.features_total)
+        return found
 
     def _count_neighbours(self, which: str, rows: int, counted: int) -> int:
         """The neighbours of each row in the count's graph, ``counted`` the categories a
@@ -848,14 +858,19 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         categories: where k came from a count that fell short (DBpedia without K: k over 30
         for categories of 17 rows) training pulled across categories, and a graph that wide
         merges them. docs/ESTIMATE_K.md, "How the default counts", 3."""
-        if which != "trained":
-            return NEIGHBOURS
-        train_rows = max(self.train_rows_, 1)
-        pulled = round(self.method_.pulled_neighbours(train_rows) * rows / train_rows)
+        pulled = self._pulled_neighbours(which, rows)
         if pulled <= NEIGHBOURS:
             return NEIGHBOURS
         implied = self.method_.pulled_neighbours(rows, max(counted, 1))
         return max(NEIGHBOURS, min(pulled, implied))
+
+    def _pulled_neighbours(self, which: str, rows: int) -> int:
+        """The neighbours training pulled each row toward, scaled from the training rows to
+        ``rows`` (0 on features no training shaped)."""
+        if which != "trained":
+            return 0
+        train_rows = max(self.train_rows_, 1)
+        return round(self.method_.pulled_neighbours(train_rows) * rows / train_rows)
 
     def _falls_back(self, data: CoarseDataset) -> bool:
         """``fallback="auto"``: on for vectors, where the MLP starts from nothing and the signal

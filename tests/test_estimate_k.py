@@ -161,6 +161,23 @@ def test_the_layout_count_is_kept_where_it_agrees_with_the_features():
     assert found.classes[0].scores[2] > 0.5 > np.nanmax(np.delete(found.classes[0].scores, 2))
 
 
+def test_whether_to_count_on_the_layout_may_depend_on_the_features_total():
+    """``on_layout`` as a function: called once with the total of the features' own counts (3 +
+    1, as ``Estimate.features_total`` keeps it), and its answer decides as a bool would."""
+    groups = make_hierarchical_blobs((3,), rows_per_fine=20, dim=16, seed=0).vectors
+    x = np.concatenate([groups, separated_groups((30,), dim=16)])
+    coarse = np.repeat([0, 1], [60, 30])
+    seen = []
+    found = estimate_k(x, coarse, on_layout=lambda total: seen.append(total) or True, resamples=2)
+    assert seen == [4] and found.features_total == 4
+    fixed = estimate_k(x, coarse, on_layout=True, resamples=2)
+    assert [e.on_layout for e in found.classes] == [e.on_layout for e in fixed.classes]
+    assert all(e.on_layout for e in found.classes)  # both layouts agree with the features
+    assert found.counts.tolist() == fixed.counts.tolist() == [3, 1]
+    never = estimate_k(x, coarse, on_layout=lambda total: False, resamples=2)
+    assert not any(e.on_layout for e in never.classes) and never.features_total == 4
+
+
 def test_the_fuzzy_graph_weighs_a_small_groups_outside_edges_little():
     """Two groups of 30 rows and one of 4 on orthogonal axes: with 10 neighbours each row of
     the small group links 6 rows of another group, so the connectivity graph (every edge 1)

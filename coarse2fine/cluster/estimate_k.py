@@ -42,6 +42,10 @@ with a larger one; but it also breaks a large category, or structureless rows, i
 small clumps, so a count far above the features' is read as that (docs/ESTIMATE_K.md has
 both measurements). The range then resamples the space whose count was kept.
 
+``on_layout`` may instead be a function of the total the features' own counts give: the caller's
+clusterer, and so whether a layout is cut at all, depends on that total, and the function lets
+one call count the features once (``Estimate.features_total`` keeps it).
+
 ``split="size"`` keeps only the total and shares it over the coarse classes in proportion to
 their rows (as nested discovery does with a given K); ``split="criterion"`` keeps the per-class
 estimates.
@@ -49,6 +53,7 @@ estimates.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,6 +103,7 @@ class Estimate:
     counts: np.ndarray  # per coarse class, in np.unique(coarse) order, after the split
     classes: list[ClassEstimate]
     criterion: str
+    features_total: int = 0  # the total of the counts on the features (before any layout's)
 
 
 def estimate_counts(
@@ -139,15 +145,15 @@ def estimate_k(
     resamples: int = RESAMPLES,
     neighbours: int = NEIGHBOURS,
     graph: str = "fuzzy",
-    on_layout: bool = False,
+    on_layout: bool | Callable[[int], bool] = False,
     layout_agreement: float = LAYOUT_AGREEMENT,
     layout_floor: int = LAYOUT_FLOOR,
     pick: str | None = None,
 ) -> Estimate:
     """Per coarse class: the estimated K, a plausible range from ``resamples`` 80 % subsamples,
-    and the criterion's curve over K; with ``on_layout``, the layout's count where it is at most
-    ``layout_agreement`` times the features', or at most ``layout_floor``; ``pick`` (None:
-    PICK) which estimate stands (module docstring)."""
+    and the criterion's curve over K; with ``on_layout`` (or where it says so of the features'
+    total), the layout's count where it is at most ``layout_agreement`` times the features', or
+    at most ``layout_floor``; ``pick`` (None: PICK) which estimate stands (module docstring)."""
     from coarse2fine.cluster.nested import SPECTRAL_NEIGHBOURS, allocate_by_size, side_by_side
 
     pick = PICK if pick is None else pick
@@ -165,6 +171,10 @@ def estimate_k(
     coarse = np.zeros(len(features), np.int64) if coarse is None else np.asarray(coarse)
     rng = np.random.default_rng(seed)
     groups = [features[coarse == c] for c in np.unique(coarse)]
+    curves = [class_curve(rows, criterion, min_size, seed, neighbours, graph) for rows in groups]
+    features_total = sum(best_k(ks, scores) for ks, scores in curves)
+    if callable(on_layout):
+        on_layout = bool(on_layout(features_total))
     # each class's layout, as the clusterer computes it (none where only K = 1 is possible)
     wanted = [on_layout and k_max(len(rows), min_size) > 1 for rows in groups]
     laid = iter(
@@ -175,9 +185,8 @@ def estimate_k(
     )
     placed = [next(laid) if want else None for want in wanted]
     classes = []
-    for rows, positions in zip(groups, placed, strict=True):
+    for rows, positions, (ks, scores) in zip(groups, placed, curves, strict=True):
         space, space_neighbours, space_graph = rows, neighbours, graph
-        ks, scores = class_curve(rows, criterion, min_size, seed, neighbours, graph)
         k = best_k(ks, scores)
         kept_layout = False
         if positions is not None:
@@ -204,7 +213,7 @@ def estimate_k(
     if split == "size":
         sizes = np.unique(coarse, return_counts=True)[1]  # rows per class, same order
         counts = allocate_by_size(sizes, int(counts.sum()))
-    return Estimate(counts, classes, criterion)
+    return Estimate(counts, classes, criterion, features_total)
 
 
 def layout_agrees(
