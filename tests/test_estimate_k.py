@@ -16,6 +16,9 @@ from coarse2fine.cluster.estimate_k import (
     estimate_k,
     k_max,
     layout_agrees,
+    neighbour_graph,
+    ranked_neighbours,
+    restrict,
 )
 from coarse2fine.cluster.layout import layout
 from coarse2fine.data.synthetic import make_hierarchical_blobs
@@ -96,7 +99,7 @@ def test_the_estimate_is_the_full_data_pick_or_the_median_with_its_subsamples(mo
     median of the nine estimates the peak most of them see; the range spans both."""
     import coarse2fine.cluster.estimate_k as module
 
-    def two_peaks(rows, criterion, min_size, seed, neighbours=10, graph="fuzzy"):
+    def two_peaks(rows, criterion, min_size, seed, neighbours=10, graph="fuzzy", ranked=None):
         ks = np.arange(1, 9)
         scores = np.full(8, 0.01)
         scores[0], scores[4] = (0.045, 0.041) if len(rows) == 50 else (0.041, 0.045)
@@ -176,6 +179,30 @@ def test_whether_to_count_on_the_layout_may_depend_on_the_features_total():
     assert found.counts.tolist() == fixed.counts.tolist() == [3, 1]
     never = estimate_k(x, coarse, on_layout=lambda total: False, resamples=2)
     assert not any(e.on_layout for e in never.classes) and never.features_total == 4
+
+
+@pytest.mark.parametrize("graph", ["fuzzy", "knn"])
+def test_a_subsamples_neighbours_are_read_off_the_class_ranking(graph):
+    """The neighbours of an 80 % subsample, read off the whole class's ranked lists, are those a
+    search of the subsample finds, so its graph is the same; a list too shallow for the width
+    gives None (the caller then searches the subsample)."""
+    x = np.random.default_rng(1).standard_normal((60, 6)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    take = np.sort(np.random.default_rng(2).choice(60, 48, replace=False))
+    ranked = ranked_neighbours(x, 26, graph)
+    index, dist = restrict(ranked, take, 9)
+    direct_index, direct_dist = ranked_neighbours(x[take], 9, graph)
+    np.testing.assert_array_equal(index, direct_index)
+    np.testing.assert_allclose(dist, direct_dist, atol=1e-6)
+    read_off = neighbour_graph(x[take], 10, graph, (index, dist))
+    searched = neighbour_graph(x[take], 10, graph)
+    np.testing.assert_allclose(read_off.toarray(), searched.toarray(), atol=1e-6)
+    assert restrict(ranked_neighbours(x, 9, graph), take, 9) is None  # 9 deep: rows lose some
+    if graph == "knn":  # the connectivity graph scikit-learn builds (the row itself included)
+        from sklearn.neighbors import kneighbors_graph
+
+        theirs = kneighbors_graph(x[take], n_neighbors=10, include_self=True)
+        np.testing.assert_array_equal(searched.toarray(), (0.5 * (theirs + theirs.T)).toarray())
 
 
 def test_the_fuzzy_graph_weighs_a_small_groups_outside_edges_little():

@@ -171,7 +171,11 @@ def estimate_k(
     coarse = np.zeros(len(features), np.int64) if coarse is None else np.asarray(coarse)
     rng = np.random.default_rng(seed)
     groups = [features[coarse == c] for c in np.unique(coarse)]
-    curves = [class_curve(rows, criterion, min_size, seed, neighbours, graph) for rows in groups]
+    ranks = [class_ranking(rows, criterion, min_size, neighbours, graph) for rows in groups]
+    curves = [
+        class_curve(rows, criterion, min_size, seed, neighbours, graph, ranked)
+        for rows, ranked in zip(groups, ranks, strict=True)
+    ]
     features_total = sum(best_k(ks, scores) for ks, scores in curves)
     if callable(on_layout):
         on_layout = bool(on_layout(features_total))
@@ -185,24 +189,28 @@ def estimate_k(
     )
     placed = [next(laid) if want else None for want in wanted]
     classes = []
-    for rows, positions, (ks, scores) in zip(groups, placed, curves, strict=True):
+    for rows, positions, (ks, scores), ranked in zip(groups, placed, curves, ranks, strict=True):
         space, space_neighbours, space_graph = rows, neighbours, graph
         k = best_k(ks, scores)
         kept_layout = False
         if positions is not None:
+            layout_ranked = class_ranking(positions, criterion, min_size, SPECTRAL_NEIGHBOURS)
             layout_ks, layout_scores = class_curve(
-                positions, criterion, min_size, seed, SPECTRAL_NEIGHBOURS, "knn"
+                positions, criterion, min_size, seed, SPECTRAL_NEIGHBOURS, "knn", layout_ranked
             )
             layout_k = best_k(layout_ks, layout_scores)
             if layout_agrees(layout_k, k, layout_agreement, layout_floor):
                 ks, scores, k, kept_layout = layout_ks, layout_scores, layout_k, True
                 space, space_neighbours, space_graph = positions, SPECTRAL_NEIGHBOURS, "knn"
+                ranked = layout_ranked
         found = [k]
         for _ in range(resamples):
             take = rng.choice(len(space), max(2, int(RESAMPLE_SHARE * len(space))), replace=False)
-            sub = space[np.sort(take)]
+            take = np.sort(take)
+            width = graph_width(len(take), space_neighbours, space_graph)
+            sub_ranked = None if ranked is None else restrict(ranked, take, width)
             sub_ks, sub_scores = class_curve(
-                sub, criterion, min_size, seed, space_neighbours, space_graph
+                space[take], criterion, min_size, seed, space_neighbours, space_graph, sub_ranked
             )
             if np.isfinite(sub_scores).any():
                 found.append(best_k(sub_ks, sub_scores))
@@ -243,15 +251,16 @@ def class_curve(
     seed: int,
     neighbours: int = NEIGHBOURS,
     graph: str = "fuzzy",
+    ranked: Ranked | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The candidate K values of one class and the criterion's score at each (``graph``: the
-    eigengap's)."""
+    """The candidate K values of one class and the criterion's score at each (``graph``, and
+    the rows' ``ranked`` neighbours where already found: the eigengap's)."""
     top = k_max(len(rows), min_size)
     ks = np.arange(1, top + 1)
     if top == 1:
         return ks, np.zeros(1)
     if criterion == "eigengap":
-        scores = eigengaps(rows, top, neighbours, graph)
+        scores = eigengaps(rows, top, neighbours, graph, ranked)
     elif criterion == "hdbscan":
         scores = hdbscan_persistence(rows, top)
     elif criterion == "silhouette":
@@ -264,31 +273,101 @@ def class_curve(
     return ks, scores
 
 
-def neighbour_graph(rows: np.ndarray, neighbours: int = NEIGHBOURS, graph: str = "knn"):
-    """The rows' neighbour graph (scipy sparse): ``"knn"``, the symmetrised nearest-neighbour
-    connectivity graph, as the spectral clusterer builds it; ``"fuzzy"``, UMAP's fuzzy graph of
-    the same neighbours (the row itself counted among them, as UMAP counts)."""
+Ranked = tuple[np.ndarray, np.ndarray]  # each row's nearest other rows, nearest first; distances
+
+
+def graph_width(n: int, neighbours: int, graph: str) -> int:
+    """How many other rows each of ``n`` rows is joined to in ``neighbour_graph`` (the row
+    itself is counted among the ``neighbours``)."""
+    return max(0, min(neighbours, n if graph == "fuzzy" else n - 1) - 1)
+
+
+def ranked_neighbours(rows: np.ndarray, depth: int, graph: str = "knn") -> Ranked:
+    """Each row's ``depth`` nearest other rows, nearest first, and their distances: by cosine
+    for the ``"fuzzy"`` graph (features), Euclidean for ``"knn"`` (also a layout's positions;
+    on unit-length features the same order)."""
+    from coarse2fine.cluster.layout import knn_by_cosine
+
+    depth = min(depth, len(rows) - 1)
     if graph == "fuzzy":
-        from coarse2fine.cluster.layout import fuzzy_graph, knn_by_cosine
+        return knn_by_cosine(rows, depth)
+    from sklearn.neighbors import NearestNeighbors
 
-        k = min(neighbours, len(rows))
-        index, dist = knn_by_cosine(rows, k - 1)
-        return fuzzy_graph(index, dist, k)
-    from sklearn.neighbors import kneighbors_graph
+    dist, index = NearestNeighbors(n_neighbors=depth).fit(rows).kneighbors()  # self excluded
+    return index, dist
 
-    knn = kneighbors_graph(rows, n_neighbors=min(neighbours, len(rows) - 1), include_self=True)
+
+def class_ranking(
+    rows: np.ndarray,
+    criterion: str,
+    min_size: int | None,
+    neighbours: int,
+    graph: str = "knn",
+) -> Ranked | None:
+    """The eigengap's ranked neighbours of a class's rows, deep enough to serve its subsamples
+    too (``restrict``): twice the graph's width and 8 more. An 80 % subsample keeps fewer than
+    the width of a row's list with odds of about 1e-7 (binomial: 9 of 26 at 0.8), and is then
+    searched anew. None where no graph is read."""
+    if criterion != "eigengap" or k_max(len(rows), min_size) == 1:
+        return None
+    return ranked_neighbours(rows, 2 * graph_width(len(rows), neighbours, graph) + 8, graph)
+
+
+def restrict(ranked: Ranked, take: np.ndarray, width: int) -> Ranked | None:
+    """The ``width`` nearest of each row of ``take`` (sorted row numbers) among the rows of
+    ``take``, in their own numbering, read off the class's ranked lists; None where a row's list
+    holds fewer than ``width`` of them (the caller searches anew)."""
+    index, dist = ranked
+    position = np.full(len(index), -1, dtype=np.int64)
+    position[take] = np.arange(len(take))
+    local = position[index[take]]
+    member = local >= 0
+    if (member.sum(axis=1) < width).any():
+        return None
+    order = np.argsort(~member, axis=1, kind="stable")[:, :width]  # members, in rank order
+    return np.take_along_axis(local, order, axis=1), np.take_along_axis(dist[take], order, axis=1)
+
+
+def neighbour_graph(
+    rows: np.ndarray,
+    neighbours: int = NEIGHBOURS,
+    graph: str = "knn",
+    ranked: Ranked | None = None,
+):
+    """The rows' neighbour graph (scipy sparse): ``"knn"``, the symmetrised nearest-neighbour
+    connectivity graph (the row itself among its neighbours), as the spectral clusterer builds
+    it; ``"fuzzy"``, UMAP's fuzzy graph of the same neighbours (the row itself counted among
+    them, as UMAP counts). ``ranked``: the rows' nearest others where already found, at least
+    as many as the graph joins."""
+    import scipy.sparse as sp
+
+    from coarse2fine.cluster.layout import fuzzy_graph
+
+    n = len(rows)
+    width = graph_width(n, neighbours, graph)
+    index, dist = ranked_neighbours(rows, width, graph) if ranked is None else ranked
+    index, dist = index[:, :width], dist[:, :width]
+    if graph == "fuzzy":
+        return fuzzy_graph(index, dist, width + 1)
+    heads = np.repeat(np.arange(n), width)
+    joined = sp.csr_matrix((np.ones(n * width), (heads, index.ravel())), shape=(n, n))
+    knn = joined + sp.identity(n, format="csr")
     return 0.5 * (knn + knn.T)
 
 
 def eigengaps(
-    rows: np.ndarray, top: int, neighbours: int = NEIGHBOURS, graph: str = "knn"
+    rows: np.ndarray,
+    top: int,
+    neighbours: int = NEIGHBOURS,
+    graph: str = "knn",
+    ranked: Ranked | None = None,
 ) -> np.ndarray:
     """lambda_{K+1} - lambda_K for K = 1..top, lambda the normalised Laplacian's eigenvalues in
     ascending order."""
     import scipy.sparse as sp
     from scipy.sparse.csgraph import laplacian
 
-    lap = laplacian(neighbour_graph(rows, neighbours, graph), normed=True)
+    lap = laplacian(neighbour_graph(rows, neighbours, graph, ranked), normed=True)
     want = min(top + 1, len(rows))
     if len(rows) <= 1500:
         values = np.linalg.eigvalsh(lap.toarray())[:want]
