@@ -25,12 +25,14 @@ can pick another K. The criteria (all on unit-length features, chosen among by
 rows to n // min_size (at most MAX_PER_CLASS); by default 2, so the criterion alone decides.
 
 The plausible range per class comes from the criterion's stability: the estimate is redone on
-``resamples`` random 80 % subsamples of the class's rows, and the range spans the estimates
-(with the full-data one). ``pick`` says which of them is the estimate: ``"whole"`` (the
-default, PICK) the full-data one, ``"median"`` the median of it and the subsamples'. The median
-was tried against the flips of near-equal peaks (MMLU's classes: 0.045 at one category and 0.041
-at 15), and lost: a subsample of 80 % of the rows merges small or blurred categories more often
-than all of them, so its counts run low on every text set (docs/ESTIMATE_K.md).
+``resamples`` random 80 % subsamples of the class's rows (their graphs read off one ranking of
+the class's neighbours, ``class_ranking`` and ``restrict``, rather than searched again), and the
+range spans the estimates (with the full-data one). ``pick`` says which of them is the
+estimate: ``"whole"`` (the default, PICK) the full-data one, ``"median"`` the median of it and
+the subsamples'. The median was tried against the flips of near-equal peaks (MMLU's classes:
+0.045 at one category and 0.041 at 15), and lost: a subsample of 80 % of the rows merges small
+or blurred categories more often than all of them, so its counts run low on every text set
+(docs/ESTIMATE_K.md).
 
 ``on_layout=True`` (for the ``umap-spectral`` clusterer) also counts each class on its UMAP
 layout, the positions that clusterer cuts (coarse2fine.cluster.layout), with the
