@@ -198,6 +198,7 @@ def test_a_subsamples_neighbours_are_read_off_the_class_ranking(graph):
     searched = neighbour_graph(x[take], 10, graph)
     np.testing.assert_allclose(read_off.toarray(), searched.toarray(), atol=1e-6)
     assert restrict(ranked_neighbours(x, 9, graph), take, 9) is None  # 9 deep: rows lose some
+    assert ranked_neighbours(x[:1], 9, graph)[0].shape == (1, 0)  # one row: no other
     if graph == "knn":  # the connectivity graph scikit-learn builds (the row itself included)
         from sklearn.neighbors import kneighbors_graph
 

@@ -291,6 +291,8 @@ def ranked_neighbours(rows: np.ndarray, depth: int, graph: str = "knn") -> Ranke
     from coarse2fine.cluster.layout import knn_by_cosine
 
     depth = min(depth, len(rows) - 1)
+    if depth <= 0:  # one row, or a graph of each row alone
+        return np.zeros((len(rows), 0), dtype=np.int64), np.zeros((len(rows), 0))
     if graph == "fuzzy":
         return knn_by_cosine(rows, depth)
     from sklearn.neighbors import NearestNeighbors
