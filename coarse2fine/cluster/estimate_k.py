@@ -173,7 +173,8 @@ def estimate_k(
     coarse = np.zeros(len(features), np.int64) if coarse is None else np.asarray(coarse)
     rng = np.random.default_rng(seed)
     groups = [features[coarse == c] for c in np.unique(coarse)]
-    ranks = [class_ranking(rows, criterion, min_size, neighbours, graph) for rows in groups]
+    deep = resamples > 0  # the rankings serve subsamples too
+    ranks = [class_ranking(rows, criterion, min_size, neighbours, graph, deep) for rows in groups]
     curves = [
         class_curve(rows, criterion, min_size, seed, neighbours, graph, ranked)
         for rows, ranked in zip(groups, ranks, strict=True)
@@ -196,7 +197,9 @@ def estimate_k(
         k = best_k(ks, scores)
         kept_layout = False
         if positions is not None:
-            layout_ranked = class_ranking(positions, criterion, min_size, SPECTRAL_NEIGHBOURS)
+            layout_ranked = class_ranking(
+                positions, criterion, min_size, SPECTRAL_NEIGHBOURS, "knn", deep
+            )
             layout_ks, layout_scores = class_curve(
                 positions, criterion, min_size, seed, SPECTRAL_NEIGHBOURS, "knn", layout_ranked
             )
@@ -307,14 +310,16 @@ def class_ranking(
     min_size: int | None,
     neighbours: int,
     graph: str = "knn",
+    deep: bool = True,
 ) -> Ranked | None:
-    """The eigengap's ranked neighbours of a class's rows, deep enough to serve its subsamples
-    too (``restrict``): twice the graph's width and 8 more. An 80 % subsample keeps fewer than
-    the width of a row's list with odds of about 1e-7 (binomial: 9 of 26 at 0.8), and is then
-    searched anew. None where no graph is read."""
+    """The eigengap's ranked neighbours of a class's rows; ``deep``: deep enough to serve its
+    subsamples too (``restrict``), twice the graph's width and 8 more, else the width alone. An
+    80 % subsample keeps fewer than the width of a row's list with odds of about 1e-7
+    (binomial: 9 of 26 at 0.8), and is then searched anew. None where no graph is read."""
     if criterion != "eigengap" or k_max(len(rows), min_size) == 1:
         return None
-    return ranked_neighbours(rows, 2 * graph_width(len(rows), neighbours, graph) + 8, graph)
+    width = graph_width(len(rows), neighbours, graph)
+    return ranked_neighbours(rows, 2 * width + 8 if deep else width, graph)
 
 
 def restrict(ranked: Ranked, take: np.ndarray, width: int) -> Ranked | None:
