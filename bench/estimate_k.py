@@ -51,7 +51,9 @@ SEEDS = (0, 1, 2)
 # estimates (estimate_k's pick="median") as a variant of the package's path
 # 17: the same estimates, faster: each class's features counted once per estimate, and its
 # subsamples' graphs read off one ranking of its neighbours instead of searched again
-VERSION = 17
+# 18: the same estimates; beside the true K, the categories each space keeps apart with the labels
+# known (metrics.separable_categories: a ceiling for any count read from neighbourhoods)
+VERSION = 18
 FEATURES = ("after", "before")  # the default's clustered features; the untrained encoder's
 TARGET_TOTAL = 15.0  # % error of the total
 TARGET_FACTOR = 1.5  # per class
@@ -226,7 +228,7 @@ def run_one(cell: Cell) -> dict[str, Any]:
     from coarse2fine import Discoverer
     from coarse2fine.cluster import discover
     from coarse2fine.cluster.estimate_k import estimate_k
-    from coarse2fine.metrics import clustering_scores
+    from coarse2fine.metrics import clustering_scores, separable_categories
 
     data = load(cell.dataset)
     coarse = np.asarray(data.coarse_ids)
@@ -238,6 +240,7 @@ def run_one(cell: Cell) -> dict[str, Any]:
         "discover_seconds": round(float(found["discover_seconds"]), 1),
         "chosen": str(found["chosen"]),
         "estimates": {},
+        "separable": {},
     }
     resolver = Discoverer()
 
@@ -271,6 +274,7 @@ def run_one(cell: Cell) -> dict[str, Any]:
     for kind in FEATURES:
         feats = found[kind]
         record["estimates"][kind] = {"true K": {"counts": true, **scores(feats, true)}}
+        record["separable"][kind] = list(separable_categories(feats, data.fine, coarse).values())
         for label in (DEFAULT, VARIANT_MEDIAN, *VARIANTS):
             start = time.perf_counter()
             clusterer = None
@@ -339,6 +343,9 @@ def report(records: list[dict[str, Any]]) -> None:
         "their coarse classes with the estimated counts, by the default's clusterer. Peers:",
         "BERTopic's HDBSCAN (min_cluster_size 10, as bench/peers.py) and scanpy's leiden",
         "(resolution 1, restricted to each coarse class) find their own counts on the same rows.",
+        "K separable: the fine categories each space keeps apart, judged with the labels known",
+        "(coarse2fine.metrics.separable_categories: at least half of a category's rows have a",
+        "row of their own category nearest), a ceiling for a count read from neighbourhoods.",
         f"Targets (issue 'Unknown K'): total within {TARGET_TOTAL:.0f} % of the truth; at least "
         f"{TARGET_SHARE:.0f} % of classes within a factor {TARGET_FACTOR}; ACC within "
         f"{TARGET_ACC:.0f} points of ACC with the true K; the estimate at most "
@@ -347,15 +354,16 @@ def report(records: list[dict[str, Any]]) -> None:
         "Command: `python bench/estimate_k.py`  ",
         "Machine: " + ("; ".join(sorted({r["machine"] for r in records})) or "—"),
         "",
-        "| dataset | features | criterion | seeds | K true | K found | error % "
+        "| dataset | features | criterion | seeds | K true | K separable | K found | error % "
         "| classes within x1.5 % | ACC | ACC, true K | estimate s | % of discover time |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for d in names:
         recs = by[d]
         k_true = sum(recs[0]["true"])
         for kind in FEATURES:
             truth = [r["estimates"][kind]["true K"]["ACC"] for r in recs]
+            separable = mean_std([sum(r["separable"][kind]) for r in recs])
             for criterion in (DEFAULT, VARIANT_MEDIAN, *VARIANTS):
                 got = [r["estimates"][kind][criterion] for r in recs]
                 s = [summary(r["true"], g["counts"]) for r, g in zip(recs, got, strict=True)]
@@ -364,7 +372,7 @@ def report(records: list[dict[str, Any]]) -> None:
                     for r, g in zip(recs, got, strict=True)
                 ]
                 lines.append(
-                    f"| {d} | {kind} | {criterion} | {len(recs)} | {k_true} "
+                    f"| {d} | {kind} | {criterion} | {len(recs)} | {k_true} | {separable} "
                     f"| {mean_std([x['total'] for x in s])} | {mean_std([x['error'] for x in s])} "
                     f"| {mean_std([x['within'] for x in s])} "
                     f"| {mean_std([g['ACC'] for g in got])} | {mean_std(truth)} "
@@ -375,7 +383,7 @@ def report(records: list[dict[str, Any]]) -> None:
             if got:
                 s = [summary(recs[0]["true"], g) for g in got]
                 lines.append(
-                    f"| {d} | peer | {peer} | {len(got)} | {k_true} "
+                    f"| {d} | peer | {peer} | {len(got)} | {k_true} | — "
                     f"| {mean_std([x['total'] for x in s])} | {mean_std([x['error'] for x in s])} "
                     f"| {mean_std([x['within'] for x in s])} | — | — | — | — |"
                 )
@@ -391,11 +399,13 @@ def per_class_lines(by: dict[str, list[dict]], names: list[str]) -> list[str]:
     lines = [
         "",
         f"Where the default's total misses the {TARGET_TOTAL:.0f} % target, per coarse class",
-        "(`after` features): rows, true K, the count on each seed, and the plausible range the",
-        "subsamples give (lowest to highest over the seeds).",
+        "(`after` features): rows, true K, the categories the features keep apart with the labels",
+        "known (K separable) and the count on each seed, and the plausible range the subsamples",
+        "give (lowest to highest over the seeds).",
         "",
-        "| dataset | coarse class | rows | K true | K found per seed | range |",
-        "|---|---|---|---|---|---|",
+        "| dataset | coarse class | rows | K true | K separable per seed | K found per seed "
+        "| range |",
+        "|---|---|---|---|---|---|---|",
     ]
     for d in names:
         recs = sorted(by[d], key=lambda r: r["seed"])
@@ -407,9 +417,11 @@ def per_class_lines(by: dict[str, list[dict]], names: list[str]) -> list[str]:
         sizes = np.bincount(np.asarray(data.coarse_ids))
         for i, name in enumerate(data.coarse_classes):
             found = " / ".join(str(g["counts"][i]) for g in got)
+            separable = " / ".join(str(r["separable"]["after"][i]) for r in recs)
             low, high = min(g["low"][i] for g in got), max(g["high"][i] for g in got)
             lines.append(
-                f"| {d} | {name} | {sizes[i]} | {recs[0]['true'][i]} | {found} | {low}-{high} |"
+                f"| {d} | {name} | {sizes[i]} | {recs[0]['true'][i]} | {separable} | {found} "
+                f"| {low}-{high} |"
             )
     return lines
 

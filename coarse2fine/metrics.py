@@ -104,6 +104,29 @@ def within_coarse_silhouette(features, labels, coarse) -> float:
     return sum(n * s for n, s in scores) / weight if weight else float("nan")
 
 
+def _neighbour_votes(features, labels, coarse, k: int):
+    """Per coarse class of at least 3 rows: (the class, its rows' labels, the label most of each
+    row's ``k`` nearest other rows carry: cosine, same class, ties to the smallest label)."""
+    features = np.asarray(features, dtype=np.float64)
+    norms = np.linalg.norm(features, axis=1, keepdims=True)
+    features = features / np.where(norms > 0, norms, 1.0)
+    labels, coarse = _codes(labels), np.asarray(coarse)
+    for c in np.unique(coarse):
+        rows = np.flatnonzero(coarse == c)
+        if len(rows) < 3:
+            continue
+        kc = min(k, len(rows) - 1)
+        own = labels[rows]
+        majority = np.empty(len(rows), dtype=np.int64)
+        for start in range(0, len(rows), 2048):  # row blocks keep the similarity matrix small
+            block = slice(start, start + 2048)
+            sims = features[rows[block]] @ features[rows].T
+            sims[np.arange(sims.shape[0]), np.arange(start, start + sims.shape[0])] = -np.inf
+            nearest = np.argpartition(-sims, kc - 1, axis=1)[:, :kc]
+            majority[block] = [np.bincount(v).argmax() for v in own[nearest]]
+        yield c, own, majority
+
+
 def knn_agreement(features, labels, coarse, k: int = 10) -> float:
     """How well a space's neighbourhoods agree with a partition found elsewhere: inside each
     coarse class, the share of rows whose ``k`` nearest other rows (cosine, same class) mostly
@@ -111,24 +134,24 @@ def knn_agreement(features, labels, coarse, k: int = 10) -> float:
     Classes of fewer than 3 rows are left out; nan when none is left. The fallback compares
     the trained partition judged by the untrained space's neighbours with the untrained
     partition judged by the trained space's (bench/fallback_signal.py measures it)."""
-    features = np.asarray(features, dtype=np.float64)
-    norms = np.linalg.norm(features, axis=1, keepdims=True)
-    features = features / np.where(norms > 0, norms, 1.0)
-    labels, coarse = _codes(labels), np.asarray(coarse)
     agree, total = 0, 0
-    for c in np.unique(coarse):
-        rows = np.flatnonzero(coarse == c)
-        if len(rows) < 3:
-            continue
-        kc = min(k, len(rows) - 1)
-        own = labels[rows]
-        for start in range(0, len(rows), 2048):  # row blocks keep the similarity matrix small
-            block = slice(start, start + 2048)
-            sims = features[rows[block]] @ features[rows].T
-            sims[np.arange(sims.shape[0]), np.arange(start, start + sims.shape[0])] = -np.inf
-            nearest = np.argpartition(-sims, kc - 1, axis=1)[:, :kc]
-            votes = own[nearest]
-            majority = np.array([np.bincount(v).argmax() for v in votes])
-            agree += int((majority == own[block]).sum())
-        total += len(rows)
+    for _, own, majority in _neighbour_votes(features, labels, coarse, k):
+        agree += int((majority == own).sum())
+        total += len(own)
     return 100.0 * agree / total if total else float("nan")
+
+
+def separable_categories(features, fine, coarse, k: int = 1) -> dict[Any, int]:
+    """Per coarse class: how many of its fine categories a space keeps apart, judged with the
+    labels known: a category counts where at least half of its rows have mostly rows of the
+    same category among their ``k`` nearest other rows (cosine, same class; k = 1, the most
+    lenient to small categories). At least 1 per class (one category has nothing to separate;
+    classes of fewer than 3 rows count 1). A ceiling for counting categories from the rows'
+    neighbourhoods: a category that is not its own rows' neighbourhood is merged by any such
+    count (bench/estimate_k.py reports it beside the true K)."""
+    coarse = np.asarray(coarse)
+    out = {c.item() if hasattr(c, "item") else c: 1 for c in np.unique(coarse)}
+    for c, own, majority in _neighbour_votes(features, fine, coarse, k):
+        kept = sum(np.mean(majority[own == f] == f) >= 0.5 for f in np.unique(own))
+        out[c.item() if hasattr(c, "item") else c] = max(1, int(kept))
+    return out

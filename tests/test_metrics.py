@@ -74,3 +74,23 @@ def test_knn_agreement_against_hand_counted_votes():
     assert knn_agreement(features, labels, coarse, k=1) == pytest.approx(100 * 6 / 7)
     assert knn_agreement(a, [0, 1, 0, 1], ["a"] * 4, k=1) == 0.0
     assert np.isnan(knn_agreement(features[4:6], labels[4:6], coarse[4:6]))
+
+
+def test_separable_categories_against_hand_counted_neighbours():
+    """k = 1. Class a: categories 0 and 1 are pairs, each row's nearest its partner (kept); the
+    lone row of 2 has no partner (not kept): 2. Class b: each row's nearest carries the other
+    label: none kept, counted 1. Class c (2 rows): 1. Class d by angle: p 0, q 15, r 26, s 90,
+    t 84 degrees; p -> q (own), q -> r (not): category 0 at exactly half, kept; r -> q (not),
+    s <-> t (own): category 1 at 2 of 3, kept: 2."""
+    from coarse2fine.metrics import separable_categories
+
+    a = [[1, 0], [0.95, 0.05], [0, 1], [0.05, 0.95], [0.7, 0.7]]
+    b = [[1, 0], [0.99, 0.1], [0, 1], [0.1, 0.99]]
+    d = [[1, 0], [0.97, 0.26], [0.9, 0.44], [0, 1], [0.1, 1]]
+    features = a + b + [[1, 0], [0, 1]] + d
+    fine = [0, 0, 1, 1, 2] + [0, 1, 0, 1] + [0, 1] + [0, 0, 1, 1, 1]
+    coarse = ["a"] * 5 + ["b"] * 4 + ["c"] * 2 + ["d"] * 5
+    got = separable_categories(features, fine, coarse)
+    assert got == {"a": 2, "b": 1, "c": 1, "d": 2}
+    # the labels permuted inside class a: pairs split, no category is its own neighbourhood
+    assert separable_categories(a, [0, 1, 0, 1, 2], ["a"] * 5) == {"a": 1}
