@@ -53,7 +53,9 @@ SEEDS = (0, 1, 2)
 # subsamples' graphs read off one ranking of its neighbours instead of searched again
 # 18: the same estimates; beside the true K, the categories each space keeps apart with the labels
 # known (metrics.separable_categories: a ceiling for any count read from neighbourhoods)
-VERSION = 18
+# 19: each class's layout is kept for the next call with the same rows (the wider count after
+# training, the clusterer's cut), and the estimate lays out the rows as given, as the clusterer does
+VERSION = 19
 FEATURES = ("after", "before")  # the default's clustered features; the untrained encoder's
 TARGET_TOTAL = 15.0  # % error of the total
 TARGET_FACTOR = 1.5  # per class

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+import coarse2fine.cluster.layout as layout_module
 from coarse2fine.cluster.layout import (
     curve_parameters,
     forces,
@@ -76,6 +77,7 @@ def test_layout_keeps_groups_apart_and_is_deterministic():
     truth = np.repeat(np.arange(3), 40)
     first = layout(features, seed=1)
     assert first.shape == (120, 5)
+    layout_module._recent.clear()  # fitted anew, not found again
     assert np.array_equal(first, layout(features, seed=1))
     assert not np.array_equal(first, layout(features, seed=2))
     # every row nearer its own group's mean position than any other group's
@@ -119,3 +121,49 @@ def test_classes_laid_out_side_by_side_give_what_one_after_another_gives():
     for c in range(3):
         alone, _ = partition(features[coarse == c], 3, "umap-spectral", 3, 10)
         assert np.array_equal(found.labels[coarse == c] - 3 * c, alone)
+
+
+@pytest.fixture
+def fits(monkeypatch):
+    """The layouts fitted anew (rows of each), with no recent layout kept to start with."""
+    fitted = []
+    real = layout_module._fit_layout
+
+    def counted(features, *args):
+        fitted.append(len(features))
+        return real(features, *args)
+
+    monkeypatch.setattr(layout_module, "_fit_layout", counted)
+    monkeypatch.setattr(layout_module, "_recent", type(layout_module._recent)())
+    return fitted
+
+
+def test_a_layout_is_fitted_once_for_the_same_rows_and_settings(fits, monkeypatch):
+    x = np.random.default_rng(0).normal(size=(30, 8)).astype(np.float32)
+    first = layout(x, seed=3)
+    kept = first.copy()
+    first[:] = 0  # the caller's copy, not the kept one
+    assert np.array_equal(layout(x.astype(np.float64), seed=3), kept)  # the same unit rows
+    assert np.array_equal(layout(2 * x, seed=3), kept)  # cosine: the scale does not matter
+    assert fits == [30]
+    layout(x, seed=4)
+    layout(x[:-1], seed=3)
+    layout(x, seed=3, n_neighbours=10)
+    assert fits == [30, 30, 29, 30]
+    monkeypatch.setattr(layout_module, "RECENT_LAYOUTS", 2)  # the oldest two go
+    layout(x[:-2], seed=3)
+    layout(x, seed=3)
+    assert fits == [30, 30, 29, 30, 28, 30]
+
+
+def test_the_estimate_and_the_clusterer_share_each_class_layout(fits):
+    from coarse2fine.cluster.estimate_k import estimate_k
+
+    rng = np.random.default_rng(1)
+    centres = rng.normal(size=(6, 16)) * 3
+    x = np.concatenate([c + rng.normal(size=(25, 16)) for c in centres]).astype(np.float32)
+    coarse = np.repeat([0, 1], 75)
+    counts = estimate_k(x, coarse, on_layout=True, resamples=0).counts
+    assert fits == [75, 75]  # each class laid out once by the estimate
+    discover(x, int(counts.sum()), coarse=coarse, counts=counts, clusterer="umap-spectral")
+    assert fits == [75, 75]  # and found again by the clusterer

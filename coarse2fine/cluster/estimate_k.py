@@ -169,6 +169,7 @@ def estimate_k(
         raise ValueError(f"graph must be one of {', '.join(GRAPHS)}, got {graph!r}")
     if min_size is not None and min_size < 2:
         raise ValueError(f"min_size must be >= 2, got {min_size}")
+    given = np.asarray(features)
     features = l2_normalize(np.asarray(features, dtype=np.float32))
     coarse = np.zeros(len(features), np.int64) if coarse is None else np.asarray(coarse)
     rng = np.random.default_rng(seed)
@@ -182,12 +183,13 @@ def estimate_k(
     features_total = sum(best_k(ks, scores) for ks, scores in curves)
     if callable(on_layout):
         on_layout = bool(on_layout(features_total))
-    # each class's layout, as the clusterer computes it (none where only K = 1 is possible)
+    # each class's layout, of the rows as given: the very layout the clusterer then cuts (and
+    # finds again, layout's recent layouts); none where only K = 1 is possible
     wanted = [on_layout and k_max(len(rows), min_size) > 1 for rows in groups]
     laid = iter(
         side_by_side(
             lambda rows: layout(rows, seed=seed),
-            [rows for rows, want in zip(groups, wanted, strict=True) if want],
+            [given[coarse == c] for c, want in zip(np.unique(coarse), wanted, strict=True) if want],
         )
     )
     placed = [next(laid) if want else None for want in wanted]

@@ -11,11 +11,20 @@ into a tight clump, which is what the clusterer that follows needs.
 
 One difference from the reference implementation: every edge due in an epoch is applied from
 the positions at the start of that epoch (as GPU implementations do), not one after another.
+
+A layout is deterministic for its rows and seed, and ``discover`` asks for the same one up to
+three times (the count of categories on each class's layout, once more on a wider graph after
+neighbour training, then the clusterer's cut), so the most recent layouts are kept
+(``RECENT_LAYOUTS``, up to ``RECENT_BYTES``), found again by a digest of the unit-length rows
+and the settings, and handed back as copies.
 """
 
 from __future__ import annotations
 
+import hashlib
+import threading
 import warnings
+from collections import OrderedDict
 
 import numpy as np
 from scipy import sparse
@@ -27,6 +36,11 @@ LAYOUT_DIMS = 5  # BERTopic's setting
 LAYOUT_NEIGHBOURS = 15  # UMAP's default, counting the row itself
 NEGATIVES = 5  # random rows pushed away for every edge pulled
 SMOOTH_STEPS = 64  # bisection steps for each row's distance scale
+RECENT_LAYOUTS = 64  # layouts kept for the next call with the same rows and settings, and
+RECENT_BYTES = 256 * 2**20  # at most this much of them (the newest is always kept)
+
+_recent: OrderedDict[bytes, np.ndarray] = OrderedDict()
+_recent_lock = threading.Lock()  # classes are laid out side by side on threads
 
 
 def knn_by_cosine(features: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -113,15 +127,40 @@ def layout(
     seed: int = 0,
 ) -> np.ndarray:
     """Positions (N x dims) of the rows in UMAP's layout of their cosine neighbour graph
-    (min_dist 0). Deterministic for a seed."""
+    (min_dist 0). Deterministic for a seed; a recent layout of the same rows is handed back
+    (module docstring)."""
     n = len(features)
     if n < 3:
         return np.zeros((n, dims))
-    rng = np.random.default_rng(seed)
     n_neighbours = min(n_neighbours, n)
+    epochs = epochs or (500 if n <= 10_000 else 200)
+    unit = l2_normalize(np.ascontiguousarray(features, dtype=np.float32))
+    digest = hashlib.blake2b(unit.tobytes(), digest_size=32)
+    digest.update(repr((unit.shape, dims, n_neighbours, epochs, seed)).encode())
+    key = digest.digest()
+    with _recent_lock:
+        if key in _recent:
+            _recent.move_to_end(key)
+            return _recent[key].copy()
+    positions = _fit_layout(features, dims, n_neighbours, epochs, seed)
+    with _recent_lock:
+        _recent[key] = positions.copy()
+        while len(_recent) > 1 and (
+            len(_recent) > RECENT_LAYOUTS
+            or sum(kept.nbytes for kept in _recent.values()) > RECENT_BYTES
+        ):
+            _recent.popitem(last=False)
+    return positions
+
+
+def _fit_layout(
+    features: np.ndarray, dims: int, n_neighbours: int, epochs: int, seed: int
+) -> np.ndarray:
+    """``layout``'s positions, fitted anew."""
+    n = len(features)
+    rng = np.random.default_rng(seed)
     index, dist = knn_by_cosine(features, n_neighbours - 1)
     graph = fuzzy_graph(index, dist, n_neighbours).tocoo()
-    epochs = epochs or (500 if n <= 10_000 else 200)
     keep = graph.data >= graph.data.max() / epochs
     head, tail, weight = graph.row[keep], graph.col[keep], graph.data[keep]
     a, b = curve_parameters()
