@@ -753,10 +753,22 @@ def evaluate(
     pred_col: Annotated[
         str, typer.Option(help="column with the discovered categories")
     ] = "category",
+    by_coarse: Annotated[
+        bool,
+        typer.Option(
+            "--by-coarse",
+            help="also score each coarse class: its rows, true and found categories, ACC",
+        ),
+    ] = False,
+    coarse_col: Annotated[
+        str, typer.Option(help="column with the coarse classes (for --by-coarse)")
+    ] = "coarse",
 ) -> None:
     """Score discovered categories against known fine labels: ACC, ARI, NMI (x100). Rows with
-    a blank fine label are left out (and counted on stderr)."""
-    from coarse2fine.metrics import clustering_scores
+    a blank fine label are left out (and counted on stderr). ``--by-coarse`` adds, per coarse
+    class, how many categories it holds and how many were found in it (where an estimated
+    count fell short or over) and the ACC inside it."""
+    from coarse2fine.metrics import clustering_scores, scores_by_coarse
 
     try:
         if assignments.is_dir():
@@ -766,7 +778,7 @@ def evaluate(
         if not assignments.is_file():
             raise InputError(f"{assignments}: no such file")
         table = _read_assignments(assignments)
-        for col in (fine_col, pred_col):
+        for col in (fine_col, pred_col, *([coarse_col] if by_coarse else [])):
             if col not in table.columns:
                 raise InputError(
                     f"{assignments}: no column {col!r} (columns: {', '.join(table.columns)})"
@@ -775,14 +787,20 @@ def evaluate(
         if not labelled.any():
             raise InputError(f"{assignments}: column {fine_col!r} holds no fine label")
         scored = table[labelled]
-        scores = clustering_scores(scored[fine_col].to_numpy(), scored[pred_col].to_numpy())
+        truth, found = scored[fine_col].to_numpy(), scored[pred_col].to_numpy()
+        result: dict = {k: round(v, 2) for k, v in clustering_scores(truth, found).items()}
+        if by_coarse:
+            per_class = scores_by_coarse(truth, found, scored[coarse_col].to_numpy())
+            result["by_coarse"] = {
+                str(c): {k: round(v, 2) for k, v in row.items()} for c, row in per_class.items()
+            }
     except (InputError, ValueError, OSError) as err:
         _fail(str(err))
     if not labelled.all():
         typer.echo(
             f"scored the {labelled.sum()} of {len(table)} rows that carry a fine label", err=True
         )
-    typer.echo(json.dumps({k: round(v, 2) for k, v in scores.items()}))
+    typer.echo(json.dumps(result))
 
 
 def _read_assignments(path: Path):

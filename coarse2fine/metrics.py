@@ -44,6 +44,27 @@ def clustering_scores(y_true, y_pred) -> dict[str, float]:
     }
 
 
+def scores_by_coarse(y_true, y_pred, coarse) -> dict[Any, dict[str, float]]:
+    """Per coarse class (in sorted order): its rows, the fine categories it truly holds, the
+    categories found in it, and ACC (x100) of the found ones against the true ones inside it:
+    where an estimated count fell short or over, and what that cost."""
+    y_true, y_pred, coarse = np.asarray(y_true), np.asarray(y_pred), np.asarray(coarse)
+    if not len(y_true) == len(y_pred) == len(coarse):
+        raise ValueError(
+            f"{len(y_true)} true labels, {len(y_pred)} predictions, {len(coarse)} coarse labels"
+        )
+    out = {}
+    for c in np.unique(coarse):
+        rows = coarse == c
+        out[c.item() if hasattr(c, "item") else c] = {
+            "rows": int(rows.sum()),
+            "true": len(np.unique(y_true[rows])),
+            "found": len(np.unique(y_pred[rows])),
+            "ACC": cluster_acc(y_true[rows], y_pred[rows]),
+        }
+    return out
+
+
 def coarse_accuracy(y_true, y_pred) -> float:
     """Plain accuracy of coarse predictions against coarse labels, x100."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)

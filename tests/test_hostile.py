@@ -373,6 +373,28 @@ def test_evaluate_leaves_out_blank_fine_labels(tmp_path):
     assert "scored the 3 of 5 rows that carry a fine label" in result.stderr
 
 
+def test_evaluate_by_coarse_class_against_hand_counted_scores(tmp_path):
+    """Class a: fine x x y y found 1 1 1 2 -> 2 true, 2 found, best match 1->x, 2->y: 3 of 4.
+    Class b: fine z z z found 3 4 4 -> 1 true, 2 found (over), 4->z: 2 of 3. A blank fine label
+    is left out here too; without the coarse column the flag is refused by name."""
+    import json
+
+    path = tmp_path / "assignments.csv"
+    path.write_text("coarse,fine,category\na,x,1\na,x,1\na,y,1\na,y,2\nb,z,3\nb,z,4\nb,z,4\nb,,3\n")
+    result = runner.invoke(app, ["evaluate", str(path), "--by-coarse"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["by_coarse"] == {
+        "a": {"rows": 4, "true": 2, "found": 2, "ACC": 75.0},
+        "b": {"rows": 3, "true": 1, "found": 2, "ACC": 66.67},
+    }
+    assert "by_coarse" not in json.loads(runner.invoke(app, ["evaluate", str(path)]).stdout)
+    refused(
+        ["evaluate", str(path), "--by-coarse", "--coarse-col", "domain"],
+        "no column 'domain'",
+        "columns: coarse, fine, category",
+    )
+
+
 def test_a_model_with_an_estimated_k_loads_and_predicts_for_falcon(tiny_csv, tmp_path):
     """Defect 1: FALCON fitted without --n-fine used to save n_fine null and refuse to load."""
     out = tmp_path / "run"

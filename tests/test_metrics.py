@@ -94,3 +94,16 @@ def test_separable_categories_against_hand_counted_neighbours():
     assert got == {"a": 2, "b": 1, "c": 1, "d": 2}
     # the labels permuted inside class a: pairs split, no category is its own neighbourhood
     assert separable_categories(a, [0, 1, 0, 1, 2], ["a"] * 5) == {"a": 1}
+
+
+def test_scores_by_coarse_against_hand_counted_matches():
+    """Class a: 2 true, 3 found (one split), best match 1->x 2->y: 4 of 5. Class b: one row."""
+    from coarse2fine.metrics import scores_by_coarse
+
+    got = scores_by_coarse(["x", "x", "x", "y", "y", "z"], [1, 1, 3, 2, 2, 7], list("aaaaab"))
+    assert got == {
+        "a": {"rows": 5, "true": 2, "found": 3, "ACC": 80.0},
+        "b": {"rows": 1, "true": 1, "found": 1, "ACC": 100.0},
+    }
+    with pytest.raises(ValueError, match="2 true labels, 2 predictions, 1 coarse labels"):
+        scores_by_coarse([1, 2], [1, 2], [0])
