@@ -228,10 +228,10 @@ def run_one(cell: Cell) -> dict[str, Any]:
     from sources import load
     from systems import bertopic
 
-    import coarse2fine.cluster.layout as layout_module
     from coarse2fine import Discoverer
     from coarse2fine.cluster import discover
     from coarse2fine.cluster.estimate_k import estimate_k
+    from coarse2fine.cluster.layout import forget_layouts
     from coarse2fine.metrics import clustering_scores, separable_categories
 
     data = load(cell.dataset)
@@ -282,7 +282,7 @@ def run_one(cell: Cell) -> dict[str, Any]:
         for label in (DEFAULT, VARIANT_MEDIAN, *VARIANTS):
             # as in discover, the estimate lays each class out before the clusterer does (which
             # then finds that layout again): none kept from the scores above, or it would not pay
-            layout_module._recent.clear()
+            forget_layouts()
             start = time.perf_counter()
             clusterer = None
             if label in (DEFAULT, VARIANT_MEDIAN):

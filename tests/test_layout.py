@@ -77,7 +77,7 @@ def test_layout_keeps_groups_apart_and_is_deterministic():
     truth = np.repeat(np.arange(3), 40)
     first = layout(features, seed=1)
     assert first.shape == (120, 5)
-    layout_module._recent.clear()  # fitted anew, not found again
+    layout_module.forget_layouts()  # fitted anew, not found again
     assert np.array_equal(first, layout(features, seed=1))
     assert not np.array_equal(first, layout(features, seed=2))
     # every row nearer its own group's mean position than any other group's

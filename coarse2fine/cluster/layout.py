@@ -43,6 +43,13 @@ _recent: OrderedDict[bytes, np.ndarray] = OrderedDict()
 _recent_lock = threading.Lock()  # classes are laid out side by side on threads
 
 
+def forget_layouts() -> None:
+    """Drop the recent layouts ``layout`` keeps, so that the next call fits anew (a benchmark
+    timing what a fresh ``discover`` pays)."""
+    with _recent_lock:
+        _recent.clear()
+
+
 def knn_by_cosine(features: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Each row's k nearest other rows by cosine, nearest first, and their cosine distances."""
     from coarse2fine.cluster.neighbours import nearest_neighbours
