@@ -139,8 +139,12 @@ def report(records: list[dict[str, Any]]) -> None:
             f"| {r['dataset']} | {int(r['row']):,} | {r['seconds']} | {r['rows_per_second']:,} "
             f"| {peak:.0f} | {note} |"
         )
-    if records:
-        lines += ["", f"Machine: {records[0].get('machine', machine())}."]
+    stages_on: dict[str, set[str]] = {}  # machine -> the stages measured on it
+    for r in records:
+        stages_on.setdefault(r.get("machine", machine()), set()).add(r["dataset"])
+    if stages_on:
+        on = [f"{m} ({', '.join(sorted(stages))})" for m, stages in sorted(stages_on.items())]
+        lines += ["", f"Machine: {'; '.join(on)}."]
     replace_section("scale", "\n".join(lines))
 
 
