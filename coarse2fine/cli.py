@@ -763,12 +763,22 @@ def evaluate(
     coarse_col: Annotated[
         str, typer.Option(help="column with the coarse classes (for --by-coarse)")
     ] = "coarse",
+    features: Annotated[
+        Path | None,
+        typer.Option(
+            help="with --by-coarse: the rows' features (Parquet from `coarse2fine embed`); adds "
+            "per class how many true categories they keep apart"
+        ),
+    ] = None,
 ) -> None:
     """Score discovered categories against known fine labels: ACC, ARI, NMI (x100). Rows with
     a blank fine label are left out (and counted on stderr). ``--by-coarse`` adds, per coarse
     class, how many categories it holds and how many were found in it (where an estimated
-    count fell short or over) and the ACC inside it."""
-    from coarse2fine.metrics import clustering_scores, scores_by_coarse
+    count fell short or over) and the ACC inside it; with ``--features`` (what ``coarse2fine
+    embed`` wrote for the same data) also how many of its categories those features keep apart
+    (``metrics.separable_categories``): a count short of that is the estimate's to raise, a
+    shortfall below it the representation's."""
+    from coarse2fine.metrics import clustering_scores, scores_by_coarse, separable_categories
 
     try:
         if assignments.is_dir():
@@ -789,8 +799,15 @@ def evaluate(
         scored = table[labelled]
         truth, found = scored[fine_col].to_numpy(), scored[pred_col].to_numpy()
         result: dict = {k: round(v, 2) for k, v in clustering_scores(truth, found).items()}
+        if features is not None and not by_coarse:
+            raise InputError("--features scores each coarse class: add --by-coarse")
         if by_coarse:
-            per_class = scores_by_coarse(truth, found, scored[coarse_col].to_numpy())
+            coarse = scored[coarse_col].to_numpy()
+            per_class = scores_by_coarse(truth, found, coarse)
+            if features is not None:
+                kept = separable_categories(_features_of(features, scored), truth, coarse)
+                for c, n in kept.items():
+                    per_class[c]["separable"] = n
             result["by_coarse"] = {
                 str(c): {k: round(v, 2) for k, v in row.items()} for c, row in per_class.items()
             }
@@ -801,6 +818,38 @@ def evaluate(
             f"scored the {labelled.sum()} of {len(table)} rows that carry a fine label", err=True
         )
     typer.echo(json.dumps(result))
+
+
+def _features_of(path: Path, table) -> np.ndarray:
+    """The features of ``table``'s rows (matched by its ``row`` column) from a Parquet file with a
+    ``row`` column and numeric feature columns, as ``coarse2fine embed`` writes it."""
+    import pyarrow.parquet as pq
+
+    if not path.is_file():
+        raise InputError(f"--features {path}: no such file")
+    if "row" not in table.columns:
+        raise InputError("--features matches rows by the assignments' 'row' column; it has none")
+    try:
+        frame = pq.read_table(path).to_pandas()
+    except Exception as err:  # pyarrow raises several kinds for a file that is not Parquet
+        raise InputError(f"--features {path}: not a Parquet file ({err})") from None
+    if "row" not in frame.columns:
+        raise InputError(
+            f"--features {path}: no column 'row'; give the file `coarse2fine embed` wrote"
+        )
+    values = frame.drop(columns="row")
+    if values.shape[1] == 0 or not all(np.issubdtype(t, np.number) for t in values.dtypes):
+        raise InputError(f"--features {path}: every column but 'row' must hold numbers")
+    position = dict(zip(frame["row"].astype(int).tolist(), range(len(frame)), strict=True))
+    wanted = table["row"].astype(int).tolist()
+    missing = [r for r in wanted if r not in position]
+    if missing:
+        shown = ", ".join(map(str, missing[:5])) + (", ..." if len(missing) > 5 else "")
+        raise InputError(
+            f"--features {path}: {len(missing)} of the assignments' rows have no features "
+            f"(rows {shown}); embed the same data the run discovered"
+        )
+    return values.to_numpy(dtype=np.float32)[[position[r] for r in wanted]]
 
 
 def _read_assignments(path: Path):

@@ -476,6 +476,47 @@ def test_embed_writes_the_model_features_as_parquet(saved_model, tmp_path):
     refused([*args, "--quiet"], "already exists")
 
 
+def test_evaluate_reads_each_rows_features_by_its_row_number(saved_model, tmp_path):
+    """--features: the embedded features matched to the assignments by ``row`` (the Parquet rows
+    shuffled), and each class's separable count the metric gives on them; refusals named."""
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    from coarse2fine.metrics import separable_categories
+
+    run, data = saved_model / "run", saved_model / "tiny.csv"
+    embedded = tmp_path / "features.parquet"
+    args = ["embed", str(run / "model"), str(data), "--text-col", "utterance"]
+    assert runner.invoke(app, [*args, "--out", str(embedded), "--quiet"]).exit_code == 0
+    features = pd.read_parquet(embedded)
+    shuffled = tmp_path / "shuffled.parquet"
+    features.sample(frac=1, random_state=0).to_parquet(shuffled, index=False)
+    table = pd.read_csv(run / "assignments.csv")
+    table["fine"] = pd.read_csv(data)["intent"]
+    assignments = tmp_path / "assignments.csv"
+    table.to_csv(assignments, index=False)
+
+    evaluate = ["evaluate", str(assignments), "--by-coarse"]
+    result = runner.invoke(app, [*evaluate, "--features", str(shuffled)])
+    assert result.exit_code == 0, result.output
+    got = {c: row["separable"] for c, row in json.loads(result.stdout)["by_coarse"].items()}
+    x = features.drop(columns="row").to_numpy(np.float32)
+    assert got == separable_categories(x, table["fine"], table["coarse"])
+
+    refused(["evaluate", str(assignments), "--features", str(shuffled)], "add --by-coarse")
+    refused([*evaluate, "--features", str(tmp_path / "none.parquet")], "no such file")
+    refused([*evaluate, "--features", str(assignments)], "not a Parquet file")
+    features.iloc[:40].to_parquet(tmp_path / "short.parquet", index=False)
+    refused(
+        [*evaluate, "--features", str(tmp_path / "short.parquet")],
+        "8 of the assignments' rows have no features (rows 41, 42, 43, 44, 45, ...)",
+    )
+    features.drop(columns="row").to_parquet(tmp_path / "unnumbered.parquet", index=False)
+    refused([*evaluate, "--features", str(tmp_path / "unnumbered.parquet")], "no column 'row'")
+
+
 def test_precision_reaches_run_json_and_a_bad_one_is_refused(tiny_csv, tmp_path):
     import json
 
