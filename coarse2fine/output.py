@@ -20,6 +20,8 @@ from coarse2fine.metrics import (
     clustering_scores,
     coarse_accuracy,
     hierarchy_edit_distance,
+    scores_by_coarse,
+    separable_categories,
     true_parents,
 )
 from coarse2fine.report.maps import feature_maps
@@ -132,7 +134,30 @@ def discovery_metrics(est: Discoverer, data: CoarseDataset) -> dict | None:
         scores["coarse_head_accuracy"] = coarse_accuracy(data.coarse, head)
     scores = {k: v if isinstance(v, int) else round(float(v), 2) for k, v in scores.items()}
     scores.update(rows=len(data), n_fine_true=data.n_fine, n_fine_found=est.n_fine_)
+    scores["by_coarse"] = coarse_class_scores(est, data)
     return scores
+
+
+SEPARABLE_MAX_ROWS = 20_000  # the largest class whose separable count is worked out (quadratic)
+
+
+def coarse_class_scores(est: Discoverer, data: CoarseDataset) -> dict[str, dict]:
+    """Per coarse class: rows, the true and the found number of categories, ACC inside it, and
+    how many of its true categories the clustered features keep apart
+    (``metrics.separable_categories``; left out for a class over SEPARABLE_MAX_ROWS rows)."""
+    per_class = scores_by_coarse(data.fine, est.labels_, data.coarse)
+    within = [c for c, row in per_class.items() if row["rows"] <= SEPARABLE_MAX_ROWS]
+    small = np.isin(np.asarray(data.coarse), within)
+    if small.any():
+        kept = separable_categories(
+            est.embedding_[small], np.asarray(data.fine)[small], np.asarray(data.coarse)[small]
+        )
+        for c, n in kept.items():
+            per_class[c]["separable"] = n
+    return {
+        str(c): {k: v if isinstance(v, int) else round(float(v), 2) for k, v in row.items()}
+        for c, row in per_class.items()
+    }
 
 
 def category_count(n: int) -> str:
@@ -218,6 +243,16 @@ def summary_text(
         )
         distance = metrics["hierarchy_edit_distance"]
         console.print(f"edit distance of the discovered tree to the true one: {distance}")
+        short = [
+            f"{c} ({row['found']} found, {row['separable']} kept apart)"
+            for c, row in metrics.get("by_coarse", {}).items()
+            if row["found"] < row.get("separable", 0)
+        ]
+        if estimated and short:  # a count the estimate could raise from its curve
+            console.print(
+                "estimated fewer categories than the features keep apart by the fine labels in: "
+                + ", ".join(short)
+            )
     also = "".join(f", {name}" for name in written)
     console.print(f"wrote {out}/assignments.csv, clusters.json, map.csv{also}, model/")
     console.print(f"read it as a page: coarse2fine report {out}")

@@ -246,6 +246,30 @@ def test_unknown_k_is_estimated_on_the_trained_features():
     assert "c2: 40 rows, 1 category (estimated" in said and "c0: 120 rows, 3 categories" in said
 
 
+def test_scores_per_coarse_class_and_a_short_count_in_the_summary():
+    """With fine labels, metrics.json gains each class's rows, true and found categories,
+    separable count and ACC; the blobs are separated, so every category is kept apart. Where an
+    estimated count falls short of the separable one, the summary names the class."""
+    from coarse2fine.output import discovery_metrics
+
+    data = make_hierarchical_blobs((3, 2, 1), rows_per_fine=20, dim=16, seed=3)
+    est = Discoverer("unsupervised", n_fine=None, progress=False).fit(data)
+    metrics = discovery_metrics(est, data)
+    by_coarse = metrics["by_coarse"]
+    assert list(by_coarse) == ["c0", "c1", "c2"]
+    assert [(c["rows"], c["true"], c["separable"]) for c in by_coarse.values()] == [
+        (60, 3, 3),
+        (40, 2, 2),
+        (20, 1, 1),
+    ]
+    assert [c["found"] for c in by_coarse.values()] == list(est.estimated_counts_.values())
+    said = summary_text(est, cluster_table(est, data), metrics, Path("run"), 1.0)
+    assert "fewer categories than the features keep apart" not in said
+    by_coarse["c0"]["found"] = 2  # as if the estimate had merged two of c0's categories
+    said = summary_text(est, cluster_table(est, data), metrics, Path("run"), 1.0)
+    assert "keep apart by the fine labels in: c0 (2 found, 3 kept apart)" in said
+
+
 def test_without_k_the_fallback_compares_both_spaces_at_the_starting_count(monkeypatch):
     """The fallback's two partitions use the count of the starting features (the PBMC cells
     without K: training fragmented the MLP's features into 30-50 categories, and at that

@@ -35,6 +35,11 @@ def test_report_has_every_section_and_stays_small(run_dir):
     assert page.count("data:image/png;base64,") == 3  # heatmap, maps, curves
     assert "bank: 24 rows, 3 categories" in page and "travel/3" in page
     assert len(page.encode()) < 5_000_000
+    # the scores per coarse class, from metrics.json, as a table of its own
+    by_coarse = json.loads((run_dir / "metrics.json").read_text())["by_coarse"]
+    bank = by_coarse["bank"]
+    assert "<th>separable</th>" in page and "{'rows'" not in page
+    assert f"<tr><th>bank</th><td>24</td><td>3</td><td>{bank['found']}" in page
 
 
 def test_report_rejects_a_folder_that_is_not_a_run(tmp_path):

@@ -338,6 +338,34 @@ def _svg_map(assignments: pd.DataFrame, points: pd.DataFrame, data: dict) -> str
     )
 
 
+def _per_class_scores(by_coarse: dict) -> str:
+    """The per-coarse-class scores as a table: rows, true, found and separable categories, ACC;
+    a class found with fewer categories than its features keep apart is marked."""
+    if not by_coarse:
+        return ""
+    head = "".join(
+        f"<th>{h}</th>" for h in ("coarse class", "rows", "true", "found", "separable", "ACC")
+    )
+    rows = []
+    for c, row in by_coarse.items():
+        separable = row.get("separable")
+        short = separable is not None and row["found"] < separable
+        mark = " <span class=muted>(fewer than the features keep apart)</span>" if short else ""
+        found = f"{row['found']}{mark}"
+        cells = [row["rows"], row["true"], found, "—" if separable is None else separable]
+        rows.append(
+            f"<tr><th>{html.escape(str(c))}</th>"
+            + "".join(f"<td>{v}</td>" for v in [*cells, row["ACC"]])
+            + "</tr>"
+        )
+    return (
+        "<p>Per coarse class: its true categories, those found, how many of the true ones the "
+        "clustered features keep apart (at least half of a category's rows have a row of their "
+        "own category nearest), and ACC inside the class.</p>"
+        f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+    )
+
+
 def _section(ident: str, title: str, body: str) -> str:
     heading = f"<h2>{html.escape(title)}</h2>" if title else ""
     return f"<section id={ident}>{heading}{body}</section>"
@@ -384,11 +412,15 @@ def _page(run: Path, coarse: str | None) -> str:
         ),
     ]
     if parts["metrics"]:
+        scores = {k: v for k, v in parts["metrics"].items() if not isinstance(v, dict)}
         cells = "".join(
-            f"<tr><th>{html.escape(k)}</th><td>{v}</td></tr>" for k, v in parts["metrics"].items()
+            f"<tr><th>{html.escape(k)}</th><td>{v}</td></tr>" for k, v in scores.items()
         )
+        per_class = _per_class_scores(parts["metrics"].get("by_coarse") or {})
         sections.append(
-            _section("metrics", "Scores against the fine labels", f"<table>{cells}</table>")
+            _section(
+                "metrics", "Scores against the fine labels", f"<table>{cells}</table>{per_class}"
+            )
         )
     data, _, coarse_names = _page_data(assignments, clusters)
     sections.append(_section("tree", "The discovered tree", _tools(coarse_names) + _tree(clusters)))
