@@ -139,8 +139,9 @@ def _neighbour_votes(features, labels, coarse, k: int):
         kc = min(k, len(rows) - 1)
         own = labels[rows]
         majority = np.empty(len(rows), dtype=np.int64)
-        for start in range(0, len(rows), 2048):  # row blocks keep the similarity matrix small
-            block = slice(start, start + 2048)
+        step = max(1, min(2048, 2**24 // len(rows)))  # blocks of at most 128 MB of similarities
+        for start in range(0, len(rows), step):
+            block = slice(start, start + step)
             sims = features[rows[block]] @ features[rows].T
             sims[np.arange(sims.shape[0]), np.arange(start, start + sims.shape[0])] = -np.inf
             nearest = np.argpartition(-sims, kc - 1, axis=1)[:, :kc]

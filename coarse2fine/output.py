@@ -138,7 +138,7 @@ def discovery_metrics(est: Discoverer, data: CoarseDataset) -> dict | None:
     return scores
 
 
-SEPARABLE_MAX_ROWS = 20_000  # the largest class whose separable count is worked out (quadratic)
+SEPARABLE_MAX_ROWS = 10_000  # the largest class whose separable count is worked out (quadratic)
 
 
 def coarse_class_scores(est: Discoverer, data: CoarseDataset) -> dict[str, dict]:
