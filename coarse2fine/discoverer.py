@@ -37,6 +37,7 @@ from coarse2fine.cluster.estimate_k import (
     RESAMPLES,
     estimate_k,
 )
+from coarse2fine.cluster.layout import forget_layouts
 from coarse2fine.cluster.naming import image_names, text_names, vector_names
 from coarse2fine.cluster.nested import WARD_MAX_ROWS, check_clusterer
 from coarse2fine.curate import Curation
@@ -783,6 +784,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
                 "neighbours": self.method_.neighbour_count(self.train_rows_),
             }
         self._set_clusters(clusters, multi=groups is not None)
+        forget_layouts()  # they served this fit's counts and cuts; hold no memory after it
         self.labels_ = clusters.labels
         self.embedding_ = features
         self.category_names_ = self._names(data, clusters)

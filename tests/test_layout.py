@@ -167,3 +167,13 @@ def test_the_estimate_and_the_clusterer_share_each_class_layout(fits):
     assert fits == [75, 75]  # each class laid out once by the estimate
     discover(x, int(counts.sum()), coarse=coarse, counts=counts, clusterer="umap-spectral")
     assert fits == [75, 75]  # and found again by the clusterer
+
+
+def test_a_fit_keeps_no_layout_after_it(fits):
+    """The layouts serve one fit's counts and cuts; none is held after it."""
+    from coarse2fine import Discoverer
+    from coarse2fine.data.synthetic import make_hierarchical_blobs
+
+    data = make_hierarchical_blobs((2, 2), rows_per_fine=15, dim=8, seed=0)
+    Discoverer("unsupervised", clusterer="umap-spectral", progress=False).fit(data)
+    assert fits and not layout_module._recent  # laid out during the fit, forgotten after it

@@ -16,7 +16,8 @@ A layout is deterministic for its rows and seed, and ``discover`` asks for the s
 three times (the count of categories on each class's layout, once more on a wider graph after
 neighbour training, then the clusterer's cut), so the most recent layouts are kept
 (``RECENT_LAYOUTS``, up to ``RECENT_BYTES``), found again by a digest of the unit-length rows
-and the settings, and handed back as copies.
+and the settings, and handed back as copies; ``Discoverer.fit`` forgets them when it is done
+(``forget_layouts``).
 """
 
 from __future__ import annotations
