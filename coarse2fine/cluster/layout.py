@@ -53,9 +53,13 @@ def forget_layouts() -> None:
 
 def knn_by_cosine(features: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Each row's k nearest other rows by cosine, nearest first, and their cosine distances."""
+    return _knn_of_unit(l2_normalize(np.ascontiguousarray(features, dtype=np.float32)), k)
+
+
+def _knn_of_unit(unit: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``knn_by_cosine`` of rows already at unit length (float32)."""
     from coarse2fine.cluster.neighbours import nearest_neighbours
 
-    unit = l2_normalize(np.ascontiguousarray(features, dtype=np.float32))
     # torch whether or not faiss is installed: the same rows give the same layout everywhere
     index, _ = nearest_neighbours(unit, k, backend="torch")
     index = index[:, 1:]  # rank 0 is the row itself
@@ -150,7 +154,7 @@ def layout(
         if key in _recent:
             _recent.move_to_end(key)
             return _recent[key].copy()
-    positions = _fit_layout(features, dims, n_neighbours, epochs, seed)
+    positions = _fit_layout(unit, dims, n_neighbours, epochs, seed)
     with _recent_lock:
         _recent[key] = positions.copy()
         while len(_recent) > 1 and (
@@ -162,12 +166,12 @@ def layout(
 
 
 def _fit_layout(
-    features: np.ndarray, dims: int, n_neighbours: int, epochs: int, seed: int
+    unit: np.ndarray, dims: int, n_neighbours: int, epochs: int, seed: int
 ) -> np.ndarray:
-    """``layout``'s positions, fitted anew."""
-    n = len(features)
+    """``layout``'s positions of the unit-length rows, fitted anew."""
+    n = len(unit)
     rng = np.random.default_rng(seed)
-    index, dist = knn_by_cosine(features, n_neighbours - 1)
+    index, dist = _knn_of_unit(unit, n_neighbours - 1)
     graph = fuzzy_graph(index, dist, n_neighbours).tocoo()
     keep = graph.data >= graph.data.max() / epochs
     head, tail, weight = graph.row[keep], graph.col[keep], graph.data[keep]
