@@ -173,7 +173,8 @@ def estimate_k(
     features = l2_normalize(np.asarray(features, dtype=np.float32))
     coarse = np.zeros(len(features), np.int64) if coarse is None else np.asarray(coarse)
     rng = np.random.default_rng(seed)
-    groups = [features[coarse == c] for c in np.unique(coarse)]
+    masks = [coarse == c for c in np.unique(coarse)]
+    groups = [features[mask] for mask in masks]
     deep = resamples > 0  # the rankings serve subsamples too
     ranks = [class_ranking(rows, criterion, min_size, neighbours, graph, deep) for rows in groups]
     curves = [
@@ -189,7 +190,7 @@ def estimate_k(
     laid = iter(
         side_by_side(
             lambda rows: layout(rows, seed=seed),
-            [given[coarse == c] for c, want in zip(np.unique(coarse), wanted, strict=True) if want],
+            [given[mask] for mask, want in zip(masks, wanted, strict=True) if want],
         )
     )
     placed = [next(laid) if want else None for want in wanted]
