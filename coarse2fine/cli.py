@@ -778,7 +778,7 @@ def evaluate(
     embed`` wrote for the same data) also how many of its categories those features keep apart
     (``metrics.separable_categories``): a count short of that is the estimate's to raise, a
     shortfall below it the representation's."""
-    from coarse2fine.metrics import clustering_scores, scores_by_coarse, separable_categories
+    from coarse2fine.metrics import clustering_scores, scores_by_coarse
 
     try:
         if assignments.is_dir():
@@ -802,12 +802,8 @@ def evaluate(
         if features is not None and not by_coarse:
             raise InputError("--features scores each coarse class: add --by-coarse")
         if by_coarse:
-            coarse = scored[coarse_col].to_numpy()
-            per_class = scores_by_coarse(truth, found, coarse)
-            if features is not None:
-                kept = separable_categories(_features_of(features, scored), truth, coarse)
-                for c, n in kept.items():
-                    per_class[c]["separable"] = n
+            rows = None if features is None else _features_of(features, scored)
+            per_class = scores_by_coarse(truth, found, scored[coarse_col].to_numpy(), rows)
             result["by_coarse"] = {
                 str(c): {k: round(v, 2) for k, v in row.items()} for c, row in per_class.items()
             }

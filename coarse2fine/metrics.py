@@ -44,10 +44,20 @@ def clustering_scores(y_true, y_pred) -> dict[str, float]:
     }
 
 
-def scores_by_coarse(y_true, y_pred, coarse) -> dict[Any, dict[str, float]]:
+def _key(c: Any) -> Any:
+    """A coarse class as a plain Python value (a dictionary key that JSON writes)."""
+    return c.item() if hasattr(c, "item") else c
+
+
+def scores_by_coarse(
+    y_true, y_pred, coarse, features=None, separable_max_rows: int | None = None
+) -> dict[Any, dict[str, float]]:
     """Per coarse class (in sorted order): its rows, the fine categories it truly holds, the
     categories found in it, and ACC (x100) of the found ones against the true ones inside it:
-    where an estimated count fell short or over, and what that cost."""
+    where an estimated count fell short or over, and what that cost. With ``features``, also
+    ``separable`` (``separable_categories``: how many of its true categories the features keep
+    apart), for the classes of at most ``separable_max_rows`` rows (None: every class; the work
+    grows with the square of a class's rows)."""
     y_true, y_pred, coarse = np.asarray(y_true), np.asarray(y_pred), np.asarray(coarse)
     if not len(y_true) == len(y_pred) == len(coarse):
         raise ValueError(
@@ -56,12 +66,19 @@ def scores_by_coarse(y_true, y_pred, coarse) -> dict[Any, dict[str, float]]:
     out = {}
     for c in np.unique(coarse):
         rows = coarse == c
-        out[c.item() if hasattr(c, "item") else c] = {
+        out[_key(c)] = {
             "rows": int(rows.sum()),
             "true": len(np.unique(y_true[rows])),
             "found": len(np.unique(y_pred[rows])),
             "ACC": cluster_acc(y_true[rows], y_pred[rows]),
         }
+    if features is not None:
+        limit = len(coarse) if separable_max_rows is None else separable_max_rows
+        small = np.isin(coarse, [c for c, row in out.items() if row["rows"] <= limit])
+        if small.any():
+            kept = separable_categories(np.asarray(features)[small], y_true[small], coarse[small])
+            for c, n in kept.items():
+                out[c]["separable"] = n
     return out
 
 
@@ -113,7 +130,7 @@ def silhouette_by_coarse(features, labels, coarse) -> dict[Any, tuple[int, float
         found = labels[rows]
         if len(rows) >= 3 and 1 < len(np.unique(found)) < len(rows):
             score = silhouette_score(features[rows], found, metric="cosine")
-            out[c.item() if hasattr(c, "item") else c] = (len(rows), 100.0 * float(score))
+            out[_key(c)] = (len(rows), 100.0 * float(score))
     return out
 
 
@@ -172,8 +189,8 @@ def separable_categories(features, fine, coarse, k: int = 1) -> dict[Any, int]:
     neighbourhoods: a category that is not its own rows' neighbourhood is merged by any such
     count (bench/estimate_k.py reports it beside the true K)."""
     coarse = np.asarray(coarse)
-    out = {c.item() if hasattr(c, "item") else c: 1 for c in np.unique(coarse)}
+    out = {_key(c): 1 for c in np.unique(coarse)}
     for c, own, majority in _neighbour_votes(features, fine, coarse, k):
         kept = sum(np.mean(majority[own == f] == f) >= 0.5 for f in np.unique(own))
-        out[c.item() if hasattr(c, "item") else c] = max(1, int(kept))
+        out[_key(c)] = max(1, int(kept))
     return out

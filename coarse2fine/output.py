@@ -21,7 +21,6 @@ from coarse2fine.metrics import (
     coarse_accuracy,
     hierarchy_edit_distance,
     scores_by_coarse,
-    separable_categories,
     true_parents,
 )
 from coarse2fine.report.maps import feature_maps
@@ -144,16 +143,10 @@ SEPARABLE_MAX_ROWS = 10_000  # the largest class whose separable count is worked
 def coarse_class_scores(est: Discoverer, data: CoarseDataset) -> dict[str, dict]:
     """Per coarse class: rows, the true and the found number of categories, ACC inside it, and
     how many of its true categories the clustered features keep apart
-    (``metrics.separable_categories``; left out for a class over SEPARABLE_MAX_ROWS rows)."""
-    per_class = scores_by_coarse(data.fine, est.labels_, data.coarse)
-    within = [c for c, row in per_class.items() if row["rows"] <= SEPARABLE_MAX_ROWS]
-    small = np.isin(np.asarray(data.coarse), within)
-    if small.any():
-        kept = separable_categories(
-            est.embedding_[small], np.asarray(data.fine)[small], np.asarray(data.coarse)[small]
-        )
-        for c, n in kept.items():
-            per_class[c]["separable"] = n
+    (``metrics.scores_by_coarse``; left out for a class over SEPARABLE_MAX_ROWS rows)."""
+    per_class = scores_by_coarse(
+        data.fine, est.labels_, data.coarse, est.embedding_, SEPARABLE_MAX_ROWS
+    )
     return {
         str(c): {k: v if isinstance(v, int) else round(float(v), 2) for k, v in row.items()}
         for c, row in per_class.items()

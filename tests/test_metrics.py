@@ -107,3 +107,10 @@ def test_scores_by_coarse_against_hand_counted_matches():
     }
     with pytest.raises(ValueError, match="2 true labels, 2 predictions, 1 coarse labels"):
         scores_by_coarse([1, 2], [1, 2], [0])
+    # with features: x rows about (1, 0), y rows about (0, 1), each row's nearest its own kind
+    features = [[1, 0], [0.9, 0.1], [0.95, 0.05], [0, 1], [0.1, 0.9], [1, 1]]
+    args = (["x", "x", "x", "y", "y", "z"], [1, 1, 3, 2, 2, 7], list("aaaaab"), features)
+    got = scores_by_coarse(*args)
+    assert (got["a"]["separable"], got["b"]["separable"]) == (2, 1)
+    capped = scores_by_coarse(*args, separable_max_rows=4)  # class a's 5 rows are over it
+    assert "separable" not in capped["a"] and capped["b"]["separable"] == 1
