@@ -56,7 +56,10 @@ SEEDS = (0, 1, 2)
 # 19: each class's layout is kept for the next call with the same rows (the wider count after
 # training, the clusterer's cut), and the estimate lays out the rows as given, as the clusterer
 # does; each estimate timed with no layout kept from before it
-VERSION = 19
+# 20: two variants of the package's path: of near-equal eigengap peaks the finest
+# (estimate_k's pick="finest"), and the features' graph weighted by shared neighbours
+# (graph="snn")
+VERSION = 20
 FEATURES = ("after", "before")  # the default's clustered features; the untrained encoder's
 TARGET_TOTAL = 15.0  # % error of the total
 TARGET_FACTOR = 1.5  # per class
@@ -66,6 +69,13 @@ TARGET_TIME = 20.0  # % of discover's wall time
 DEFAULT = "default"  # the package's own path (Discoverer._estimate), with its plausible range
 # the same path with each class's estimate the median of the full-data one and its subsamples'
 VARIANT_MEDIAN = "default, median of subsamples"
+# the package's path with estimate_k's module settings PICK / GRAPH set otherwise
+PACKAGE_VARIANTS = {
+    DEFAULT: {},
+    VARIANT_MEDIAN: {"pick": "median"},
+    "default, finest of near-equal peaks": {"pick": "finest"},
+    "default, shared-neighbour graph": {"graph": "snn"},
+}
 LAYOUT_ALWAYS = 1e6  # a layout agreement no count exceeds (K <= 60 per class); JSON has no inf
 # the other candidates: label -> (criterion, neighbours, graph of the eigengap, layout's count
 # kept up to max(agreement x the features' one, floor): agreement 0 never)
@@ -90,8 +100,8 @@ def cells() -> list[Cell]:
     from common import package_defaults
 
     variants = {label: list(spec) for label, spec in VARIANTS.items()}  # as JSON stores them
-    variants[DEFAULT] = ["package"]
-    variants[VARIANT_MEDIAN] = ["package", "median"]
+    for label, options in PACKAGE_VARIANTS.items():
+        variants[label] = ["package", *(f"{k}={v}" for k, v in options.items())]
     settings = {"version": VERSION, "variants": variants, "defaults": package_defaults()}
     return [Cell(d, "estimate", s, settings) for s in SEEDS for d in datasets()]
 
@@ -262,16 +272,17 @@ def run_one(cell: Cell) -> dict[str, Any]:
         ).labels
         return {k: round(v, 2) for k, v in clustering_scores(data.fine, labels).items()}
 
-    def package(kind: str, pick: str | None = None) -> tuple[Any, Any, str]:
-        """The counts, per-class records and clusterer of ``discover``'s own estimate (``pick``:
-        another than the package's PICK)."""
+    def package(kind: str, pick: str | None = None, graph: str | None = None):
+        """The counts, per-class records and clusterer of ``discover``'s own estimate (``pick``,
+        ``graph``: another than the package's PICK, GRAPH)."""
         import coarse2fine.cluster.estimate_k as module
 
-        default_pick, module.PICK = module.PICK, pick or module.PICK
+        defaults = module.PICK, module.GRAPH
+        module.PICK, module.GRAPH = pick or module.PICK, graph or module.GRAPH
         try:
             est = package_estimate(data, found, kind, cell.seed)
         finally:
-            module.PICK = default_pick
+            module.PICK, module.GRAPH = defaults
         classes = list(est.k_estimate_["classes"].values())
         return [e["k"] for e in classes], classes, est.clusterer_
 
@@ -279,15 +290,14 @@ def run_one(cell: Cell) -> dict[str, Any]:
         feats = found[kind]
         record["estimates"][kind] = {"true K": {"counts": true, **scores(feats, true)}}
         record["separable"][kind] = list(separable_categories(feats, data.fine, coarse).values())
-        for label in (DEFAULT, VARIANT_MEDIAN, *VARIANTS):
+        for label in (*PACKAGE_VARIANTS, *VARIANTS):
             # as in discover, the estimate lays each class out before the clusterer does (which
             # then finds that layout again): none kept from the scores above, or it would not pay
             forget_layouts()
             start = time.perf_counter()
             clusterer = None
-            if label in (DEFAULT, VARIANT_MEDIAN):
-                pick = "median" if label == VARIANT_MEDIAN else None
-                counts, classes, clusterer = package(kind, pick)
+            if label in PACKAGE_VARIANTS:
+                counts, classes, clusterer = package(kind, **PACKAGE_VARIANTS[label])
                 low, high = [e["low"] for e in classes], [e["high"] for e in classes]
                 on_layout = [e["on"] == "layout" for e in classes]
             else:
@@ -371,7 +381,7 @@ def report(records: list[dict[str, Any]]) -> None:
         for kind in FEATURES:
             truth = [r["estimates"][kind]["true K"]["ACC"] for r in recs]
             separable = mean_std([sum(r["separable"][kind]) for r in recs])
-            for criterion in (DEFAULT, VARIANT_MEDIAN, *VARIANTS):
+            for criterion in (*PACKAGE_VARIANTS, *VARIANTS):
                 got = [r["estimates"][kind][criterion] for r in recs]
                 s = [summary(r["true"], g["counts"]) for r, g in zip(recs, got, strict=True)]
                 share = [

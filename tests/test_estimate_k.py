@@ -19,6 +19,7 @@ from coarse2fine.cluster.estimate_k import (
     neighbour_graph,
     ranked_neighbours,
     restrict,
+    shared_neighbours,
 )
 from coarse2fine.cluster.layout import layout
 from coarse2fine.data.synthetic import make_hierarchical_blobs
@@ -114,8 +115,39 @@ def test_the_estimate_is_the_full_data_pick_or_the_median_with_its_subsamples(mo
     assert (median.k, median.low, median.high) == (5, 1, 5)
     # without subsamples (estimate_counts: the count before training) the picks agree
     assert estimate_counts(x).tolist() == [1]
-    with pytest.raises(ValueError, match="pick must be one of median, whole"):
+    with pytest.raises(ValueError, match="pick must be one of median, whole, finest"):
         estimate_k(x, pick="mode")
+
+
+def test_the_finest_pick_takes_the_largest_k_near_the_best():
+    """pick="finest": of peaks within FINEST_SHARE (0.8) of the highest, the largest K; a peak
+    under that share does not count, and a curve with nothing scored gives 1."""
+    ks = np.arange(1, 9)
+    scores = np.array([0.045, 0.01, 0.02, 0.01, 0.041, 0.01, 0.037, np.nan])
+    assert best_k(ks, scores) == 1
+    assert best_k(ks, scores, 0.8) == 7  # 0.037 >= 0.8 x 0.045 = 0.036
+    scores[6] = 0.035
+    assert best_k(ks, scores, 0.8) == 5  # 0.035 < 0.036; 0.041 is the largest K above it
+    assert best_k(ks, np.full(8, np.nan), 0.8) == 1
+
+
+def test_the_finest_pick_applies_to_every_curve(monkeypatch):
+    """With pick="finest" the full data, the subsamples and the features' total all read the
+    larger of the two near-equal peaks (5 at 0.041 against 1 at 0.045), and the range with it."""
+    import coarse2fine.cluster.estimate_k as module
+
+    def two_peaks(rows, criterion, min_size, seed, neighbours=10, graph="fuzzy", ranked=None):
+        ks = np.arange(1, 9)
+        scores = np.full(8, 0.01)
+        scores[0], scores[4] = 0.045, 0.041
+        return ks, scores
+
+    monkeypatch.setattr(module, "class_curve", two_peaks)
+    x = np.random.default_rng(0).standard_normal((50, 4)).astype(np.float32)
+    finest = estimate_k(x, resamples=4, pick="finest")
+    assert (finest.classes[0].k, finest.classes[0].low, finest.classes[0].high) == (5, 5, 5)
+    assert finest.features_total == 5
+    assert estimate_k(x, resamples=4).classes[0].k == 1
 
 
 def test_size_split_shares_the_total_by_rows():
@@ -204,6 +236,30 @@ def test_a_subsamples_neighbours_are_read_off_the_class_ranking(graph):
 
         theirs = kneighbors_graph(x[take], n_neighbors=10, include_self=True)
         np.testing.assert_array_equal(searched.toarray(), (0.5 * (theirs + theirs.T)).toarray())
+
+
+def test_shared_neighbours_by_hand():
+    """Four rows with neighbour lists (each row first in its own): 0: {0, 1}, 1: {1, 0},
+    2: {2, 1}, 3: {3, 2}. Shared: (0, 1) 2 of 2 -> Jaccard 2 / (4 - 2) = 1; (0, 2) {1} -> 1/3;
+    (1, 2) {1} -> 1/3; (2, 3) {2} -> 1/3; (0, 3), (1, 3) share none -> 0; no diagonal."""
+    share = shared_neighbours(np.array([[1], [0], [1], [2]])).toarray()
+    expected = np.zeros((4, 4))
+    expected[0, 1] = expected[1, 0] = 1.0
+    for i, j in [(0, 2), (1, 2), (2, 3)]:
+        expected[i, j] = expected[j, i] = 1 / 3
+    np.testing.assert_allclose(share, expected)
+
+
+def test_the_snn_graph_is_the_fuzzy_one_weighted_by_shared_neighbours():
+    """Every edge of the "snn" graph is the fuzzy graph's times its rows' shared share; the
+    count of well separated groups does not change."""
+    x = separated_groups((20, 20, 6))
+    fuzzy = neighbour_graph(x, 10, "fuzzy").toarray()
+    index, _ = ranked_neighbours(x, 9, "fuzzy")
+    np.testing.assert_allclose(
+        neighbour_graph(x, 10, "snn").toarray(), fuzzy * shared_neighbours(index).toarray()
+    )
+    assert estimate_counts(x, criterion="eigengap", graph="snn").tolist() == [3]
 
 
 def test_the_fuzzy_graph_weighs_a_small_groups_outside_edges_little():

@@ -11,7 +11,10 @@ can pick another K. The criteria (all on unit-length features, chosen among by
   category that is its own neighbourhood counts, however few its rows. The graph (``graph``):
   ``"fuzzy"`` (the default), UMAP's fuzzy graph, each edge weighted by how near the neighbour
   is on the scale of the row's own neighbourhood (coarse2fine.cluster.layout.fuzzy_graph), so
-  a small category's few edges to a larger one weigh little; or ``"knn"``, every edge 1.
+  a small category's few edges to a larger one weigh little; ``"snn"``, the same edges each
+  weighted again by the share of neighbours its two rows have in common (the Jaccard weight of
+  shared-nearest-neighbour clustering), so an edge between two rows whose neighbourhoods
+  differ weighs little; or ``"knn"``, every edge 1.
 - ``"hdbscan"``: HDBSCAN run over a range of minimum group sizes (2 .. a third of the class);
   a count that persists over a wide range of sizes is a structure rather than an artefact of one
   size. Score of K: the share (in log size) of the range that yields K clusters.
@@ -29,7 +32,9 @@ The plausible range per class comes from the criterion's stability: the estimate
 the class's neighbours, ``class_ranking`` and ``restrict``, rather than searched again), and the
 range spans the estimates (with the full-data one). ``pick`` says which of them is the
 estimate: ``"whole"`` (the default, PICK) the full-data one, ``"median"`` the median of it and
-the subsamples'. The median was tried against the flips of near-equal peaks (MMLU's classes:
+the subsamples', ``"finest"`` the full-data one where each curve's K is the largest scoring at
+least FINEST_SHARE of its best (of two near-equal peaks, the finer partition). The median was
+tried against the flips of near-equal peaks (MMLU's classes:
 0.045 at one category and 0.041 at 15), and lost: a subsample of 80 % of the rows merges small
 or blurred categories more often than all of them, so its counts run low on every text set
 (docs/ESTIMATE_K.md).
@@ -74,9 +79,13 @@ FIXED_MIN_SIZE = 20  # "hdbscan-fixed" without a min_size
 MIN_SAMPLES = 3
 RESAMPLES = 8
 RESAMPLE_SHARE = 0.8
-PICKS = ("median", "whole")
+PICKS = ("median", "whole", "finest")
 PICK = "whole"  # which estimate a class gets (module docstring; bench/estimate_k.py compares)
-GRAPHS = ("fuzzy", "knn")
+# pick="finest": the largest K scoring at least this share of the curve's best (bench/estimate_k.py
+# compares it with the default; docs/ESTIMATE_K.md, "Near-equal peaks")
+FINEST_SHARE = 0.8
+GRAPHS = ("fuzzy", "knn", "snn")
+GRAPH = "fuzzy"  # the features' graph (module docstring; bench/estimate_k.py compares)
 # on_layout: the layout's count is kept while at most LAYOUT_AGREEMENT x the features' one, or
 # at most LAYOUT_FLOOR (bench/estimate_k.py: the floor lets classes the features see as one
 # split; 4 rather than 3 since version 12 measured it: HWU64's 3-intent class that the layout
@@ -146,7 +155,7 @@ def estimate_k(
     seed: int = 0,
     resamples: int = RESAMPLES,
     neighbours: int = NEIGHBOURS,
-    graph: str = "fuzzy",
+    graph: str | None = None,
     on_layout: bool | Callable[[int], bool] = False,
     layout_agreement: float = LAYOUT_AGREEMENT,
     layout_floor: int = LAYOUT_FLOOR,
@@ -155,10 +164,12 @@ def estimate_k(
     """Per coarse class: the estimated K, a plausible range from ``resamples`` 80 % subsamples,
     and the criterion's curve over K; with ``on_layout`` (or where it says so of the features'
     total), the layout's count where it is at most ``layout_agreement`` times the features', or
-    at most ``layout_floor``; ``pick`` (None: PICK) which estimate stands (module docstring)."""
+    at most ``layout_floor``; ``pick`` (None: PICK) which estimate stands, ``graph`` (None:
+    GRAPH) the features' neighbour graph (module docstring)."""
     from coarse2fine.cluster.nested import SPECTRAL_NEIGHBOURS, allocate_by_size, side_by_side
 
     pick = PICK if pick is None else pick
+    graph = GRAPH if graph is None else graph
     if pick not in PICKS:
         raise ValueError(f"pick must be one of {', '.join(PICKS)}, got {pick!r}")
     if criterion not in CRITERIA:
@@ -181,7 +192,8 @@ def estimate_k(
         class_curve(rows, criterion, min_size, seed, neighbours, graph, ranked)
         for rows, ranked in zip(groups, ranks, strict=True)
     ]
-    features_total = sum(best_k(ks, scores) for ks, scores in curves)
+    share = FINEST_SHARE if pick == "finest" else None
+    features_total = sum(best_k(ks, scores, share) for ks, scores in curves)
     if callable(on_layout):
         on_layout = bool(on_layout(features_total))
     # each class's layout, of the rows as given: the very layout the clusterer then cuts (and
@@ -197,7 +209,7 @@ def estimate_k(
     classes = []
     for rows, positions, (ks, scores), ranked in zip(groups, placed, curves, ranks, strict=True):
         space, space_neighbours, space_graph = rows, neighbours, graph
-        k = best_k(ks, scores)
+        k = best_k(ks, scores, share)
         kept_layout = False
         if positions is not None:
             layout_ranked = class_ranking(
@@ -206,7 +218,7 @@ def estimate_k(
             layout_ks, layout_scores = class_curve(
                 positions, criterion, min_size, seed, SPECTRAL_NEIGHBOURS, "knn", layout_ranked
             )
-            layout_k = best_k(layout_ks, layout_scores)
+            layout_k = best_k(layout_ks, layout_scores, share)
             if layout_agrees(layout_k, k, layout_agreement, layout_floor):
                 ks, scores, k, kept_layout = layout_ks, layout_scores, layout_k, True
                 space, space_neighbours, space_graph = positions, SPECTRAL_NEIGHBOURS, "knn"
@@ -221,7 +233,7 @@ def estimate_k(
                 space[take], criterion, min_size, seed, space_neighbours, space_graph, sub_ranked
             )
             if np.isfinite(sub_scores).any():
-                found.append(best_k(sub_ks, sub_scores))
+                found.append(best_k(sub_ks, sub_scores, share))
         if pick == "median":  # the (lower) median: one of the estimates
             k = int(np.sort(found)[(len(found) - 1) // 2])
         classes.append(ClassEstimate(k, min(found), max(found), ks, scores, kept_layout))
@@ -241,9 +253,15 @@ def layout_agrees(
     return layout_k <= max(agreement * features_k, floor)
 
 
-def best_k(ks: np.ndarray, scores: np.ndarray) -> int:
-    """The best-scoring K (1 when no K was scored)."""
-    return int(ks[np.nanargmax(scores)]) if np.isfinite(scores).any() else 1
+def best_k(ks: np.ndarray, scores: np.ndarray, share: float | None = None) -> int:
+    """The best-scoring K (1 when no K was scored); with ``share``, the largest K scoring at
+    least that share of the best."""
+    if not np.isfinite(scores).any():
+        return 1
+    if share is None:
+        return int(ks[np.nanargmax(scores)])
+    near = np.flatnonzero(np.nan_to_num(scores, nan=-np.inf) >= share * np.nanmax(scores))
+    return int(ks[near.max()])
 
 
 def k_max(n: int, min_size: int | None = None) -> int:
@@ -287,19 +305,19 @@ Ranked = tuple[np.ndarray, np.ndarray]  # each row's nearest other rows, nearest
 def graph_width(n: int, neighbours: int, graph: str) -> int:
     """How many other rows each of ``n`` rows is joined to in ``neighbour_graph`` (the row
     itself is counted among the ``neighbours``)."""
-    return max(0, min(neighbours, n if graph == "fuzzy" else n - 1) - 1)
+    return max(0, min(neighbours, n if graph in ("fuzzy", "snn") else n - 1) - 1)
 
 
 def ranked_neighbours(rows: np.ndarray, depth: int, graph: str = "knn") -> Ranked:
     """Each row's ``depth`` nearest other rows, nearest first, and their distances: by cosine
-    for the ``"fuzzy"`` graph (features), Euclidean for ``"knn"`` (also a layout's positions;
-    on unit-length features the same order)."""
+    for the ``"fuzzy"`` and ``"snn"`` graphs (features), Euclidean for ``"knn"`` (also a
+    layout's positions; on unit-length features the same order)."""
     from coarse2fine.cluster.layout import knn_by_cosine
 
     depth = min(depth, len(rows) - 1)
     if depth <= 0:  # one row, or a graph of each row alone
         return np.zeros((len(rows), 0), dtype=np.int64), np.zeros((len(rows), 0))
-    if graph == "fuzzy":
+    if graph in ("fuzzy", "snn"):
         return knn_by_cosine(rows, depth)
     from sklearn.neighbors import NearestNeighbors
 
@@ -349,7 +367,8 @@ def neighbour_graph(
     """The rows' neighbour graph (scipy sparse): ``"knn"``, the symmetrised nearest-neighbour
     connectivity graph (the row itself among its neighbours), as the spectral clusterer builds
     it; ``"fuzzy"``, UMAP's fuzzy graph of the same neighbours (the row itself counted among
-    them, as UMAP counts). ``ranked``: the rows' nearest others where already found, at least
+    them, as UMAP counts); ``"snn"``, that fuzzy graph's edges weighted again by
+    ``shared_neighbours``. ``ranked``: the rows' nearest others where already found, at least
     as many as the graph joins."""
     import scipy.sparse as sp
 
@@ -361,10 +380,29 @@ def neighbour_graph(
     index, dist = index[:, :width], dist[:, :width]
     if graph == "fuzzy":
         return fuzzy_graph(index, dist, width + 1)
+    if graph == "snn":
+        return fuzzy_graph(index, dist, width + 1).multiply(shared_neighbours(index)).tocsr()
     heads = np.repeat(np.arange(n), width)
     joined = sp.csr_matrix((np.ones(n * width), (heads, index.ravel())), shape=(n, n))
     knn = joined + sp.identity(n, format="csr")
     return 0.5 * (knn + knn.T)
+
+
+def shared_neighbours(index: np.ndarray):
+    """The Jaccard share of two rows' neighbour lists, each row counted in its own (``index``:
+    each row's nearest others, all lists as long), for every pair of rows that share one: the
+    weight shared-nearest-neighbour clustering gives an edge (scipy sparse, zero diagonal)."""
+    import scipy.sparse as sp
+
+    n, width = index.shape
+    lists = np.column_stack([np.arange(n), index])
+    member = sp.csr_matrix(
+        (np.ones(lists.size), (np.repeat(np.arange(n), width + 1), lists.ravel())), shape=(n, n)
+    )
+    shared = (member @ member.T).tocoo()
+    share = shared.data / (2 * (width + 1) - shared.data)
+    off = shared.row != shared.col
+    return sp.csr_matrix((share[off], (shared.row[off], shared.col[off])), shape=(n, n))
 
 
 def eigengaps(
