@@ -221,6 +221,33 @@ def _on_off_auto(value: str, option: str) -> bool | str:
     return choices[value]
 
 
+def _n_fine(value: str | None) -> int | dict[str, int] | None:
+    """--n-fine: a total, or each coarse class's count as a JSON object, given inline or as the
+    path of a file holding one (``Discoverer``'s n_fine mapping checks the classes)."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.lstrip("+-").isdigit():
+        return int(text)
+    if not text.startswith(("{", "[")):
+        path = Path(value)
+        if not path.is_file():
+            raise InputError(
+                f"--n-fine must be a whole number, a JSON object of counts per coarse class "
+                f'(\'{{"travel": 12, "banking": 9}}\') or a file holding one; got {value!r}, '
+                "which is none of these (no such file)"
+            )
+        text = path.read_text(encoding="utf-8")
+    try:
+        counts = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InputError(f"--n-fine: not a JSON object of counts ({err})") from None
+    if not isinstance(counts, dict):
+        kind = type(counts).__name__
+        raise InputError(f"--n-fine: a JSON object of counts per coarse class, got {kind}")
+    return counts
+
+
 def _caps(**given: int | None) -> dict[str, int | None]:
     """Training caps as the estimator takes them: left out (its default) when not given, None
     (no cap) for 0."""
@@ -255,8 +282,12 @@ def discover(
     ] = None,
     fine_col: Annotated[str | None, typer.Option(help="fine labels, for evaluation only")] = None,
     n_fine: Annotated[
-        int | None,
-        typer.Option(help="number of fine categories in total [default: estimated per class]"),
+        str | None,
+        typer.Option(
+            help="number of fine categories in total, or per coarse class as a JSON object "
+            '(\'{"travel": 12, "banking": 9}\', every class) or a file holding one '
+            "[default: estimated per class]"
+        ),
     ] = None,
     k_estimator: Annotated[
         str,
@@ -404,15 +435,16 @@ def discover(
             image_col=image_col,
             image_size=image_size,
         )
+        fine_count = _n_fine(n_fine)
         if (
-            n_fine is None
+            fine_count is None
             and rows.fine_classes is not None
             and data.partition(":")[0] in BUILTIN_DATASETS
         ):
-            n_fine = rows.n_fine  # built-in datasets know their fine count
+            fine_count = rows.n_fine  # built-in datasets know their fine count
         est = Discoverer(
             method=method,
-            n_fine=n_fine,
+            n_fine=fine_count,
             encoder=encoder,
             epochs=epochs,
             batch_size=batch_size,

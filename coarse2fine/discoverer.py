@@ -820,6 +820,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
                     "low": e.low,
                     "high": e.high,
                     "on": "layout" if e.on_layout else "features",
+                    "rivals": e.rivals,
                     "curve": [
                         [int(x), None if not np.isfinite(y) else round(float(y), 5)]
                         for x, y in zip(e.ks, e.scores, strict=True)

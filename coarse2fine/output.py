@@ -138,6 +138,7 @@ def discovery_metrics(est: Discoverer, data: CoarseDataset) -> dict | None:
 
 
 SEPARABLE_MAX_ROWS = 10_000  # the largest class whose separable count is worked out (quadratic)
+CHOOSE_INLINE = 300  # the summary spells out estimated counts as --n-fine JSON up to this length
 
 
 def coarse_class_scores(est: Discoverer, data: CoarseDataset) -> dict[str, dict]:
@@ -203,6 +204,18 @@ def summary_text(
             f"number of categories estimated per coarse class by {estimate['criterion']} on the "
             f"{estimate['features']} features{graph}; plausible range from 80 % subsamples"
         )
+        counts = getattr(est, "estimated_counts_", None)
+        if counts:
+            given = json.dumps({str(c): int(k) for c, k in counts.items()}, ensure_ascii=False)
+            console.print(
+                "to choose the counts yourself, run again with "
+                + (
+                    f"--n-fine '{given}' (edited)"
+                    if len(given) <= CHOOSE_INLINE
+                    else "--n-fine FILE, FILE a copy of clusters.json's estimated_counts, edited"
+                ),
+                markup=False,
+            )
         if "training" in estimate:
             first = estimate["training"]
             console.print(
@@ -214,7 +227,9 @@ def summary_text(
         if estimate is not None:
             got = estimate["classes"][node["coarse"]]
             where = ", on the layout" if got.get("on") == "layout" else ""
-            span = f" (estimated{where}; plausible {got['low']}-{got['high']})"
+            near = got.get("rivals", [])  # clusters.json before they were recorded has none
+            also = f"; nearly as likely: {', '.join(map(str, near))}" if near else ""
+            span = f" (estimated{where}; plausible {got['low']}-{got['high']}{also})"
         held = category_count(len(node["categories"]))
         table = Table(
             title=f"{node['coarse']}: {node['size']} rows, {held}" + span,

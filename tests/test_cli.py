@@ -264,10 +264,56 @@ def test_discover_without_n_fine_estimates_and_says_so(tiny_csv, tmp_path):
     counts = clusters["estimated_counts"]
     assert set(counts) == {"bank", "travel"} and all(c >= 1 for c in counts.values())
     assert clusters["n_fine"] == sum(counts.values())
+    # the summary spells the counts out as an --n-fine a user can edit and pass back
+    given = json.dumps(counts)
+    assert f"to choose the counts yourself, run again with --n-fine '{given}'" in result.output
+    again = tmp_path / "again"
+    rerun = runner.invoke(app, discover_args(tiny_csv, again, "--n-fine", given))
+    assert rerun.exit_code == 0, rerun.output
+    chosen = json.loads((again / "clusters.json").read_text())
+    assert {n["coarse"]: len(n["categories"]) for n in chosen["coarse"]} == counts
+    assert chosen["estimate"] is None and "(number estimated)" not in rerun.output
     # DOWN (the default) counted the categories before training to set its neighbours
     first = clusters["estimate"]["training"]
     said = f"training: {first['categories']} categories counted at the first neighbour search "
     assert said + f"set {first['neighbours']} neighbours per row" in result.output
+
+
+def test_n_fine_per_class_from_a_file_and_its_refusals(tiny_csv, tmp_path):
+    counts = tmp_path / "counts.json"
+    counts.write_text('{"bank": 2, "travel": 4}')
+    result = runner.invoke(app, discover_args(tiny_csv, tmp_path / "run", "--n-fine", str(counts)))
+    assert result.exit_code == 0, result.output
+    clusters = json.loads((tmp_path / "run" / "clusters.json").read_text())
+    assert {n["coarse"]: len(n["categories"]) for n in clusters["coarse"]} == {
+        "bank": 2,
+        "travel": 4,
+    }
+    for value, message in [
+        ("six", "--n-fine must be a whole number, a JSON object of counts per coarse class"),
+        ("[3, 3]", "--n-fine: a JSON object of counts per coarse class, got list"),
+        ('{"bank": 3', "--n-fine: not a JSON object of counts"),
+        ('{"bank": 3}', "n_fine as a mapping needs one count per coarse class: missing 'travel'"),
+        ('{"bank": 3, "travel": 0}', "n_fine['travel'] must be a whole number between 1 and"),
+    ]:
+        out = tmp_path / "refused"
+        result = runner.invoke(app, discover_args(tiny_csv, out, "--n-fine", value))
+        assert result.exit_code == 2 and message in result.output, (value, result.output)
+        assert not out.exists()
+
+
+def test_peaks_nearly_as_high_are_named_in_the_summary(tiny_csv, tmp_path, monkeypatch):
+    """Where a class's curve has another peak nearly as high, clusters.json keeps it and the
+    summary names it beside the plausible range (the wiring; rivals' rule is tested by hand)."""
+    import coarse2fine.cluster.estimate_k as module
+
+    monkeypatch.setattr(module, "rivals", lambda ks, scores, chosen: [7])
+    out = tmp_path / "run"
+    result = runner.invoke(app, discover_args(tiny_csv, out, "--min-category-size", "4"))
+    assert result.exit_code == 0, result.output
+    estimate = json.loads((out / "clusters.json").read_text())["estimate"]
+    assert all(c["rivals"] == [7] for c in estimate["classes"].values())
+    assert result.output.count("; nearly as likely: 7)") == 2
 
 
 @pytest.mark.parametrize("method", ["hcsc_ce", "cd"])

@@ -19,6 +19,7 @@ from coarse2fine.cluster.estimate_k import (
     neighbour_graph,
     ranked_neighbours,
     restrict,
+    rivals,
     shared_neighbours,
 )
 from coarse2fine.cluster.layout import layout
@@ -129,6 +130,17 @@ def test_the_finest_pick_takes_the_largest_k_near_the_best():
     scores[6] = 0.035
     assert best_k(ks, scores, 0.8) == 5  # 0.035 < 0.036; 0.041 is the largest K above it
     assert best_k(ks, np.full(8, np.nan), 0.8) == 1
+
+
+def test_rivals_are_the_other_peaks_nearly_as_high():
+    """Peaks (no neighbour higher) at least 0.8 of the best, the highest first, the chosen K
+    left out: 5 (0.041) and 7 (0.037, the curve's last scored K), not 3 (0.02, a peak but low)
+    nor 6 (0.036 x 0.8 would pass, but its neighbour 7 is higher)."""
+    ks = np.arange(1, 9)
+    scores = np.array([0.045, 0.01, 0.02, 0.01, 0.041, 0.036, 0.037, np.nan])
+    assert rivals(ks, scores, chosen=1) == [5, 7]
+    assert rivals(ks, scores, chosen=5) == [1, 7]
+    assert rivals(ks, np.full(8, np.nan), chosen=1) == []
 
 
 def test_the_finest_pick_applies_to_every_curve(monkeypatch):

@@ -61,7 +61,7 @@ estimates.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -107,6 +107,7 @@ class ClassEstimate:
     ks: np.ndarray  # candidate K values
     scores: np.ndarray  # the criterion at each K (higher = better; nan = not computed)
     on_layout: bool = False  # counted on the class's UMAP layout rather than its features
+    rivals: list[int] = field(default_factory=list)  # other peaks nearly as high (``rivals``)
 
 
 @dataclass
@@ -236,7 +237,8 @@ def estimate_k(
                 found.append(best_k(sub_ks, sub_scores, share))
         if pick == "median":  # the (lower) median: one of the estimates
             k = int(np.sort(found)[(len(found) - 1) // 2])
-        classes.append(ClassEstimate(k, min(found), max(found), ks, scores, kept_layout))
+        near = rivals(ks, scores, k)
+        classes.append(ClassEstimate(k, min(found), max(found), ks, scores, kept_layout, near))
     counts = np.array([e.k for e in classes], dtype=np.int64)
     if split == "size":
         sizes = np.unique(coarse, return_counts=True)[1]  # rows per class, same order
@@ -262,6 +264,20 @@ def best_k(ks: np.ndarray, scores: np.ndarray, share: float | None = None) -> in
         return int(ks[np.nanargmax(scores)])
     near = np.flatnonzero(np.nan_to_num(scores, nan=-np.inf) >= share * np.nanmax(scores))
     return int(ks[near.max()])
+
+
+def rivals(ks: np.ndarray, scores: np.ndarray, chosen: int, share: float = FINEST_SHARE) -> list:
+    """The curve's other peaks (no neighbour scoring higher) at least ``share`` of its best, the
+    highest first: counts the criterion supports nearly as well as ``chosen``, for an analyst
+    to try (MMLU's classes hold such pairs, docs/ESTIMATE_K.md "Near-equal peaks")."""
+    s = np.nan_to_num(np.asarray(scores, dtype=float), nan=-np.inf)
+    if not np.isfinite(s).any():
+        return []
+    left = np.concatenate([[-np.inf], s[:-1]])
+    right = np.concatenate([s[1:], [-np.inf]])
+    peaks = np.flatnonzero((s >= left) & (s >= right) & (s >= share * s.max()))
+    peaks = peaks[np.argsort(-s[peaks], kind="stable")]
+    return [int(ks[i]) for i in peaks if int(ks[i]) != chosen]
 
 
 def k_max(n: int, min_size: int | None = None) -> int:

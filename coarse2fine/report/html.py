@@ -154,8 +154,9 @@ MAX_K_PANELS = 30  # coarse classes drawn in the number-of-categories figure (th
 
 
 def _k_curves(clusters: dict) -> str | None:
-    """Per coarse class, the estimator's criterion against K: the chosen K marked, the plausible
-    range shaded, so an analyst sees how clear the choice was and can pick another K."""
+    """Per coarse class, the estimator's criterion against K: the chosen K marked (filled), the
+    other peaks nearly as high (hollow), the plausible range shaded, so an analyst sees how clear
+    the choice was and can pick another K."""
     estimate = clusters.get("estimate")
     if not estimate:
         return None
@@ -176,6 +177,9 @@ def _k_curves(clusters: dict) -> str | None:
         k = got["k"]
         if k <= len(scores) and np.isfinite(scores[k - 1]):
             ax.plot([k], [scores[k - 1]], "o", color="#c33")
+        near = [r for r in got.get("rivals", []) if r <= len(scores)]  # peaks nearly as high
+        if near:
+            ax.plot(near, scores[np.array(near) - 1], "o", mfc="none", color="#c33")
         label = name.replace("$", r"\$")  # a label is text, not math markup
         where = ", on the layout" if got.get("on") == "layout" else ""
         ax.set_title(f"{label}: K={k} ({got['low']}-{got['high']}{where})", fontsize=8)
@@ -427,9 +431,11 @@ def _page(run: Path, coarse: str | None) -> str:
     k_curves = _k_curves(clusters)
     if k_curves:
         note = (
-            "<p>How many categories each coarse class holds was estimated (red dot; shaded: the "
-            "range over 80 % subsamples of its rows). A curve with no clear peak means the "
-            "number is uncertain: rerun with <code>--n-fine</code> to choose it.</p>"
+            "<p>How many categories each coarse class holds was estimated (red dot; hollow: other "
+            "peaks nearly as high; shaded: the range over 80 % subsamples of its rows). A curve "
+            "with no clear peak means the number is uncertain: rerun with <code>--n-fine</code> "
+            "and a JSON object of counts per coarse class to choose it (the summary prints the "
+            "estimated ones in that form).</p>"
         )
         sections.append(_section("estimate", "Number of categories", note + k_curves))
     if "fine" in assignments.columns:
