@@ -42,6 +42,7 @@ BASE = [
 # version 8: the layout floor 4; after DOWN's training the count's graph as wide as its k
 # version 9: umap-spectral cuts a class's layout by Ward linkage where its groups are unequal
 # version 10: DOWN mines its neighbours in each coarse class's layout
+# (version 10 rerun 2026-12-06: DOWN counts the categories before training by Louvain modularity)
 SETTINGS = {"version": 10, "commands": BASE, "n_fine": 15}
 
 

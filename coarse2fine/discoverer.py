@@ -33,6 +33,7 @@ from coarse2fine.cluster import Clustering, group_mask, l2_normalize, nearest_ce
 from coarse2fine.cluster.estimate_k import (
     CRITERIA,
     DEFAULT_CRITERION,
+    FIRST_COUNT,
     NEIGHBOURS,
     RESAMPLES,
     estimate_k,
@@ -653,9 +654,11 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         start = (untrained, l2_normalize(before)) if compare else None
         n_fine = None if counts is None else int(counts.sum())
         self.method_ = self._build(len(self.coarse_classes_), encoder, n_fine)
-        # for a method that counts K itself while training (DNA, DOWN): the user's options
+        # for a method that counts K itself while training (DNA, DOWN): the user's options, the
+        # criterion FIRST_COUNT where left at the default (that count only sets the neighbours)
+        first = FIRST_COUNT if self.k_estimator == DEFAULT_CRITERION else self.k_estimator
         self.method_.count_options = {
-            "criterion": self.k_estimator,
+            "criterion": first,
             "min_size": self.min_category_size,
         }
         if groups is not None:

@@ -231,18 +231,19 @@ def test_unknown_k_is_estimated_on_the_trained_features():
     est = Discoverer("down", n_fine=None, epochs=2, fallback=False, progress=False).fit(data)
     assert est.k_estimate_["features"] == "trained"
     assert est.estimated_counts_ == {"c0": 3, "c1": 2, "c2": 1}
-    # DOWN counted them once before its first neighbour search: k = 0.8 x 240 rows / 6
-    assert est.k_estimate_["training"] == {"categories": 6, "neighbours": 32}
+    # DOWN counted them once before its first neighbour search, by Louvain modularity (which
+    # splits these blobs of 40 rows into 10 communities): k = 0.8 x 240 rows / 10 = 19
+    assert est.k_estimate_["training"] == {"categories": 10, "neighbours": 19}
     # the count after training reads a graph as wide as that neighbourhood (trained on all
-    # 240 rows: 32 neighbours); starting features, and twice the rows, by hand
-    assert est.k_estimate_["neighbours"] == 32
-    assert est._count_neighbours("trained", 480, 6) == 64
+    # 240 rows: 19 neighbours); starting features, and twice the rows, by hand
+    assert est.k_estimate_["neighbours"] == 19
+    assert est._count_neighbours("trained", 480, 6) == 38
     # no wider than the k DOWN would take for the categories a 10-neighbour graph counted
     assert est._count_neighbours("trained", 480, 12) == 32
     assert est._count_neighbours("trained", 480, 60) == 10
     assert est._count_neighbours("starting", 480, 6) == 10
     said = summary_text(est, cluster_table(est, data), None, Path("run"), 1.0)
-    assert "on the trained features (a 32-neighbour graph: training pulled each row's" in said
+    assert "on the trained features (a 19-neighbour graph: training pulled each row's" in said
     assert "c2: 40 rows, 1 category (estimated" in said and "c0: 120 rows, 3 categories" in said
 
 

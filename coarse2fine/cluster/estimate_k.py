@@ -95,6 +95,11 @@ GRAPH = "fuzzy"  # the features' graph (module docstring; bench/estimate_k.py co
 # into 12 clumps for 3 intents)
 LAYOUT_AGREEMENT = 1.5
 LAYOUT_FLOOR = 4
+# the count before training, which only sets the neighbours DOWN / DNA pull when K is unknown:
+# Louvain modularity where the user left the criterion at the default, since on untrained
+# features it comes far closer than the eigengap (bench/estimate_k.py, the `before` rows: MMLU
+# 40.7 against 13 of 57, DBpedia 41 against 16.7 of 59; docs/ESTIMATE_K.md "The first count")
+FIRST_COUNT = "modularity"
 
 
 @dataclass
