@@ -211,7 +211,7 @@ def summary_text(
                 "to choose the counts yourself, run again with "
                 + (
                     f"--n-fine '{given}' (edited)"
-                    if len(given) <= CHOOSE_INLINE
+                    if len(given) <= CHOOSE_INLINE and "'" not in given  # one shell word
                     else "--n-fine FILE, FILE a copy of clusters.json's estimated_counts, edited"
                 ),
                 markup=False,

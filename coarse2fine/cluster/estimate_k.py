@@ -38,6 +38,8 @@ tried against the flips of near-equal peaks (MMLU's classes:
 0.045 at one category and 0.041 at 15), and lost: a subsample of 80 % of the rows merges small
 or blurred categories more often than all of them, so its counts run low on every text set
 (docs/ESTIMATE_K.md).
+Beside the estimate each class keeps its curve's other peaks at least FINEST_SHARE of the best
+(``ClassEstimate.rivals``): counts the criterion supports nearly as well, for an analyst to try.
 
 ``on_layout=True`` (for the ``umap-spectral`` clusterer) also counts each class on its UMAP
 layout, the positions that clusterer cuts (coarse2fine.cluster.layout), with the
@@ -98,7 +100,7 @@ LAYOUT_FLOOR = 4
 # the count before training, which only sets the neighbours DOWN / DNA pull when K is unknown:
 # Louvain modularity where the user left the criterion at the default, since on untrained
 # features it comes far closer than the eigengap (bench/estimate_k.py, the `before` rows: MMLU
-# 40.7 against 13 of 57, DBpedia 41 against 16.7 of 59; docs/ESTIMATE_K.md "The first count")
+# 40.7 against 13 of 57, DBpedia 41 against 16 of 59; docs/ESTIMATE_K.md "The first count")
 FIRST_COUNT = "modularity"
 
 
@@ -271,7 +273,9 @@ def best_k(ks: np.ndarray, scores: np.ndarray, share: float | None = None) -> in
     return int(ks[near.max()])
 
 
-def rivals(ks: np.ndarray, scores: np.ndarray, chosen: int, share: float = FINEST_SHARE) -> list:
+def rivals(
+    ks: np.ndarray, scores: np.ndarray, chosen: int, share: float = FINEST_SHARE
+) -> list[int]:
     """The curve's other peaks (no neighbour scoring higher) at least ``share`` of its best, the
     highest first: counts the criterion supports nearly as well as ``chosen``, for an analyst
     to try (MMLU's classes hold such pairs, docs/ESTIMATE_K.md "Near-equal peaks")."""
