@@ -811,6 +811,7 @@ def evaluate(
     (``metrics.separable_categories``): a count short of that is the estimate's to raise, a
     shortfall below it the representation's."""
     from coarse2fine.metrics import clustering_scores, scores_by_coarse
+    from coarse2fine.output import rounded_by_coarse
 
     try:
         if assignments.is_dir():
@@ -836,9 +837,7 @@ def evaluate(
         if by_coarse:
             rows = None if features is None else _features_of(features, scored)
             per_class = scores_by_coarse(truth, found, scored[coarse_col].to_numpy(), rows)
-            result["by_coarse"] = {
-                str(c): {k: round(v, 2) for k, v in row.items()} for c, row in per_class.items()
-            }
+            result["by_coarse"] = rounded_by_coarse(per_class)
     except (InputError, ValueError, OSError) as err:
         _fail(str(err))
     if not labelled.all():

@@ -145,9 +145,13 @@ def coarse_class_scores(est: Discoverer, data: CoarseDataset) -> dict[str, dict]
     """Per coarse class: rows, the true and the found number of categories, ACC inside it, and
     how many of its true categories the clustered features keep apart
     (``metrics.scores_by_coarse``; left out for a class over SEPARABLE_MAX_ROWS rows)."""
-    per_class = scores_by_coarse(
-        data.fine, est.labels_, data.coarse, est.embedding_, SEPARABLE_MAX_ROWS
+    return rounded_by_coarse(
+        scores_by_coarse(data.fine, est.labels_, data.coarse, est.embedding_, SEPARABLE_MAX_ROWS)
     )
+
+
+def rounded_by_coarse(per_class: dict) -> dict[str, dict]:
+    """``metrics.scores_by_coarse`` as JSON writes it: classes as text, scores to 2 decimals."""
     return {
         str(c): {k: v if isinstance(v, int) else round(float(v), 2) for k, v in row.items()}
         for c, row in per_class.items()

@@ -87,6 +87,7 @@ PICK = "whole"  # which estimate a class gets (module docstring; bench/estimate_
 # compares it with the default; docs/ESTIMATE_K.md, "Near-equal peaks")
 FINEST_SHARE = 0.8
 GRAPHS = ("fuzzy", "knn", "snn")
+COSINE_GRAPHS = ("fuzzy", "snn")  # the graphs of features (cosine neighbours, the row counted)
 GRAPH = "fuzzy"  # the features' graph (module docstring; bench/estimate_k.py compares)
 # on_layout: the layout's count is kept while at most LAYOUT_AGREEMENT x the features' one, or
 # at most LAYOUT_FLOOR (bench/estimate_k.py: the floor lets classes the features see as one
@@ -269,8 +270,13 @@ def best_k(ks: np.ndarray, scores: np.ndarray, share: float | None = None) -> in
         return 1
     if share is None:
         return int(ks[np.nanargmax(scores)])
-    near = np.flatnonzero(np.nan_to_num(scores, nan=-np.inf) >= share * np.nanmax(scores))
-    return int(ks[near.max()])
+    return int(ks[np.flatnonzero(near_best(scores, share)).max()])
+
+
+def near_best(scores: np.ndarray, share: float) -> np.ndarray:
+    """Where the curve scores at least ``share`` of its best (nan: not scored, never near)."""
+    s = np.nan_to_num(np.asarray(scores, dtype=float), nan=-np.inf)
+    return s >= share * s.max()
 
 
 def rivals(
@@ -284,7 +290,7 @@ def rivals(
         return []
     left = np.concatenate([[-np.inf], s[:-1]])
     right = np.concatenate([s[1:], [-np.inf]])
-    peaks = np.flatnonzero((s >= left) & (s >= right) & (s >= share * s.max()))
+    peaks = np.flatnonzero((s >= left) & (s >= right) & near_best(s, share))
     peaks = peaks[np.argsort(-s[peaks], kind="stable")]
     return [int(ks[i]) for i in peaks if int(ks[i]) != chosen]
 
@@ -330,7 +336,7 @@ Ranked = tuple[np.ndarray, np.ndarray]  # each row's nearest other rows, nearest
 def graph_width(n: int, neighbours: int, graph: str) -> int:
     """How many other rows each of ``n`` rows is joined to in ``neighbour_graph`` (the row
     itself is counted among the ``neighbours``)."""
-    return max(0, min(neighbours, n if graph in ("fuzzy", "snn") else n - 1) - 1)
+    return max(0, min(neighbours, n if graph in COSINE_GRAPHS else n - 1) - 1)
 
 
 def ranked_neighbours(rows: np.ndarray, depth: int, graph: str = "knn") -> Ranked:
@@ -342,7 +348,7 @@ def ranked_neighbours(rows: np.ndarray, depth: int, graph: str = "knn") -> Ranke
     depth = min(depth, len(rows) - 1)
     if depth <= 0:  # one row, or a graph of each row alone
         return np.zeros((len(rows), 0), dtype=np.int64), np.zeros((len(rows), 0))
-    if graph in ("fuzzy", "snn"):
+    if graph in COSINE_GRAPHS:
         return knn_by_cosine(rows, depth)
     from sklearn.neighbors import NearestNeighbors
 
