@@ -135,7 +135,8 @@ TEXT_ROWS: dict[str, dict[str, Any]] = {
     # 10-neighbour count implies), with the layout floor at 4 (the unknown-k-50 cells ran on
     # the count before: 10 neighbours, floor 3); 4 since the count lays out each class's rows as
     # the clusterer is given them (not re-normalised), so the clusterer cuts the very layout
-    # that was counted
+    # that was counted (its cells rerun on 2026-12-06 when DOWN's count before training became
+    # Louvain modularity's: docs/ESTIMATE_K.md, "The first count")
     **{
         name: {
             "system": "discover",
