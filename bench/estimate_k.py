@@ -59,7 +59,9 @@ SEEDS = (0, 1, 2)
 # 20: two variants of the package's path: of near-equal eigengap peaks the finest
 # (estimate_k's pick="finest"), and the features' graph weighted by shared neighbours
 # (graph="snn")
-VERSION = 20
+# 21: the package counts a class by Louvain modularity where its features' best eigengap is
+# under estimate_k.WEAK_GAP; the eigengap alone (weak_gap 0, the default before) as a variant
+VERSION = 21
 FEATURES = ("after", "before")  # the default's clustered features; the untrained encoder's
 TARGET_TOTAL = 15.0  # % error of the total
 TARGET_FACTOR = 1.5  # per class
@@ -69,9 +71,10 @@ TARGET_TIME = 20.0  # % of discover's wall time
 DEFAULT = "default"  # the package's own path (Discoverer._estimate), with its plausible range
 # the same path with each class's estimate the median of the full-data one and its subsamples'
 VARIANT_MEDIAN = "default, median of subsamples"
-# the package's path with estimate_k's module settings PICK / GRAPH set otherwise
+# the package's path with estimate_k's module settings (PICK, GRAPH, WEAK_GAP) set otherwise
 PACKAGE_VARIANTS = {
     DEFAULT: {},
+    "default, eigengap alone": {"weak_gap": 0.0},
     VARIANT_MEDIAN: {"pick": "median"},
     "default, finest of near-equal peaks": {"pick": "finest"},
     "default, shared-neighbour graph": {"graph": "snn"},
@@ -272,17 +275,19 @@ def run_one(cell: Cell) -> dict[str, Any]:
         ).labels
         return {k: round(v, 2) for k, v in clustering_scores(data.fine, labels).items()}
 
-    def package(kind: str, pick: str | None = None, graph: str | None = None):
-        """The counts, per-class records and clusterer of ``discover``'s own estimate (``pick``,
-        ``graph``: another than the package's PICK, GRAPH)."""
+    def package(kind: str, **settings):
+        """The counts, per-class records and clusterer of ``discover``'s own estimate (``settings``:
+        estimate_k's module settings, e.g. ``pick`` for PICK, set otherwise)."""
         import coarse2fine.cluster.estimate_k as module
 
-        defaults = module.PICK, module.GRAPH
-        module.PICK, module.GRAPH = pick or module.PICK, graph or module.GRAPH
+        defaults = {name.upper(): getattr(module, name.upper()) for name in settings}
+        for name, value in settings.items():
+            setattr(module, name.upper(), value)
         try:
             est = package_estimate(data, found, kind, cell.seed)
         finally:
-            module.PICK, module.GRAPH = defaults
+            for name, value in defaults.items():
+                setattr(module, name, value)
         classes = list(est.k_estimate_["classes"].values())
         return [e["k"] for e in classes], classes, est.clusterer_
 
@@ -300,6 +305,7 @@ def run_one(cell: Cell) -> dict[str, Any]:
                 counts, classes, clusterer = package(kind, **PACKAGE_VARIANTS[label])
                 low, high = [e["low"] for e in classes], [e["high"] for e in classes]
                 on_layout = [e["on"] == "layout" for e in classes]
+                by = [e["criterion"] for e in classes]
             else:
                 criterion, neighbours, graph, agreement, floor = VARIANTS[label]
                 estimate = estimate_k(
@@ -313,16 +319,19 @@ def run_one(cell: Cell) -> dict[str, Any]:
                     on_layout=agreement > 0,
                     layout_agreement=agreement,
                     layout_floor=floor,
+                    weak_gap=0.0,  # each candidate alone
                 )
                 counts = estimate.counts.tolist()
                 low = high = counts
                 on_layout = [e.on_layout for e in estimate.classes]
+                by = [e.criterion for e in estimate.classes]
             seconds = time.perf_counter() - start
             record["estimates"][kind][label] = {
                 "counts": [int(k) for k in counts],
                 "low": low,
                 "high": high,
                 "on_layout": on_layout,
+                "criterion": by,  # each class's: the package's switches where the gap is weak
                 "seconds": round(seconds, 2),
                 **scores(feats, counts, clusterer),
             }

@@ -823,6 +823,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
                     "low": e.low,
                     "high": e.high,
                     "on": "layout" if e.on_layout else "features",
+                    "criterion": e.criterion,  # modularity where the eigengap was weak
                     "rivals": e.rivals,
                     "curve": [
                         [int(x), None if not np.isfinite(y) else round(float(y), 5)]

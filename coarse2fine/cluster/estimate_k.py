@@ -98,6 +98,14 @@ GRAPH = "fuzzy"  # the features' graph (module docstring; bench/estimate_k.py co
 # into 12 clumps for 3 intents)
 LAYOUT_AGREEMENT = 1.5
 LAYOUT_FLOOR = 4
+# the eigengap reads a class as K near-disconnected parts; where the best gap of its features'
+# fuzzy NEIGHBOURS graph is under WEAK_GAP the class has no such parts and the curve's peak is
+# noise, so the class is counted by Louvain modularity on its NEIGHBOURS graph instead, which
+# counts dense communities without sparse cuts between them (bench/estimate_k.py, version 21:
+# the best gaps of MMLU's classes and DBpedia's Agent, where the eigengap was far off, were
+# 0.022-0.036 on every seed; those of every other class of the six datasets 0.052 or more;
+# docs/ESTIMATE_K.md "Classes without a clear gap")
+WEAK_GAP = 0.045
 # the count before training, which only sets the neighbours DOWN / DNA pull when K is unknown:
 # Louvain modularity where the user left the criterion at the default, since on untrained
 # features it comes far closer than the eigengap (bench/estimate_k.py, the `before` rows: MMLU
@@ -116,6 +124,7 @@ class ClassEstimate:
     scores: np.ndarray  # the criterion at each K (higher = better; nan = not computed)
     on_layout: bool = False  # counted on the class's UMAP layout rather than its features
     rivals: list[int] = field(default_factory=list)  # other peaks nearly as high (``rivals``)
+    criterion: str = DEFAULT_CRITERION  # the curve's: "modularity" where the gap was weak
 
 
 @dataclass
@@ -169,16 +178,19 @@ def estimate_k(
     layout_agreement: float = LAYOUT_AGREEMENT,
     layout_floor: int = LAYOUT_FLOOR,
     pick: str | None = None,
+    weak_gap: float | None = None,
 ) -> Estimate:
     """Per coarse class: the estimated K, a plausible range from ``resamples`` 80 % subsamples,
     and the criterion's curve over K; with ``on_layout`` (or where it says so of the features'
     total), the layout's count where it is at most ``layout_agreement`` times the features', or
     at most ``layout_floor``; ``pick`` (None: PICK) which estimate stands, ``graph`` (None:
-    GRAPH) the features' neighbour graph (module docstring)."""
+    GRAPH) the features' neighbour graph; ``weak_gap`` (None: WEAK_GAP; 0: never) the best
+    eigengap under which a class is counted by modularity instead (module docstring)."""
     from coarse2fine.cluster.nested import SPECTRAL_NEIGHBOURS, allocate_by_size, side_by_side
 
     pick = PICK if pick is None else pick
     graph = GRAPH if graph is None else graph
+    weak_gap = WEAK_GAP if weak_gap is None else weak_gap
     if pick not in PICKS:
         raise ValueError(f"pick must be one of {', '.join(PICKS)}, got {pick!r}")
     if criterion not in CRITERIA:
@@ -201,13 +213,24 @@ def estimate_k(
         class_curve(rows, criterion, min_size, seed, neighbours, graph, ranked)
         for rows, ranked in zip(groups, ranks, strict=True)
     ]
+    # each class's criterion: the eigengap's classes without a clear gap are counted by modularity
+    counted_by = [criterion] * len(groups)
+    if criterion == "eigengap" and weak_gap > 0:
+        for i, rows in enumerate(groups):
+            plain = neighbours == NEIGHBOURS and graph == "fuzzy"  # the curve tested is at hand
+            if weak_eigengap(rows, min_size, weak_gap, curves[i] if plain else None):
+                counted_by[i], ranks[i] = "modularity", None
+                curves[i] = class_curve(rows, "modularity", min_size, seed, NEIGHBOURS)
     share = FINEST_SHARE if pick == "finest" else None
     features_total = sum(best_k(ks, scores, share) for ks, scores in curves)
     if callable(on_layout):
         on_layout = bool(on_layout(features_total))
     # each class's layout, of the rows as given: the very layout the clusterer then cuts (and
     # finds again, layout's recent layouts); none where only K = 1 is possible
-    wanted = [on_layout and k_max(len(rows), min_size) > 1 for rows in groups]
+    wanted = [
+        on_layout and k_max(len(rows), min_size) > 1 and by == "eigengap"
+        for rows, by in zip(groups, counted_by, strict=True)
+    ]
     laid = iter(
         side_by_side(
             lambda rows: layout(rows, seed=seed),
@@ -216,8 +239,12 @@ def estimate_k(
     )
     placed = [next(laid) if want else None for want in wanted]
     classes = []
-    for rows, positions, (ks, scores), ranked in zip(groups, placed, curves, ranks, strict=True):
+    for rows, positions, (ks, scores), ranked, by in zip(
+        groups, placed, curves, ranks, counted_by, strict=True
+    ):
         space, space_neighbours, space_graph = rows, neighbours, graph
+        if by != criterion:  # modularity on the class's NEIGHBOURS graph, as counted above
+            space_neighbours = NEIGHBOURS
         k = best_k(ks, scores, share)
         kept_layout = False
         if positions is not None:
@@ -239,14 +266,16 @@ def estimate_k(
             width = graph_width(len(take), space_neighbours, space_graph)
             sub_ranked = None if ranked is None else restrict(ranked, take, width)
             sub_ks, sub_scores = class_curve(
-                space[take], criterion, min_size, seed, space_neighbours, space_graph, sub_ranked
+                space[take], by, min_size, seed, space_neighbours, space_graph, sub_ranked
             )
             if np.isfinite(sub_scores).any():
                 found.append(best_k(sub_ks, sub_scores, share))
         if pick == "median":  # the (lower) median: one of the estimates
             k = int(np.sort(found)[(len(found) - 1) // 2])
         near = rivals(ks, scores, k)
-        classes.append(ClassEstimate(k, min(found), max(found), ks, scores, kept_layout, near))
+        classes.append(
+            ClassEstimate(k, min(found), max(found), ks, scores, kept_layout, near, by)
+        )
     counts = np.array([e.k for e in classes], dtype=np.int64)
     if split == "size":
         sizes = np.unique(coarse, return_counts=True)[1]  # rows per class, same order
@@ -261,6 +290,23 @@ def layout_agrees(
     ``floor``; above that it reads as a layout breaking categories into clumps (module
     docstring)."""
     return layout_k <= max(agreement * features_k, floor)
+
+
+def weak_eigengap(
+    rows: np.ndarray,
+    min_size: int | None,
+    weak_gap: float = WEAK_GAP,
+    curve: tuple[np.ndarray, np.ndarray] | None = None,
+) -> bool:
+    """Whether a class's rows show no clear eigengap: the best of their fuzzy NEIGHBOURS graph
+    (``curve``: that graph's eigengap curve where already computed) under ``weak_gap``. A class
+    that can hold only one category is never weak."""
+    if k_max(len(rows), min_size) == 1:
+        return False
+    if curve is None:
+        curve = class_curve(rows, "eigengap", min_size, 0, NEIGHBOURS, "fuzzy")
+    scores = curve[1]
+    return not (np.isfinite(scores).any() and np.nanmax(scores) >= weak_gap)
 
 
 def best_k(ks: np.ndarray, scores: np.ndarray, share: float | None = None) -> int:
