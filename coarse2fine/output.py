@@ -231,6 +231,9 @@ def summary_text(
         if estimate is not None:
             got = estimate["classes"][node["coarse"]]
             where = ", on the layout" if got.get("on") == "layout" else ""
+            by = got.get("criterion", estimate["criterion"])  # recorded since WEAK_GAP
+            if by != estimate["criterion"]:
+                where += f", by {by}: no clear {estimate['criterion']}"
             near = got.get("rivals", [])  # clusters.json before they were recorded has none
             also = f"; nearly as likely: {', '.join(map(str, near))}" if near else ""
             span = f" (estimated{where}; plausible {got['low']}-{got['high']}{also})"

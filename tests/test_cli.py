@@ -316,6 +316,21 @@ def test_peaks_nearly_as_high_are_named_in_the_summary(tiny_csv, tmp_path, monke
     assert result.output.count("; nearly as likely: 7)") == 2
 
 
+def test_a_class_counted_by_modularity_says_so(tiny_csv, tmp_path, monkeypatch):
+    """Where a class's eigengap is weak it is counted by modularity: clusters.json records the
+    criterion per class and the summary says why (the wiring; the switch is tested by hand)."""
+    import coarse2fine.cluster.estimate_k as module
+
+    monkeypatch.setattr(module, "WEAK_GAP", 10.0)  # no gap reaches it: every class is weak
+    out = tmp_path / "run"
+    result = runner.invoke(app, discover_args(tiny_csv, out, "--min-category-size", "4"))
+    assert result.exit_code == 0, result.output
+    estimate = json.loads((out / "clusters.json").read_text())["estimate"]
+    assert estimate["criterion"] == "eigengap"
+    assert [c["criterion"] for c in estimate["classes"].values()] == ["modularity"] * 2
+    assert result.output.count("(estimated, by modularity: no clear eigengap; plausible") == 2
+
+
 @pytest.mark.parametrize("method", ["hcsc_ce", "cd"])
 def test_clusters_json_is_a_tree_down_to_the_methods_finer_nodes(tiny_csv, tmp_path, method):
     out = tmp_path / "run"

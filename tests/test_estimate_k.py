@@ -21,7 +21,9 @@ from coarse2fine.cluster.estimate_k import (
     restrict,
     rivals,
     shared_neighbours,
+    weak_eigengap,
 )
+from coarse2fine.cluster.kmeans import l2_normalize
 from coarse2fine.cluster.layout import layout
 from coarse2fine.data.synthetic import make_hierarchical_blobs
 
@@ -292,3 +294,39 @@ def test_layout_agreement_by_hand(layout_k, features_k, kept):
     """Kept while layout_k <= max(1.5 x features_k, 4): up to 4 for a class the features see as
     one or two; 15 but not 16 for ten (12 for 7: the requests example's calendar is refused)."""
     assert layout_agrees(layout_k, features_k) is kept
+
+
+def overlapping_groups(seed=0):
+    """Ten Gaussian groups of 50 rows in 5 dimensions, their centres 1.5 apart on average: they
+    overlap, so the class's graph has no near-separate parts and its best eigengap is weak."""
+    rng = np.random.default_rng(seed)
+    centres = 1.5 * rng.standard_normal((10, 5))
+    return np.concatenate([c + rng.standard_normal((50, 5)) for c in centres]).astype(np.float32)
+
+
+def test_a_weak_eigengap_by_hand():
+    """The three complete groups' curve (test above) has its best gap 15/14 at K = 3: weak
+    under a threshold above that, not under one below; a class that can hold one category
+    only is never weak."""
+    x = separated_groups((15, 15, 15))
+    curve = np.arange(1, 23), eigengaps(x, k_max(45), neighbours=15)
+    assert weak_eigengap(x, None, 1.08, curve)
+    assert not weak_eigengap(x, None, 1.07, curve)
+    assert not weak_eigengap(x[:3], None, 10.0)  # k_max(3) = 1
+
+
+def test_a_class_without_a_clear_eigengap_is_counted_by_modularity():
+    """The overlapping groups' best gap (0.026) is under WEAK_GAP and the eigengap alone reads
+    them as one; counted by modularity, the class gets Louvain's own count (9 of the 10 groups),
+    its range from modularity too, and no layout count. Separate groups keep the eigengap."""
+    x = overlapping_groups()
+    assert weak_eigengap(l2_normalize(x), None)
+    alone = estimate_k(x, resamples=4, weak_gap=0).classes[0]
+    assert (alone.criterion, alone.k) == ("eigengap", 1)
+    found = estimate_k(x, resamples=4, on_layout=True).classes[0]
+    ks, votes = class_curve(l2_normalize(x), "modularity", None, 0)
+    assert (found.criterion, found.k, found.on_layout) == ("modularity", best_k(ks, votes), False)
+    assert found.k == 9 and found.low <= 9 <= found.high
+    np.testing.assert_array_equal(found.scores, votes)
+    clear = estimate_k(separated_groups((20, 20, 20)), resamples=0).classes[0]
+    assert (clear.criterion, clear.k) == ("eigengap", 3)

@@ -15,6 +15,12 @@ can pick another K. The criteria (all on unit-length features, chosen among by
   weighted again by the share of neighbours its two rows have in common (the Jaccard weight of
   shared-nearest-neighbour clustering), so an edge between two rows whose neighbourhoods
   differ weighs little; or ``"knn"``, every edge 1.
+  Where a class's best gap on its fuzzy NEIGHBOURS graph is under WEAK_GAP (``weak_gap``),
+  its rows hold no near-disconnected parts and the curve's peak says little (MMLU's subjects,
+  which share their topic's neighbourhoods, gave near-equal peaks that flipped with the
+  features); such a class is counted by ``"modularity"`` on that graph instead, with its
+  range from the same criterion, and is not counted on a layout.
+  ``ClassEstimate.criterion`` says which counted it.
 - ``"hdbscan"``: HDBSCAN run over a range of minimum group sizes (2 .. a third of the class);
   a count that persists over a wide range of sizes is a structure rather than an artefact of one
   size. Score of K: the share (in log size) of the range that yields K clusters.

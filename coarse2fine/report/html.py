@@ -168,6 +168,7 @@ def _k_curves(clusters: dict) -> str | None:
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
     for ax in axes.flat[len(names) :]:
         ax.set_visible(False)
+    switched: set[str] = set()  # criteria that counted some classes instead (WEAK_GAP)
     for ax, name in zip(axes.flat, names, strict=False):
         got = estimate["classes"][name]
         ks = np.array([k for k, _ in got["curve"]], dtype=float)
@@ -182,10 +183,15 @@ def _k_curves(clusters: dict) -> str | None:
             ax.plot(near, scores[np.array(near) - 1], "o", mfc="none", color="#c33")
         label = name.replace("$", r"\$")  # a label is text, not math markup
         where = ", on the layout" if got.get("on") == "layout" else ""
+        by = got.get("criterion", estimate["criterion"])
+        if by != estimate["criterion"]:  # no clear eigengap: another criterion's curve
+            where += f", by {by}"
+            switched.add(by)
         ax.set_title(f"{label}: K={k} ({got['low']}-{got['high']}{where})", fontsize=8)
         ax.tick_params(labelsize=7)
     fig.supxlabel("K (categories in the coarse class)", fontsize=9)
-    fig.supylabel(f"{estimate['criterion']} score", fontsize=9)
+    marked = "".join(f"; {by} where marked" for by in sorted(switched))
+    fig.supylabel(f"{estimate['criterion']} score{marked}", fontsize=9)
     fig.tight_layout()
     return _png(fig)
 
@@ -435,7 +441,9 @@ def _page(run: Path, coarse: str | None) -> str:
             "peaks nearly as high; shaded: the range over 80 % subsamples of its rows). A curve "
             "with no clear peak means the number is uncertain: rerun with <code>--n-fine</code> "
             "and a JSON object of counts per coarse class to choose it (the summary prints the "
-            "estimated ones in that form).</p>"
+            "estimated ones in that form). A class marked <em>by modularity</em> showed no "
+            "clear eigengap (no near-separate groups of rows); it was counted by Louvain "
+            "modularity instead, and its curve is the share of runs that found each K.</p>"
         )
         sections.append(_section("estimate", "Number of categories", note + k_curves))
     if "fine" in assignments.columns:
