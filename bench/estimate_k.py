@@ -61,7 +61,9 @@ SEEDS = (0, 1, 2)
 # (graph="snn")
 # 21: the package counts a class by Louvain modularity where its features' best eigengap is
 # under estimate_k.WEAK_GAP; the eigengap alone (weak_gap 0, the default before) as a variant
-VERSION = 21
+# 22: the same estimates; each class's best eigengap (the value tested against WEAK_GAP) and
+# criterion recorded, and tabled
+VERSION = 22
 FEATURES = ("after", "before")  # the default's clustered features; the untrained encoder's
 TARGET_TOTAL = 15.0  # % error of the total
 TARGET_FACTOR = 1.5  # per class
@@ -306,6 +308,7 @@ def run_one(cell: Cell) -> dict[str, Any]:
                 low, high = [e["low"] for e in classes], [e["high"] for e in classes]
                 on_layout = [e["on"] == "layout" for e in classes]
                 by = [e["criterion"] for e in classes]
+                gap = [e["gap"] for e in classes]
             else:
                 criterion, neighbours, graph, agreement, floor = VARIANTS[label]
                 estimate = estimate_k(
@@ -325,6 +328,7 @@ def run_one(cell: Cell) -> dict[str, Any]:
                 low = high = counts
                 on_layout = [e.on_layout for e in estimate.classes]
                 by = [e.criterion for e in estimate.classes]
+                gap = [None if e.gap is None else round(e.gap, 4) for e in estimate.classes]
             seconds = time.perf_counter() - start
             record["estimates"][kind][label] = {
                 "counts": [int(k) for k in counts],
@@ -332,6 +336,7 @@ def run_one(cell: Cell) -> dict[str, Any]:
                 "high": high,
                 "on_layout": on_layout,
                 "criterion": by,  # each class's: the package's switches where the gap is weak
+                "gap": gap,  # each class's best eigengap on its features (estimate_k.best_gap)
                 "seconds": round(seconds, 2),
                 **scores(feats, counts, clusterer),
             }
@@ -413,8 +418,45 @@ def report(records: list[dict[str, Any]]) -> None:
                     f"| {mean_std([x['total'] for x in s])} | {mean_std([x['error'] for x in s])} "
                     f"| {mean_std([x['within'] for x in s])} | — | — | — | — |"
                 )
+    lines += gap_lines(by, names)
     lines += per_class_lines(by, names)
     replace_section("estimate_k", "\n".join(lines))
+
+
+def gap_lines(by: dict[str, list[dict]], names: list[str]) -> list[str]:
+    """Per dataset, the best eigengaps of the classes the default counted by modularity (under
+    estimate_k.WEAK_GAP) and of those the eigengap counted: how far the threshold is from each."""
+    from coarse2fine.cluster.estimate_k import WEAK_GAP
+
+    lines = [
+        "",
+        "Each coarse class's best eigengap on its features' fuzzy 10-neighbour graph (`after`, "
+        "all seeds;",
+        f"`estimate_k.best_gap`): under {WEAK_GAP} the default counts the class by Louvain "
+        "modularity instead.",
+        "",
+        "| dataset | classes x seeds by modularity | their gaps | by the eigengap | their gaps |",
+        "|---|---|---|---|---|",
+    ]
+
+    def span(values: list[float]) -> str:
+        return f"{min(values):.3f}-{max(values):.3f}" if values else "—"
+
+    for d in names:
+        pairs = [
+            (gap, by_)
+            for r in by[d]
+            for gap, by_ in zip(
+                r["estimates"]["after"][DEFAULT]["gap"],
+                r["estimates"]["after"][DEFAULT]["criterion"],
+                strict=True,
+            )
+            if gap is not None
+        ]
+        weak = [g for g, c in pairs if c == "modularity"]
+        clear = [g for g, c in pairs if c != "modularity"]
+        lines.append(f"| {d} | {len(weak)} | {span(weak)} | {len(clear)} | {span(clear)} |")
+    return lines
 
 
 def per_class_lines(by: dict[str, list[dict]], names: list[str]) -> list[str]:
@@ -431,8 +473,8 @@ def per_class_lines(by: dict[str, list[dict]], names: list[str]) -> list[str]:
         "give (lowest to highest over the seeds).",
         "",
         "| dataset | coarse class | rows | K true | K separable per seed | K found per seed "
-        "| range |",
-        "|---|---|---|---|---|---|---|",
+        "| range | counted by |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for d in names:
         recs = sorted(by[d], key=lambda r: r["seed"])
@@ -447,9 +489,10 @@ def per_class_lines(by: dict[str, list[dict]], names: list[str]) -> list[str]:
             found = " / ".join(str(g["counts"][i]) for g in got)
             separable = " / ".join(str(r["separable"]["after"][i]) for r in recs)
             low, high = min(g["low"][i] for g in got), max(g["high"][i] for g in got)
+            counted = " / ".join("layout" if g["on_layout"][i] else g["criterion"][i] for g in got)
             lines.append(
                 f"| {d} | {name} | {sizes[i]} | {recs[0]['true'][i]} | {separable} | {found} "
-                f"| {low}-{high} |"
+                f"| {low}-{high} | {counted} |"
             )
     return lines
 

@@ -824,6 +824,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
                     "high": e.high,
                     "on": "layout" if e.on_layout else "features",
                     "criterion": e.criterion,  # modularity where the eigengap was weak
+                    "gap": None if e.gap is None else round(e.gap, 4),  # what decided that
                     "rivals": e.rivals,
                     "curve": [
                         [int(x), None if not np.isfinite(y) else round(float(y), 5)]

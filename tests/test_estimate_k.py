@@ -9,6 +9,8 @@ from coarse2fine.cluster.estimate_k import (
     CRITERIA,
     LAYOUT_AGREEMENT,
     LAYOUT_FLOOR,
+    WEAK_GAP,
+    best_gap,
     best_k,
     class_curve,
     eigengaps,
@@ -21,7 +23,6 @@ from coarse2fine.cluster.estimate_k import (
     restrict,
     rivals,
     shared_neighbours,
-    weak_eigengap,
 )
 from coarse2fine.cluster.kmeans import l2_normalize
 from coarse2fine.cluster.layout import layout
@@ -304,29 +305,30 @@ def overlapping_groups(seed=0):
     return np.concatenate([c + rng.standard_normal((50, 5)) for c in centres]).astype(np.float32)
 
 
-def test_a_weak_eigengap_by_hand():
-    """The three complete groups' curve (test above) has its best gap 15/14 at K = 3: weak
-    under a threshold above that, not under one below; a class that can hold one category
-    only is never weak."""
+def test_the_best_gap_by_hand():
+    """The three complete groups' curve (test above) has its best gap 15/14 at K = 3; a class
+    that can hold one category only has none (it is never weak)."""
     x = separated_groups((15, 15, 15))
     curve = np.arange(1, 23), eigengaps(x, k_max(45), neighbours=15)
-    assert weak_eigengap(x, None, 1.08, curve)
-    assert not weak_eigengap(x, None, 1.07, curve)
-    assert not weak_eigengap(x[:3], None, 10.0)  # k_max(3) = 1
+    assert best_gap(x, None, curve) == pytest.approx(15 / 14)
+    assert best_gap(x[:3], None) is None  # k_max(3) = 1
 
 
 def test_a_class_without_a_clear_eigengap_is_counted_by_modularity():
     """The overlapping groups' best gap (0.026) is under WEAK_GAP and the eigengap alone reads
     them as one; counted by modularity, the class gets Louvain's own count (9 of the 10 groups),
-    its range from modularity too, and no layout count. Separate groups keep the eigengap."""
+    its range from modularity too, and no layout count. The switch is strict at the threshold;
+    separate groups keep the eigengap."""
     x = overlapping_groups()
-    assert weak_eigengap(l2_normalize(x), None)
     alone = estimate_k(x, resamples=4, weak_gap=0).classes[0]
     assert (alone.criterion, alone.k) == ("eigengap", 1)
+    assert alone.gap == pytest.approx(best_gap(l2_normalize(x), None)) and alone.gap < WEAK_GAP
     found = estimate_k(x, resamples=4, on_layout=True).classes[0]
     ks, votes = class_curve(l2_normalize(x), "modularity", None, 0)
     assert (found.criterion, found.k, found.on_layout) == ("modularity", best_k(ks, votes), False)
     assert found.k == 9 and found.low <= 9 <= found.high
     np.testing.assert_array_equal(found.scores, votes)
+    assert estimate_k(x, resamples=0, weak_gap=alone.gap).classes[0].criterion == "eigengap"
+    assert estimate_k(x, resamples=0, weak_gap=alone.gap * 1.001).classes[0].k == 9
     clear = estimate_k(separated_groups((20, 20, 20)), resamples=0).classes[0]
-    assert (clear.criterion, clear.k) == ("eigengap", 3)
+    assert (clear.criterion, clear.k) == ("eigengap", 3) and clear.gap >= WEAK_GAP

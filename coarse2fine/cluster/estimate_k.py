@@ -131,6 +131,7 @@ class ClassEstimate:
     on_layout: bool = False  # counted on the class's UMAP layout rather than its features
     rivals: list[int] = field(default_factory=list)  # other peaks nearly as high (``rivals``)
     criterion: str = DEFAULT_CRITERION  # the curve's: "modularity" where the gap was weak
+    gap: float | None = None  # the features' best eigengap, tested against WEAK_GAP (best_gap)
 
 
 @dataclass
@@ -221,10 +222,12 @@ def estimate_k(
     ]
     # each class's criterion: the eigengap's classes without a clear gap are counted by modularity
     counted_by = [criterion] * len(groups)
-    if criterion == "eigengap" and weak_gap > 0:
+    gaps: list[float | None] = [None] * len(groups)
+    if criterion == "eigengap":
+        plain = neighbours == NEIGHBOURS and graph == "fuzzy"  # the curve tested is at hand
         for i, rows in enumerate(groups):
-            plain = neighbours == NEIGHBOURS and graph == "fuzzy"  # the curve tested is at hand
-            if weak_eigengap(rows, min_size, weak_gap, curves[i] if plain else None):
+            gaps[i] = best_gap(rows, min_size, curves[i] if plain else None)
+            if gaps[i] is not None and gaps[i] < weak_gap:
                 counted_by[i], ranks[i] = "modularity", None
                 curves[i] = class_curve(rows, "modularity", min_size, seed, NEIGHBOURS)
     share = FINEST_SHARE if pick == "finest" else None
@@ -245,8 +248,8 @@ def estimate_k(
     )
     placed = [next(laid) if want else None for want in wanted]
     classes = []
-    for rows, positions, (ks, scores), ranked, by in zip(
-        groups, placed, curves, ranks, counted_by, strict=True
+    for rows, positions, (ks, scores), ranked, by, gap in zip(
+        groups, placed, curves, ranks, counted_by, gaps, strict=True
     ):
         space, space_neighbours, space_graph = rows, neighbours, graph
         if by != criterion:  # modularity on the class's NEIGHBOURS graph, as counted above
@@ -280,7 +283,7 @@ def estimate_k(
             k = int(np.sort(found)[(len(found) - 1) // 2])
         near = rivals(ks, scores, k)
         classes.append(
-            ClassEstimate(k, min(found), max(found), ks, scores, kept_layout, near, by)
+            ClassEstimate(k, min(found), max(found), ks, scores, kept_layout, near, by, gap)
         )
     counts = np.array([e.k for e in classes], dtype=np.int64)
     if split == "size":
@@ -298,21 +301,18 @@ def layout_agrees(
     return layout_k <= max(agreement * features_k, floor)
 
 
-def weak_eigengap(
-    rows: np.ndarray,
-    min_size: int | None,
-    weak_gap: float = WEAK_GAP,
-    curve: tuple[np.ndarray, np.ndarray] | None = None,
-) -> bool:
-    """Whether a class's rows show no clear eigengap: the best of their fuzzy NEIGHBOURS graph
-    (``curve``: that graph's eigengap curve where already computed) under ``weak_gap``. A class
-    that can hold only one category is never weak."""
+def best_gap(
+    rows: np.ndarray, min_size: int | None, curve: tuple[np.ndarray, np.ndarray] | None = None
+) -> float | None:
+    """The best eigengap of a class's fuzzy NEIGHBOURS graph (``curve``: that graph's eigengap
+    curve where already computed), the value ``estimate_k`` tests against ``weak_gap``; None for
+    a class that can hold only one category (never weak)."""
     if k_max(len(rows), min_size) == 1:
-        return False
+        return None
     if curve is None:
         curve = class_curve(rows, "eigengap", min_size, 0, NEIGHBOURS, "fuzzy")
     scores = curve[1]
-    return not (np.isfinite(scores).any() and np.nanmax(scores) >= weak_gap)
+    return float(np.nanmax(scores)) if np.isfinite(scores).any() else 0.0
 
 
 def best_k(ks: np.ndarray, scores: np.ndarray, share: float | None = None) -> int:
