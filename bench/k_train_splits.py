@@ -1,0 +1,107 @@
+"""Unknown K on larger categories: ``discover`` without ``--n-fine`` on the train splits.
+
+The estimate's benchmark (bench/estimate_k.py) reads the test splits, whose categories hold
+15-55 rows. Users' data are often larger, and the eigengap's values shrink as a class's graph
+grows, so a threshold on them read on the test splits may not carry over. Each cell runs the
+default ``discover`` without K on a train split (HWU64's 8,954 rows, 33-159 per intent;
+CLINC's 15,000, 100 per intent), once as the package does by default (``eigengap alone``) and
+once with the classes whose best eigengap is under ``estimate_k.WEAK_GAP_TRIED`` counted by
+Louvain modularity (``weak gaps by modularity``, the switch of docs/ESTIMATE_K.md "Classes
+without a clear gap"). Records ACC, the categories found, and per coarse class the true count,
+the count, its criterion and its best gap.
+
+    python bench/k_train_splits.py
+    python bench/k_train_splits.py --report-only
+
+One cell per (dataset, variant, seed) under bench/results/k_train_splits/.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from common import ROOT, mean_std, replace_section
+from harness import Cell, main
+
+RESULTS = ROOT / "bench" / "results" / "k_train_splits"
+VARIANTS = {"eigengap alone": 0.0, "weak gaps by modularity": None}  # None: WEAK_GAP_TRIED
+DATASETS = ("hwu64", "clinc")
+CELLS = [
+    Cell(d, variant.replace(" ", "-"), 0, {"version": 1, "variant": variant})
+    for d in DATASETS
+    for variant in VARIANTS
+]
+
+
+def run_one(cell: Cell) -> dict[str, Any]:
+    import coarse2fine.cluster.estimate_k as module
+    from coarse2fine import Discoverer
+    from coarse2fine.data import load_dataset
+    from coarse2fine.metrics import clustering_scores
+
+    extra = {"on_bad_rows": "drop"} if cell.dataset == "hwu64" else {}
+    data = load_dataset(cell.dataset, "train", **extra)
+    threshold = VARIANTS[cell.settings["variant"]]
+    module.WEAK_GAP = module.WEAK_GAP_TRIED if threshold is None else threshold
+    start = time.perf_counter()
+    est = Discoverer(seed=cell.seed, progress=False).fit(data)
+    seconds = time.perf_counter() - start
+    true: dict[str, set] = {}
+    for coarse, fine in zip(data.coarse, data.fine, strict=True):
+        true.setdefault(str(coarse), set()).add(fine)
+    classes = {
+        c: {"true": len(true[str(c)]), "k": e["k"], "criterion": e["criterion"], "gap": e["gap"]}
+        for c, e in est.k_estimate_["classes"].items()
+    }
+    scores = clustering_scores(data.fine, est.labels_)
+    return {
+        "rows": len(data),
+        "true": sum(len(v) for v in true.values()),
+        "found": len(est.categories_),
+        "seconds": round(seconds, 1),
+        "weak_gap": module.WEAK_GAP,
+        "classes": classes,
+        **{k: round(float(v), 2) for k, v in scores.items()},
+    }
+
+
+def report(records: list[dict[str, Any]]) -> None:
+    lines = [
+        "## Unknown K on the train splits (larger categories)",
+        "",
+        "`discover` without `--n-fine` on the train splits (HWU64 8,954 rows, CLINC 15,000), as",
+        "the package does by default and with the classes whose best eigengap is under",
+        '`estimate_k.WEAK_GAP_TRIED` counted by Louvain modularity (docs/ESTIMATE_K.md, "Classes',
+        'without a clear gap"). Classes by modularity: coarse classes under the threshold.',
+        "",
+        "Command: `python bench/k_train_splits.py`  ",
+        "Machine: " + ("; ".join(sorted({r["machine"] for r in records})) or "—"),
+        "",
+        "| dataset | variant | seeds | K true | K found | classes by modularity | ACC | ARI "
+        "| NMI | best gaps (lowest-highest) | seconds |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for d in DATASETS:
+        for variant in VARIANTS:
+            row = variant.replace(" ", "-")
+            recs = [r for r in records if r["dataset"] == d and r["row"] == row]
+            if not recs:
+                continue
+            gaps = [e["gap"] for r in recs for e in r["classes"].values() if e["gap"] is not None]
+            switched = [
+                sum(e["criterion"] == "modularity" for e in r["classes"].values()) for r in recs
+            ]
+            lines.append(
+                f"| {d} | {variant} | {len(recs)} | {recs[0]['true']} "
+                f"| {mean_std([r['found'] for r in recs])} "
+                f"| {mean_std(switched)} of {len(recs[0]['classes'])} "
+                f"| {mean_std([r['ACC'] for r in recs])} | {mean_std([r['ARI'] for r in recs])} "
+                f"| {mean_std([r['NMI'] for r in recs])} "
+                f"| {min(gaps):.3f}-{max(gaps):.3f} | {mean_std([r['seconds'] for r in recs])} |"
+            )
+    replace_section("k_train_splits", "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main(__file__, __doc__, CELLS, run_one, report, RESULTS)
