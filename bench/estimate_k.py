@@ -30,8 +30,6 @@ import numpy as np
 from common import ROOT, mean_std, replace_section
 from harness import Cell, main
 
-from coarse2fine.cluster.estimate_k import WEAK_GAP_TRIED
-
 RESULTS = ROOT / "bench" / "results" / "estimate_k"
 CACHE = ROOT / "bench" / "cache" / "estimate_k"
 SEEDS = (0, 1, 2)
@@ -65,9 +63,7 @@ SEEDS = (0, 1, 2)
 # under estimate_k.WEAK_GAP; the eigengap alone (weak_gap 0, the default before) as a variant
 # 22: the same estimates; each class's best eigengap (the value tested against WEAK_GAP) and
 # criterion recorded, and tabled
-# 23: the switch off by default (its train-split measurement: bench/k_train_splits.py); it is
-# the variant "default, weak gaps by modularity" (WEAK_GAP_TRIED) now
-VERSION = 23
+VERSION = 22
 FEATURES = ("after", "before")  # the default's clustered features; the untrained encoder's
 TARGET_TOTAL = 15.0  # % error of the total
 TARGET_FACTOR = 1.5  # per class
@@ -77,12 +73,10 @@ TARGET_TIME = 20.0  # % of discover's wall time
 DEFAULT = "default"  # the package's own path (Discoverer._estimate), with its plausible range
 # the same path with each class's estimate the median of the full-data one and its subsamples'
 VARIANT_MEDIAN = "default, median of subsamples"
-# the same path with the classes whose best eigengap is under WEAK_GAP_TRIED counted by modularity
-VARIANT_WEAK = "default, weak gaps by modularity"
 # the package's path with estimate_k's module settings (PICK, GRAPH, WEAK_GAP) set otherwise
 PACKAGE_VARIANTS = {
     DEFAULT: {},
-    VARIANT_WEAK: {"weak_gap": WEAK_GAP_TRIED},
+    "default, eigengap alone": {"weak_gap": 0.0},
     VARIANT_MEDIAN: {"pick": "median"},
     "default, finest of near-equal peaks": {"pick": "finest"},
     "default, shared-neighbour graph": {"graph": "snn"},
@@ -430,16 +424,16 @@ def report(records: list[dict[str, Any]]) -> None:
 
 
 def gap_lines(by: dict[str, list[dict]], names: list[str]) -> list[str]:
-    """Per dataset, the best eigengaps of the classes the weak-gap variant counted by modularity
-    (under WEAK_GAP_TRIED) and of those the eigengap counted: how far the threshold is from
-    each."""
+    """Per dataset, the best eigengaps of the classes the default counted by modularity (under
+    estimate_k.WEAK_GAP) and of those the eigengap counted: how far the threshold is from each."""
+    from coarse2fine.cluster.estimate_k import WEAK_GAP
 
     lines = [
         "",
         "Each coarse class's best eigengap on its features' fuzzy 10-neighbour graph (`after`, "
         "all seeds;",
-        f"`estimate_k.best_gap`): under {WEAK_GAP_TRIED} the variant `{VARIANT_WEAK}` counts "
-        "the class by Louvain modularity instead.",
+        f"`estimate_k.best_gap`): under {WEAK_GAP} the default counts the class by Louvain "
+        "modularity instead.",
         "",
         "| dataset | classes x seeds by modularity | their gaps | by the eigengap | their gaps |",
         "|---|---|---|---|---|",
@@ -453,8 +447,8 @@ def gap_lines(by: dict[str, list[dict]], names: list[str]) -> list[str]:
             (gap, by_)
             for r in by[d]
             for gap, by_ in zip(
-                r["estimates"]["after"][VARIANT_WEAK]["gap"],
-                r["estimates"]["after"][VARIANT_WEAK]["criterion"],
+                r["estimates"]["after"][DEFAULT]["gap"],
+                r["estimates"]["after"][DEFAULT]["criterion"],
                 strict=True,
             )
             if gap is not None

@@ -43,7 +43,8 @@ BASE = [
 # version 9: umap-spectral cuts a class's layout by Ward linkage where its groups are unequal
 # version 10: DOWN mines its neighbours in each coarse class's layout
 # (version 10 rerun 2026-12-06: DOWN counts the categories before training by Louvain modularity)
-SETTINGS = {"version": 10, "commands": BASE, "n_fine": 15}
+# version 11: a class whose features show no clear eigengap is counted by modularity
+SETTINGS = {"version": 11, "commands": BASE, "n_fine": 15}
 
 
 def run(exe: Path, args: list[str], work: Path) -> tuple[str, float]:

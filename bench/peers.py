@@ -136,9 +136,9 @@ TEXT_ROWS: dict[str, dict[str, Any]] = {
     # the count before: 10 neighbours, floor 3); 4 since the count lays out each class's rows as
     # the clusterer is given them (not re-normalised), so the clusterer cuts the very layout
     # that was counted (its cells rerun on 2026-12-06 when DOWN's count before training became
-    # Louvain modularity's: docs/ESTIMATE_K.md, "The first count"). The cells of the weak-gap
-    # switch (estimate_k.WEAK_GAP_TRIED, measured and not taken: docs/ESTIMATE_K.md "Classes
-    # without a clear gap") are in git history at commit 8956799
+    # Louvain modularity's: docs/ESTIMATE_K.md, "The first count"); 5 since a class whose
+    # features show no clear eigengap is counted by modularity (estimate_k.WEAK_GAP;
+    # docs/ESTIMATE_K.md, "Classes without a clear gap")
     **{
         name: {
             "system": "discover",
@@ -149,7 +149,7 @@ TEXT_ROWS: dict[str, dict[str, Any]] = {
             **extra,
         }
         for name, params, extra in (
-            ("unknown-k", {}, {"count": 4, **LAYOUT_CUT}),
+            ("unknown-k", {}, {"count": 5, **LAYOUT_CUT}),
             ("unknown-k-50", {"method_params": {"k": 50, "mine_in": "features"}}, {}),
         )
     },
@@ -227,7 +227,7 @@ VECTOR_ROWS: dict[str, dict[str, Any]] = {
     "pca-kmeans": {"system": "pca-kmeans", "components": 50},
     "leiden": {"system": "leiden", "resolution": 1.0},
     "discover": {"system": "discover", "params": {}, "adamw": "fused"},
-    # K unknown, as the text rows of the same names
+    # K unknown, as the text rows of the same names (``count`` 4: the weak-gap switch)
     **{
         name: {
             "system": "discover",
@@ -237,7 +237,7 @@ VECTOR_ROWS: dict[str, dict[str, Any]] = {
             **extra,
         }
         for name, params, extra in (
-            ("unknown-k", {}, {"count": 3}),
+            ("unknown-k", {}, {"count": 4}),
             ("unknown-k-50", {"method_params": {"k": 50, "mine_in": "features"}}, {}),
         )
     },

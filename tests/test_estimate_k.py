@@ -9,7 +9,7 @@ from coarse2fine.cluster.estimate_k import (
     CRITERIA,
     LAYOUT_AGREEMENT,
     LAYOUT_FLOOR,
-    WEAK_GAP_TRIED,
+    WEAK_GAP,
     best_gap,
     best_k,
     class_curve,
@@ -315,22 +315,20 @@ def test_the_best_gap_by_hand():
 
 
 def test_a_class_without_a_clear_eigengap_is_counted_by_modularity():
-    """The overlapping groups' best gap (0.026) is under the threshold tried and the eigengap
-    alone (the default) reads them as one; counted by modularity, the class gets Louvain's own
-    count (9 of the 10 groups), its range from modularity too, and no layout count. The switch
-    is strict at the threshold; separate groups keep the eigengap."""
+    """The overlapping groups' best gap (0.026) is under WEAK_GAP and the eigengap alone reads
+    them as one; counted by modularity, the class gets Louvain's own count (9 of the 10 groups),
+    its range from modularity too, and no layout count. The switch is strict at the threshold;
+    separate groups keep the eigengap."""
     x = overlapping_groups()
-    alone = estimate_k(x, resamples=4).classes[0]
+    alone = estimate_k(x, resamples=4, weak_gap=0).classes[0]
     assert (alone.criterion, alone.k) == ("eigengap", 1)
-    gap = best_gap(l2_normalize(x), None)
-    assert alone.gap == pytest.approx(gap) and gap < WEAK_GAP_TRIED
-    found = estimate_k(x, resamples=4, on_layout=True, weak_gap=WEAK_GAP_TRIED).classes[0]
+    assert alone.gap == pytest.approx(best_gap(l2_normalize(x), None)) and alone.gap < WEAK_GAP
+    found = estimate_k(x, resamples=4, on_layout=True).classes[0]
     ks, votes = class_curve(l2_normalize(x), "modularity", None, 0)
     assert (found.criterion, found.k, found.on_layout) == ("modularity", best_k(ks, votes), False)
     assert found.k == 9 and found.low <= 9 <= found.high
     np.testing.assert_array_equal(found.scores, votes)
     assert estimate_k(x, resamples=0, weak_gap=alone.gap).classes[0].criterion == "eigengap"
     assert estimate_k(x, resamples=0, weak_gap=alone.gap * 1.001).classes[0].k == 9
-    clear = estimate_k(separated_groups((20, 20, 20)), resamples=0, weak_gap=WEAK_GAP_TRIED)
-    assert (clear.classes[0].criterion, clear.classes[0].k) == ("eigengap", 3)
-    assert clear.classes[0].gap >= WEAK_GAP_TRIED
+    clear = estimate_k(separated_groups((20, 20, 20)), resamples=0).classes[0]
+    assert (clear.criterion, clear.k) == ("eigengap", 3) and clear.gap >= WEAK_GAP

@@ -15,12 +15,12 @@ can pick another K. The criteria (all on unit-length features, chosen among by
   weighted again by the share of neighbours its two rows have in common (the Jaccard weight of
   shared-nearest-neighbour clustering), so an edge between two rows whose neighbourhoods
   differ weighs little; or ``"knn"``, every edge 1.
-  With ``weak_gap`` (WEAK_GAP, off by default), a class whose best gap on its fuzzy
-  NEIGHBOURS graph is under it (no near-disconnected parts: the curve's peak says little, as
-  on MMLU's subjects, which share their topic's neighbourhoods) is counted by
-  ``"modularity"`` on that graph instead, with its range from the same criterion, and is not
-  counted on a layout; ``ClassEstimate.criterion`` says which counted it, ``gap`` the best
-  gap. Measured and not the default: the gaps shrink as classes grow (docs/ESTIMATE_K.md).
+  Where a class's best gap on its fuzzy NEIGHBOURS graph is under WEAK_GAP (``weak_gap``),
+  its rows hold no near-disconnected parts and the curve's peak says little (MMLU's subjects,
+  which share their topic's neighbourhoods, gave near-equal peaks that flipped with the
+  features); such a class is counted by ``"modularity"`` on that graph instead, with its
+  range from the same criterion, and is not counted on a layout.
+  ``ClassEstimate.criterion`` says which counted it.
 - ``"hdbscan"``: HDBSCAN run over a range of minimum group sizes (2 .. a third of the class);
   a count that persists over a wide range of sizes is a structure rather than an artefact of one
   size. Score of K: the share (in log size) of the range that yields K clusters.
@@ -106,16 +106,13 @@ LAYOUT_AGREEMENT = 1.5
 LAYOUT_FLOOR = 4
 # the eigengap reads a class as K near-disconnected parts; where the best gap of its features'
 # fuzzy NEIGHBOURS graph is under WEAK_GAP the class has no such parts and the curve's peak is
-# noise, so the class may be counted by Louvain modularity on its NEIGHBOURS graph instead,
-# which counts dense communities without sparse cuts between them. Off by default (0): at
-# WEAK_GAP_TRIED on the six test splits (bench/estimate_k.py, its gap table) it switched
-# MMLU's classes and DBpedia's Agent (best gaps 0.022-0.036; every other class 0.052 or more)
-# and raised their ACC with the estimate (51.14 -> 56.32, 50.20 -> 55.83), but larger classes
-# have smaller gaps, and on the train splits, whose categories hold 80-160 rows, most classes
-# fell under it and modularity split their categories (bench/k_train_splits.py; the requests
-# example's play class: 8 for 5). docs/ESTIMATE_K.md "Classes without a clear gap"
-WEAK_GAP = 0.0
-WEAK_GAP_TRIED = 0.045
+# noise, so the class is counted by Louvain modularity on its NEIGHBOURS graph instead, which
+# counts dense communities without sparse cuts between them (bench/estimate_k.py, versions
+# 21-22, its gap table: the best gaps of MMLU's classes and DBpedia's Agent, where the eigengap
+# was far off, were 0.022-0.036 on every seed; those of every other class of the six datasets
+# 0.052 or more; MMLU's ACC with the estimate 51.14 -> 56.32, DBpedia's 50.20 -> 55.83, the
+# others unchanged; docs/ESTIMATE_K.md "Classes without a clear gap")
+WEAK_GAP = 0.045
 # the count before training, which only sets the neighbours DOWN / DNA pull when K is unknown:
 # Louvain modularity where the user left the criterion at the default, since on untrained
 # features it comes far closer than the eigengap (bench/estimate_k.py, the `before` rows: MMLU
