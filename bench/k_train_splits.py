@@ -29,7 +29,8 @@ RESULTS = ROOT / "bench" / "results" / "k_train_splits"
 VARIANTS = {"eigengap alone": 0.0, "weak gaps by modularity": None}  # None: WEAK_GAP
 DATASETS = ("hwu64", "clinc")
 CELLS = [
-    Cell(d, variant.replace(" ", "-"), 0, {"version": 1, "variant": variant})
+    Cell(d, variant.replace(" ", "-"), seed, {"version": 1, "variant": variant})
+    for seed in (0, 1, 2)
     for d in DATASETS
     for variant in VARIANTS
 ]
