@@ -112,9 +112,9 @@ LAYOUT_FLOOR = 4
 # was far off, were 0.022-0.036 on every seed; those of every other class of the six datasets
 # 0.052 or more; MMLU's ACC with the estimate 51.14 -> 56.32, DBpedia's 50.20 -> 55.83, the
 # others unchanged). Larger classes have smaller gaps: on the train splits (bench/k_train_splits.py)
-# it fires on most classes, and takes CLINC's from 52.01 to 79.08 (431 -> 216 categories of 150)
-# but HWU64's from 66.54 to 60.21 (103 -> 126 of 64); docs/ESTIMATE_K.md "Classes without a
-# clear gap"
+# it fires on most classes, and takes CLINC's from 51.75 to 79.69 (432 -> 216 categories of 150)
+# but HWU64's from 64.33 to 59.35 (93 -> 127 of 64; 3 seeds); docs/ESTIMATE_K.md "Classes
+# without a clear gap"
 WEAK_GAP = 0.045
 # the count before training, which only sets the neighbours DOWN / DNA pull when K is unknown:
 # Louvain modularity where the user left the criterion at the default, since on untrained
