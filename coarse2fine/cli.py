@@ -294,7 +294,7 @@ def discover(
         typer.Option(
             help="with --n-fine unknown: how K is estimated per coarse class ("
             + ", ".join(CRITERIA)
-            + ")"
+            + "; eigengap counts a class without a clear gap by modularity)"
         ),
     ] = DEFAULT_CRITERION,
     min_category_size: Annotated[
