@@ -219,21 +219,27 @@ def estimate_k(
     masks = [coarse == c for c in np.unique(coarse)]
     groups = [features[mask] for mask in masks]
     deep = resamples > 0  # the rankings serve subsamples too
-    ranks = [class_ranking(rows, criterion, min_size, neighbours, graph, deep) for rows in groups]
-    curves = [
-        class_curve(rows, criterion, min_size, seed, neighbours, graph, ranked)
-        for rows, ranked in zip(groups, ranks, strict=True)
-    ]
-    # each class's criterion: the eigengap's classes without a clear gap are counted by modularity
-    counted_by = [criterion] * len(groups)
-    gaps: list[float | None] = [None] * len(groups)
-    if criterion == "eigengap":
-        plain = neighbours == NEIGHBOURS and graph == "fuzzy"  # the curve tested is at hand
-        for i, rows in enumerate(groups):
-            gaps[i] = best_gap(rows, min_size, curves[i] if plain else None)
-            if gaps[i] is not None and gaps[i] < weak_gap:
-                counted_by[i], ranks[i] = "modularity", None
-                curves[i] = class_curve(rows, "modularity", min_size, seed, NEIGHBOURS)
+    # each class's criterion, ranked neighbours, curve and best gap: the eigengap's classes
+    # without a clear gap are counted by modularity (their own graph's curve never drawn)
+    counted_by, ranks, curves, gaps = [], [], [], []
+    plain = neighbours == NEIGHBOURS and graph == "fuzzy"  # the graph the gap is tested on
+    for rows in groups:
+        by, gap, ranked, curve = criterion, None, None, None
+        if criterion == "eigengap":
+            if plain:  # the class's own curve is the one tested
+                ranked = class_ranking(rows, criterion, min_size, neighbours, graph, deep)
+                curve = class_curve(rows, criterion, min_size, seed, neighbours, graph, ranked)
+            gap = best_gap(rows, min_size, curve)  # curve None: the tested graph's, drawn there
+            if gap is not None and gap < weak_gap:
+                by, ranked = "modularity", None
+                curve = class_curve(rows, by, min_size, seed, NEIGHBOURS)
+        if curve is None:
+            ranked = class_ranking(rows, criterion, min_size, neighbours, graph, deep)
+            curve = class_curve(rows, criterion, min_size, seed, neighbours, graph, ranked)
+        counted_by.append(by)
+        ranks.append(ranked)
+        curves.append(curve)
+        gaps.append(gap)
     share = FINEST_SHARE if pick == "finest" else None
     features_total = sum(best_k(ks, scores, share) for ks, scores in curves)
     if callable(on_layout):
