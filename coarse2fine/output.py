@@ -23,6 +23,7 @@ from coarse2fine.metrics import (
     scores_by_coarse,
     true_parents,
 )
+from coarse2fine.report.html import how_counted
 from coarse2fine.report.maps import feature_maps
 
 N_EXAMPLES = 5
@@ -230,10 +231,7 @@ def summary_text(
         span = ""
         if estimate is not None:
             got = estimate["classes"][node["coarse"]]
-            where = ", on the layout" if got.get("on") == "layout" else ""
-            by = got.get("criterion", estimate["criterion"])  # recorded since WEAK_GAP
-            if by != estimate["criterion"]:
-                where += f", by {by}: no clear {estimate['criterion']}"
+            where = how_counted(got, estimate["criterion"], why=True)
             near = got.get("rivals", [])  # clusters.json before they were recorded has none
             also = f"; nearly as likely: {', '.join(map(str, near))}" if near else ""
             span = f" (estimated{where}; plausible {got['low']}-{got['high']}{also})"

@@ -153,6 +153,24 @@ def _curves(history: list[dict]) -> str | None:
 MAX_K_PANELS = 30  # coarse classes drawn in the number-of-categories figure (the largest)
 
 
+def counted_by(record: dict, criterion: str) -> str:
+    """The criterion that counted one class of clusters.json's estimate: the estimate's own
+    ``criterion``, or the one a class without a clear gap was counted by (recorded since
+    estimate_k.WEAK_GAP; older files have none)."""
+    return record.get("criterion", criterion)
+
+
+def how_counted(record: dict, criterion: str, why: bool = False) -> str:
+    """How a class's count was read, for its label: ", on the layout" where the layout's count
+    stood, ", by <criterion>" where another criterion than the estimate's counted it (``why``:
+    with the reason, no clear gap of the estimate's ``criterion``)."""
+    where = ", on the layout" if record.get("on") == "layout" else ""
+    by = counted_by(record, criterion)
+    if by != criterion:
+        where += f", by {by}" + (f": no clear {criterion}" if why else "")
+    return where
+
+
 def _k_curves(clusters: dict) -> str | None:
     """Per coarse class, the estimator's criterion against K: the chosen K marked (filled), the
     other peaks nearly as high (hollow), the plausible range shaded, so an analyst sees how clear
@@ -168,7 +186,8 @@ def _k_curves(clusters: dict) -> str | None:
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
     for ax in axes.flat[len(names) :]:
         ax.set_visible(False)
-    switched: set[str] = set()  # criteria that counted some classes instead (WEAK_GAP)
+    criterion = estimate["criterion"]
+    switched = sorted({counted_by(estimate["classes"][n], criterion) for n in names} - {criterion})
     for ax, name in zip(axes.flat, names, strict=False):
         got = estimate["classes"][name]
         ks = np.array([k for k, _ in got["curve"]], dtype=float)
@@ -182,16 +201,12 @@ def _k_curves(clusters: dict) -> str | None:
         if near:
             ax.plot(near, scores[np.array(near) - 1], "o", mfc="none", color="#c33")
         label = name.replace("$", r"\$")  # a label is text, not math markup
-        where = ", on the layout" if got.get("on") == "layout" else ""
-        by = got.get("criterion", estimate["criterion"])
-        if by != estimate["criterion"]:  # no clear eigengap: another criterion's curve
-            where += f", by {by}"
-            switched.add(by)
+        where = how_counted(got, criterion)
         ax.set_title(f"{label}: K={k} ({got['low']}-{got['high']}{where})", fontsize=8)
         ax.tick_params(labelsize=7)
     fig.supxlabel("K (categories in the coarse class)", fontsize=9)
-    marked = "".join(f"; {by} where marked" for by in sorted(switched))
-    fig.supylabel(f"{estimate['criterion']} score{marked}", fontsize=9)
+    marked = "".join(f"; {by} where marked" for by in switched)  # another criterion's curves
+    fig.supylabel(f"{criterion} score{marked}", fontsize=9)
     fig.tight_layout()
     return _png(fig)
 
