@@ -63,7 +63,10 @@ SEEDS = (0, 1, 2)
 # under estimate_k.WEAK_GAP; the eigengap alone (weak_gap 0, the default before) as a variant
 # 22: the same estimates; each class's best eigengap (the value tested against WEAK_GAP) and
 # criterion recorded, and tabled
-VERSION = 22
+# 23: Louvain modularity reads a class of more than estimate_k.MODULARITY_ROWS rows on random
+# samples of that many (each run its own); modularity on every row (the default before) and on
+# samples of 600 and 1200 rows as variants
+VERSION = 23
 FEATURES = ("after", "before")  # the default's clustered features; the untrained encoder's
 TARGET_TOTAL = 15.0  # % error of the total
 TARGET_FACTOR = 1.5  # per class
@@ -73,10 +76,15 @@ TARGET_TIME = 20.0  # % of discover's wall time
 DEFAULT = "default"  # the package's own path (Discoverer._estimate), with its plausible range
 # the same path with each class's estimate the median of the full-data one and its subsamples'
 VARIANT_MEDIAN = "default, median of subsamples"
-# the package's path with estimate_k's module settings (PICK, GRAPH, WEAK_GAP) set otherwise
+# the package's path with estimate_k's module settings (PICK, GRAPH, WEAK_GAP, MODULARITY_ROWS)
+# set otherwise
 PACKAGE_VARIANTS = {
     DEFAULT: {},
     "default, eigengap alone": {"weak_gap": 0.0},
+    "default, modularity on every row": {"modularity_rows": 0},
+    # the sample sizes MODULARITY_ROWS was chosen among (with bench/k_train_splits.py)
+    "default, modularity on samples of 600": {"modularity_rows": 600},
+    "default, modularity on samples of 1200": {"modularity_rows": 1200},
     VARIANT_MEDIAN: {"pick": "median"},
     "default, finest of near-equal peaks": {"pick": "finest"},
     "default, shared-neighbour graph": {"graph": "snn"},

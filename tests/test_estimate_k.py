@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import coarse2fine.cluster.estimate_k as estimate_module
 from coarse2fine.cluster.estimate_k import (
     CRITERIA,
     LAYOUT_AGREEMENT,
@@ -18,6 +19,7 @@ from coarse2fine.cluster.estimate_k import (
     estimate_k,
     k_max,
     layout_agrees,
+    modularity_votes,
     neighbour_graph,
     ranked_neighbours,
     restrict,
@@ -332,3 +334,52 @@ def test_a_class_without_a_clear_eigengap_is_counted_by_modularity():
     assert estimate_k(x, resamples=0, weak_gap=alone.gap * 1.001).classes[0].k == 9
     clear = estimate_k(separated_groups((20, 20, 20)), resamples=0).classes[0]
     assert (clear.criterion, clear.k) == ("eigengap", 3) and clear.gap >= WEAK_GAP
+
+
+def ring(rows: int, seed: int = 0) -> np.ndarray:
+    """Rows spread evenly round a circle: one continuous category with no parts."""
+    rng = np.random.default_rng(seed)
+    angle = rng.uniform(0, 2 * np.pi, rows)
+    noise = 0.05 * rng.standard_normal(rows)
+    return l2_normalize(np.stack([np.cos(angle), np.sin(angle), noise], 1).astype(np.float32))
+
+
+def test_modularity_counts_a_large_class_on_samples(monkeypatch):
+    """Louvain's communities on a ring grow with its rows (the ring has no parts: each count is
+    the graph's scale, not a structure). Read on samples of MODULARITY_ROWS rows, a ring four
+    times larger gets about the count of the smaller one."""
+    top = k_max(1600)
+
+    def count(rows: int, most: int) -> int:
+        monkeypatch.setattr(estimate_module, "MODULARITY_ROWS", most)
+        return best_k(np.arange(1, top + 1), modularity_votes(ring(rows), top, seed=0))
+
+    assert count(1600, 0) >= count(400, 0) + 4  # every row: the count follows the rows
+    assert abs(count(1600, 200) - count(400, 200)) <= 3
+
+
+def test_each_modularity_run_draws_its_own_sample(monkeypatch):
+    """A class over MODULARITY_ROWS rows: each of the five runs builds its graph on a different
+    sample of exactly that many of the class's rows; a class within it (or with the setting 0),
+    one graph of all its rows serves every run."""
+    built = []
+    real = estimate_module.neighbour_graph
+
+    def spy(rows, *args, **kwargs):
+        built.append(rows.copy())
+        return real(rows, *args, **kwargs)
+
+    monkeypatch.setattr(estimate_module, "neighbour_graph", spy)
+    rows = ring(300)
+    monkeypatch.setattr(estimate_module, "MODULARITY_ROWS", 120)
+    modularity_votes(rows, 20, seed=0)
+    assert [len(sample) for sample in built] == [120] * 5
+    as_sets = [{r.tobytes() for r in sample} for sample in built]
+    whole = {r.tobytes() for r in rows}
+    assert all(sample <= whole for sample in as_sets)
+    assert len({frozenset(sample) for sample in as_sets}) == 5
+    for most in (300, 0):
+        built.clear()
+        monkeypatch.setattr(estimate_module, "MODULARITY_ROWS", most)
+        modularity_votes(rows, 20, seed=0)
+        assert len(built) == 1 and np.array_equal(built[0], rows)

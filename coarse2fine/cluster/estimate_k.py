@@ -121,6 +121,12 @@ WEAK_GAP = 0.045
 # features it comes far closer than the eigengap (bench/estimate_k.py, the `before` rows: MMLU
 # 40.7 against 13 of 57, DBpedia 41 against 16 of 59; docs/ESTIMATE_K.md "The first count")
 FIRST_COUNT = "modularity"
+# Louvain modularity counts a class of more than MODULARITY_ROWS rows on random samples of that
+# many rows (each run its own; 0 or None: every row): on a nearest-neighbour graph the
+# communities it finds grow with the rows, a large category's neighbourhoods breaking into
+# several, so the count is read at the scale of the benchmarks it was chosen on
+# (docs/ESTIMATE_K.md "Counting large classes")
+MODULARITY_ROWS = 800
 
 
 @dataclass
@@ -565,13 +571,24 @@ def modularity_votes(
     rows: np.ndarray, top: int, seed: int, neighbours: int = NEIGHBOURS, runs: int = 5
 ) -> np.ndarray:
     """Share of ``runs`` Louvain runs (resolution 1) finding K communities of 2+ rows (on the
-    connectivity graph)."""
+    connectivity graph). In a class of more than MODULARITY_ROWS rows each run counts its own
+    random sample of that many rows (its graph built on the sample), so the count is read at
+    the scale it was measured at, and the votes spread over the draws."""
     import networkx as nx
 
-    graph = nx.from_scipy_sparse_array(neighbour_graph(rows, neighbours))
-    graph.remove_edges_from(nx.selfloop_edges(graph))
+    def graph_of(sample: np.ndarray):
+        graph = nx.from_scipy_sparse_array(neighbour_graph(sample, neighbours))
+        graph.remove_edges_from(nx.selfloop_edges(graph))
+        return graph
+
+    most = MODULARITY_ROWS or len(rows)
+    whole = graph_of(rows) if len(rows) <= most else None  # one graph serves every run
+    rng = np.random.default_rng(seed)
     scores = np.zeros(top)
     for run in range(runs):
+        graph = whole
+        if graph is None:
+            graph = graph_of(rows[np.sort(rng.choice(len(rows), most, replace=False))])
         found = nx.community.louvain_communities(graph, resolution=1.0, seed=seed + run)
         k = max(1, sum(len(group) >= 2 for group in found))
         scores[min(k, top) - 1] += 1.0 / runs
