@@ -27,6 +27,8 @@ can pick another K. The criteria (all on unit-length features, chosen among by
 - ``"silhouette"``: K-Means for each K, scored by the mean cosine silhouette (K >= 2).
 - ``"modularity"``: Louvain communities of the nearest-neighbour graph at resolution 1 over
   several seeds (networkx); score of K: the share of seeds finding K communities of 2+ rows.
+  A class of more than MODULARITY_ROWS rows is read on random samples of that many, each seed
+  its own: on all the rows of a large class the communities multiply with the rows.
 - ``"hdbscan-fixed"``: the earlier default, HDBSCAN with groups of at least ``min_size`` rows
   (20 unless given); a single K, no curve.
 

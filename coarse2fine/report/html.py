@@ -458,7 +458,8 @@ def _page(run: Path, coarse: str | None) -> str:
             "and a JSON object of counts per coarse class to choose it (the summary prints the "
             "estimated ones in that form). A class marked <em>by modularity</em> showed no "
             "clear eigengap (no near-separate groups of rows); it was counted by Louvain "
-            "modularity instead, and its curve is the share of runs that found each K.</p>"
+            "modularity instead, and its curve is the share of runs that found each K (in a "
+            "large class, each run on its own random sample of its rows).</p>"
         )
         sections.append(_section("estimate", "Number of categories", note + k_curves))
     if "fine" in assignments.columns:
