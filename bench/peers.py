@@ -138,7 +138,10 @@ TEXT_ROWS: dict[str, dict[str, Any]] = {
     # that was counted (its cells rerun on 2026-12-06 when DOWN's count before training became
     # Louvain modularity's: docs/ESTIMATE_K.md, "The first count"); 5 since a class whose
     # features show no clear eigengap is counted by modularity (estimate_k.WEAK_GAP;
-    # docs/ESTIMATE_K.md, "Classes without a clear gap")
+    # docs/ESTIMATE_K.md, "Classes without a clear gap"); MMLU's cells rerun on 2026-12-07
+    # when modularity began reading a class of more than estimate_k.MODULARITY_ROWS rows on
+    # samples of that many (no class of CLINC's, HWU64's or DBpedia's test split exceeds it,
+    # so their cells stand: docs/ESTIMATE_K.md, "Counting large classes")
     **{
         name: {
             "system": "discover",
