@@ -45,9 +45,10 @@ VARIANTS = {
     GIVEN: {},
 }
 SEEDS = {"modularity on samples of 600": (0,), "modularity on samples of 1200": (0,)}
+ROWS = {variant: variant.replace(" ", "-") for variant in VARIANTS}  # each variant's cell row
 DATASETS = ("hwu64", "clinc")
 CELLS = [
-    Cell(d, variant.replace(" ", "-"), seed, {"version": 1, "variant": variant})
+    Cell(d, ROWS[variant], seed, {"version": 1, "variant": variant})
     for seed in (0, 1, 2)
     for d in DATASETS
     for variant in VARIANTS
@@ -56,6 +57,8 @@ CELLS = [
 
 
 def run_one(cell: Cell) -> dict[str, Any]:
+    from sources import true_counts
+
     import coarse2fine.cluster.estimate_k as module
     from coarse2fine import Discoverer
     from coarse2fine.data import load_dataset
@@ -66,23 +69,21 @@ def run_one(cell: Cell) -> dict[str, Any]:
     for name, value in VARIANTS[cell.settings["variant"]].items():
         if value is not None:
             setattr(module, name, value)  # each cell runs in its own process
-    true: dict[str, set] = {}
-    for coarse, fine in zip(data.coarse, data.fine, strict=True):
-        true.setdefault(str(coarse), set()).add(fine)
+    true = true_counts(data)
     given = cell.settings["variant"] == GIVEN
-    n_fine = {c: len(true[str(c)]) for c in data.coarse_classes} if given else None
+    n_fine = true if given else None
     start = time.perf_counter()
     est = Discoverer(n_fine=n_fine, seed=cell.seed, progress=False).fit(data)
     seconds = time.perf_counter() - start
     estimated = {} if given else est.k_estimate_["classes"]
     classes = {
-        c: {"true": len(true[str(c)]), "k": e["k"], "criterion": e["criterion"], "gap": e["gap"]}
+        c: {"true": true[str(c)], "k": e["k"], "criterion": e["criterion"], "gap": e["gap"]}
         for c, e in estimated.items()
     }
     scores = clustering_scores(data.fine, est.labels_)
     return {
         "rows": len(data),
-        "true": sum(len(v) for v in true.values()),
+        "true": sum(true.values()),
         "found": len(est.categories_),
         "seconds": round(seconds, 1),
         "weak_gap": module.WEAK_GAP,
@@ -113,8 +114,7 @@ def report(records: list[dict[str, Any]]) -> None:
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for d in DATASETS:
-        for variant in VARIANTS:
-            row = variant.replace(" ", "-")
+        for variant, row in ROWS.items():
             recs = [r for r in records if r["dataset"] == d and r["row"] == row]
             if not recs:
                 continue
