@@ -21,6 +21,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 
+# FIRST_COUNT and RESAMPLES read from the module at call time, so its settings reach discover
+import coarse2fine.cluster.estimate_k as counting
 from coarse2fine import curate
 from coarse2fine.batching import (
     Inference,
@@ -33,9 +35,7 @@ from coarse2fine.cluster import Clustering, group_mask, l2_normalize, nearest_ce
 from coarse2fine.cluster.estimate_k import (
     CRITERIA,
     DEFAULT_CRITERION,
-    FIRST_COUNT,
     NEIGHBOURS,
-    RESAMPLES,
     estimate_k,
 )
 from coarse2fine.cluster.layout import forget_layouts
@@ -656,7 +656,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
         self.method_ = self._build(len(self.coarse_classes_), encoder, n_fine)
         # for a method that counts K itself while training (DNA, DOWN): the user's options, the
         # criterion FIRST_COUNT where left at the default (that count only sets the neighbours)
-        first = FIRST_COUNT if self.k_estimator == DEFAULT_CRITERION else self.k_estimator
+        first = counting.FIRST_COUNT if self.k_estimator == DEFAULT_CRITERION else self.k_estimator
         self.method_.count_options = {
             "criterion": first,
             "min_size": self.min_category_size,
@@ -823,7 +823,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
                     "low": e.low,
                     "high": e.high,
                     "on": "layout" if e.on_layout else "features",
-                    "criterion": e.criterion,  # modularity where the eigengap was weak
+                    "criterion": e.criterion,  # WEAK_COUNT's where the eigengap was weak
                     "gap": None if e.gap is None else round(e.gap, 4),  # what decided that
                     "rivals": e.rivals,
                     "curve": [
@@ -850,7 +850,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
             min_size=self.min_category_size,
             neighbours=neighbours,
             seed=self.seed,
-            resamples=RESAMPLES if ranged else 0,
+            resamples=counting.RESAMPLES if ranged else 0,
             on_layout=lambda total: rule(total) == "umap-spectral",
         )
         self.clusterer_ = rule(found.features_total)

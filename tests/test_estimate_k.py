@@ -14,6 +14,7 @@ from coarse2fine.cluster.estimate_k import (
     best_gap,
     best_k,
     class_curve,
+    disagreement,
     eigengaps,
     estimate_counts,
     estimate_k,
@@ -25,6 +26,7 @@ from coarse2fine.cluster.estimate_k import (
     restrict,
     rivals,
     shared_neighbours,
+    stabilities,
 )
 from coarse2fine.cluster.kmeans import l2_normalize
 from coarse2fine.cluster.layout import layout
@@ -71,6 +73,40 @@ def test_silhouette_cannot_say_one_group():
     found = estimate_k(data.vectors, data.coarse_ids, criterion="silhouette", resamples=0)
     assert found.counts[0] == 3 and found.counts[1] >= 2
     assert np.isnan(found.classes[1].scores[0])
+
+
+def test_disagreement_by_hand():
+    """The share of rows whose labels differ under the best matching of groups: a renaming of
+    the groups disagrees on none; [0,0,1,1] against [0,1,0,1] on half under either matching;
+    [0,0,0,1,1,2] against [1,1,1,0,2,2] matches 0->1, 1->0 or 2, 2->2: one row of six."""
+    assert disagreement(np.array([0, 0, 1, 1]), np.array([1, 1, 0, 0]), 2) == 0.0
+    assert disagreement(np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1]), 2) == 0.5
+    a, b = np.array([0, 0, 0, 1, 1, 2]), np.array([1, 1, 1, 0, 2, 2])
+    assert disagreement(a, b, 3) == pytest.approx(1 / 6)
+
+
+def test_stability_finds_the_groups_and_not_a_cut_through_one():
+    """Three separate groups of 40 rows: K-Means on either half finds them, so K = 3 is
+    perfectly stable (score 1) and the curve's best; a cut of the groups into more parts lands
+    elsewhere on each half, so every K from 4 scores well under it. K = 1 has no score."""
+    x = separated_groups((40, 40, 40))
+    scores = stabilities(x, 10, seed=0)
+    assert np.isnan(scores[0])
+    assert scores[2] == pytest.approx(1.0)
+    assert np.nanargmax(scores) == 2 and np.all(scores[3:] < 0.9)
+    found = estimate_k(x, criterion="stability", resamples=0).classes[0]
+    assert (found.k, found.criterion) == (3, "stability")
+
+
+def test_weak_count_sets_what_counts_a_class_without_a_clear_gap(monkeypatch):
+    """WEAK_COUNT names the criterion a class under WEAK_GAP is counted by: set to "stability"
+    the overlapping groups get that criterion's curve (the test above: modularity's by default)."""
+    monkeypatch.setattr(estimate_module, "WEAK_COUNT", "stability")
+    x = overlapping_groups()
+    found = estimate_k(x, resamples=0).classes[0]
+    ks, scores = class_curve(l2_normalize(x), "stability", None, 0)
+    assert found.criterion == "stability" and found.k == best_k(ks, scores)
+    np.testing.assert_array_equal(found.scores, scores)
 
 
 def test_small_groups_count_without_a_minimum_size():

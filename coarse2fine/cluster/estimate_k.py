@@ -18,8 +18,8 @@ can pick another K. The criteria (all on unit-length features, chosen among by
   Where a class's best gap on its fuzzy NEIGHBOURS graph is under WEAK_GAP (``weak_gap``),
   its rows hold no near-disconnected parts and the curve's peak says little (MMLU's subjects,
   which share their topic's neighbourhoods, gave near-equal peaks that flipped with the
-  features); such a class is counted by ``"modularity"`` on that graph instead, with its
-  range from the same criterion, and is not counted on a layout.
+  features); such a class is counted by WEAK_COUNT (``"modularity"`` on that graph) instead,
+  with its range from the same criterion, and is not counted on a layout.
   ``ClassEstimate.criterion`` says which counted it.
 - ``"hdbscan"``: HDBSCAN run over a range of minimum group sizes (2 .. a third of the class);
   a count that persists over a wide range of sizes is a structure rather than an artefact of one
@@ -29,6 +29,13 @@ can pick another K. The criteria (all on unit-length features, chosen among by
   several seeds (networkx); score of K: the share of seeds finding K communities of 2+ rows.
   A class of more than MODULARITY_ROWS rows is read on random samples of that many, each seed
   its own: on all the rows of a large class the communities multiply with the rows.
+- ``"stability"``: clustering stability over random halves (Lange, Roth, Braun and Buhmann
+  2004): each of STABILITY_RUNS runs splits the class in two halves, clusters each by K-Means
+  with K groups, labels the second half by the first's centres, and counts the share of rows
+  whose two labels disagree under the best matching of groups; that share over the share a
+  random labelling with the same group sizes disagrees by is the instability. Score of K
+  (K >= 2): one minus it. A partition the rows hold is found again from either half; a cut
+  through rows without one lands elsewhere each time.
 - ``"hdbscan-fixed"``: the earlier default, HDBSCAN with groups of at least ``min_size`` rows
   (20 unless given); a single K, no curve.
 
@@ -79,7 +86,7 @@ from coarse2fine.cluster.kmeans import l2_normalize
 from coarse2fine.cluster.layout import layout
 
 DEFAULT_CRITERION = "eigengap"
-CRITERIA = ("eigengap", "hdbscan", "silhouette", "modularity", "hdbscan-fixed")
+CRITERIA = ("eigengap", "hdbscan", "silhouette", "modularity", "stability", "hdbscan-fixed")
 SPLITS = ("size", "criterion")
 MAX_PER_CLASS = 60  # the most categories one coarse class is searched for
 # rows in each row's graph neighbourhood: 10 was the best of 5 / 10 / 15 over the six benchmark
@@ -118,6 +125,10 @@ LAYOUT_FLOOR = 4
 # but HWU64's from 64.33 to 59.35 (93 -> 127 of 64; 3 seeds; with MODULARITY_ROWS: 86.56, 166
 # and 61.24, 117); docs/ESTIMATE_K.md "Classes without a clear gap"
 WEAK_GAP = 0.045
+# the criterion a class without a clear gap is counted by: modularity; "stability" was measured
+# against it (bench/estimate_k.py version 24, bench/k_train_splits.py; docs/ESTIMATE_K.md
+# "Clustering stability")
+WEAK_COUNT = "modularity"
 # the count before training, which only sets the neighbours DOWN / DNA pull when K is unknown:
 # Louvain modularity where the user left the criterion at the default, since on untrained
 # features it comes far closer than the eigengap (bench/estimate_k.py, the `before` rows: MMLU
@@ -131,6 +142,7 @@ FIRST_COUNT = "modularity"
 # 216 -> 166 categories of 150, ACC 79.69 -> 86.56, HWU64's 127 -> 117 of 64, 59.35 -> 61.24,
 # 3 seeds; 800 chosen among 600, 800 and 1200 with bench/estimate_k.py's MMLU)
 MODULARITY_ROWS = 800
+STABILITY_RUNS = 5  # pairs of halves the "stability" criterion clusters per K
 
 
 @dataclass
@@ -241,7 +253,7 @@ def estimate_k(
                 curve = class_curve(rows, criterion, min_size, seed, neighbours, graph, ranked)
             gap = best_gap(rows, min_size, curve)  # curve None: the tested graph's, drawn there
             if gap is not None and gap < weak_gap:
-                by, ranked = "modularity", None
+                by, ranked = WEAK_COUNT, None
                 curve = class_curve(rows, by, min_size, seed, NEIGHBOURS)
         if curve is None:
             ranked = class_ranking(rows, criterion, min_size, neighbours, graph, deep)
@@ -396,6 +408,8 @@ def class_curve(
         scores = silhouettes(rows, top, seed)
     elif criterion == "modularity":
         scores = modularity_votes(rows, top, seed, neighbours)
+    elif criterion == "stability":
+        scores = stabilities(rows, top, seed)
     else:
         scores = np.full(top, np.nan)
         scores[min(hdbscan_count(rows, min_size or FIXED_MIN_SIZE), top) - 1] = 1.0
@@ -597,3 +611,43 @@ def modularity_votes(
         k = max(1, sum(len(group) >= 2 for group in found))
         scores[min(k, top) - 1] += 1.0 / runs
     return scores
+
+
+def stabilities(rows: np.ndarray, top: int, seed: int, runs: int | None = None) -> np.ndarray:
+    """One minus the instability of K-Means with K groups, K = 2..top (K = 1 has none), over
+    ``runs`` (None: STABILITY_RUNS) random splits of the rows in two halves: the share of the
+    second half's rows labelled otherwise by the first half's centres than by its own
+    clustering (under the best matching of groups), over the share for a random relabelling
+    of the second half (Lange et al. 2004)."""
+    from coarse2fine.cluster.kmeans import kmeans
+
+    runs = STABILITY_RUNS if runs is None else runs
+    rng = np.random.default_rng(seed)
+    half = len(rows) // 2
+    scores = np.full(top, np.nan)
+    for k in range(2, min(top, half) + 1):
+        found, chance = 0.0, 0.0
+        for _ in range(runs):
+            order = rng.permutation(len(rows))
+            first, second = rows[order[:half]], rows[order[half : 2 * half]]
+            _, centres = kmeans(first, k, seed=int(rng.integers(2**31)), n_init=1)
+            own, _ = kmeans(second, k, seed=int(rng.integers(2**31)), n_init=1)
+            carried = np.argmin(
+                (centres**2).sum(1)[None, :] - 2 * second @ centres.T, axis=1
+            )  # each row's nearest of the first half's centres
+            found += disagreement(carried, own, k)
+            chance += disagreement(rng.permutation(own), own, k)
+        if chance > 0:
+            scores[k - 1] = 1.0 - found / chance
+    return scores
+
+
+def disagreement(a: np.ndarray, b: np.ndarray, k: int) -> float:
+    """The share of rows whose labels in ``a`` and ``b`` (each 0..k-1) differ under the matching
+    of ``a``'s groups to ``b``'s that agrees on the most rows."""
+    from scipy.optimize import linear_sum_assignment
+
+    table = np.zeros((k, k))
+    np.add.at(table, (a, b), 1)
+    matched_a, matched_b = linear_sum_assignment(-table)
+    return 1.0 - table[matched_a, matched_b].sum() / len(a)
