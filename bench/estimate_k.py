@@ -66,7 +66,9 @@ SEEDS = (0, 1, 2)
 # 23: Louvain modularity reads a class of more than estimate_k.MODULARITY_ROWS rows on random
 # samples of that many (each run its own); modularity on every row (the default before) and on
 # samples of 600 and 1200 rows as variants
-VERSION = 23
+# 24: the package's "stability" criterion (clustering stability over halves) counting the classes
+# without a clear gap in modularity's place (estimate_k.WEAK_COUNT), as a variant
+VERSION = 24
 FEATURES = ("after", "before")  # the default's clustered features; the untrained encoder's
 TARGET_TOTAL = 15.0  # % error of the total
 TARGET_FACTOR = 1.5  # per class
@@ -76,8 +78,8 @@ TARGET_TIME = 20.0  # % of discover's wall time
 DEFAULT = "default"  # the package's own path (Discoverer._estimate), with its plausible range
 # the same path with each class's estimate the median of the full-data one and its subsamples'
 VARIANT_MEDIAN = "default, median of subsamples"
-# the package's path with estimate_k's module settings (PICK, GRAPH, WEAK_GAP, MODULARITY_ROWS)
-# set otherwise
+# the package's path with estimate_k's module settings (PICK, GRAPH, WEAK_GAP, MODULARITY_ROWS,
+# WEAK_COUNT) set otherwise
 PACKAGE_VARIANTS = {
     DEFAULT: {},
     "default, eigengap alone": {"weak_gap": 0.0},
@@ -85,6 +87,9 @@ PACKAGE_VARIANTS = {
     # the sample sizes MODULARITY_ROWS was chosen among (with bench/k_train_splits.py)
     "default, modularity on samples of 600": {"modularity_rows": 600},
     "default, modularity on samples of 1200": {"modularity_rows": 1200},
+    # clustering stability in modularity's place (docs/ESTIMATE_K.md "Clustering stability"),
+    # without the plausible range (its 8 subsamples would each cost as much as the count)
+    "default, weak gaps by stability": {"weak_count": "stability", "resamples": 0},
     VARIANT_MEDIAN: {"pick": "median"},
     "default, finest of near-equal peaks": {"pick": "finest"},
     "default, shared-neighbour graph": {"graph": "snn"},

@@ -11,7 +11,8 @@ Louvain modularity on all their rows (``weak gaps by modularity``: docs/ESTIMATE
 "Classes without a clear gap", the default on 2026-12-06); and the package's default, where
 modularity reads a class of more than ``MODULARITY_ROWS`` rows on random samples of that
 many (``modularity on samples``: docs/ESTIMATE_K.md "Counting large classes"; beside it, on
-seed 0, samples of 600 and 1200 rows, the values it was chosen among). ``K given``, the
+seed 0, samples of 600 and 1200 rows, the values it was chosen among; and clustering stability
+counting in modularity's place, ``stability instead of modularity``). ``K given``, the
 true count of each coarse class passed as ``n_fine``, is what the estimate is measured
 against. Modularity also makes the count before training that sets DOWN's neighbours, so the
 setting reaches the features too. Records ACC, the categories found, and per coarse class the
@@ -41,10 +42,23 @@ VARIANTS = {
     # the sample size chosen among (seed 0 only; the test splits' side: bench/estimate_k.py)
     "modularity on samples of 600": {"WEAK_GAP": None, "MODULARITY_ROWS": 600},
     "modularity on samples of 1200": {"WEAK_GAP": None, "MODULARITY_ROWS": 1200},
+    # clustering stability (estimate_k's "stability") in modularity's place, before training
+    # and after (seed 0): docs/ESTIMATE_K.md "Clustering stability"; without the plausible
+    # range (RESAMPLES 0: its 8 subsamples would each cost as much as the count again)
+    "stability instead of modularity": {
+        "WEAK_GAP": None,
+        "WEAK_COUNT": "stability",
+        "FIRST_COUNT": "stability",
+        "RESAMPLES": 0,
+    },
     # the reference: the true count of each coarse class given (``n_fine``), nothing estimated
     GIVEN: {},
 }
-SEEDS = {"modularity on samples of 600": (0,), "modularity on samples of 1200": (0,)}
+SEEDS = {
+    "modularity on samples of 600": (0,),
+    "modularity on samples of 1200": (0,),
+    "stability instead of modularity": (0,),
+}
 ROWS = {variant: variant.replace(" ", "-") for variant in VARIANTS}  # each variant's cell row
 DATASETS = ("hwu64", "clinc")
 CELLS = [
@@ -87,6 +101,7 @@ def run_one(cell: Cell) -> dict[str, Any]:
         "found": len(est.categories_),
         "seconds": round(seconds, 1),
         "weak_gap": module.WEAK_GAP,
+        "weak_count": module.WEAK_COUNT,
         "modularity_rows": module.MODULARITY_ROWS,
         "classes": classes,
         **{k: round(float(v), 2) for k, v in scores.items()},
@@ -104,12 +119,15 @@ def report(records: list[dict[str, Any]]) -> None:
         "default, modularity reading a class of more than `estimate_k.MODULARITY_ROWS` rows on",
         'random samples of that many ("modularity on samples": docs/ESTIMATE_K.md, "Counting large',
         "classes\"); beside them `K given`, each coarse class's true count passed as `n_fine`.",
-        "Classes by modularity: coarse classes under the threshold.",
+        "Beside them, clustering stability counting in modularity's place before training and",
+        'after (`stability instead of modularity`: docs/ESTIMATE_K.md, "Clustering stability").',
+        "Classes without a clear gap: coarse classes under the threshold, counted by modularity",
+        "(or stability).",
         "",
         "Command: `python bench/k_train_splits.py`  ",
         "Machine: " + ("; ".join(sorted({r["machine"] for r in records})) or "—"),
         "",
-        "| dataset | variant | seeds | K true | K found | classes by modularity | ACC | ARI "
+        "| dataset | variant | seeds | K true | K found | classes without a clear gap | ACC | ARI "
         "| NMI | best gaps (lowest-highest) | seconds |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -120,7 +138,7 @@ def report(records: list[dict[str, Any]]) -> None:
                 continue
             gaps = [e["gap"] for r in recs for e in r["classes"].values() if e["gap"] is not None]
             switched = [
-                sum(e["criterion"] == "modularity" for e in r["classes"].values()) for r in recs
+                sum(e["criterion"] != "eigengap" for e in r["classes"].values()) for r in recs
             ]
             by_modularity = f"{mean_std(switched)} of {len(recs[0]['classes'])}" if gaps else "—"
             lines.append(
