@@ -316,6 +316,18 @@ def test_the_discoverer_hands_its_estimate_options_to_the_methods_own_count():
     assert default.k_estimate_["criterion"] == "eigengap"  # the clustering's count: unchanged
 
 
+def test_the_discoverer_reads_the_first_count_setting_when_it_fits(monkeypatch):
+    """estimate_k.FIRST_COUNT is read at fit time, not bound at import, so a setting of the
+    module (as bench/k_train_splits.py makes) reaches the method's count."""
+    import coarse2fine.cluster.estimate_k as counting
+    from coarse2fine import Discoverer
+
+    monkeypatch.setattr(counting, "FIRST_COUNT", "stability")
+    data = make_hierarchical_blobs((3, 2), rows_per_fine=20, dim=8, noise=0.2, seed=1)
+    est = Discoverer("down", n_fine=None, epochs=1, fallback=False, progress=False).fit(data)
+    assert est.method_.count_options == {"criterion": "stability", "min_size": None}
+
+
 def test_a_student_bank_writer_stores_the_training_forward_and_keeps_no_momentum_copy(tiny_vectors):
     method, prepared, _ = _fitted(
         DOWN, DOWNConfig(k=4, warmup_epochs=0, bank_writer="student"), tiny_vectors
