@@ -294,7 +294,8 @@ def discover(
         typer.Option(
             help="with --n-fine unknown: how K is estimated per coarse class ("
             + ", ".join(CRITERIA)
-            + "; eigengap counts a class without a clear gap by modularity)"
+            + "; eigengap counts a class without a clear gap by modularity; stability, "
+            "K-Means on halves of each class for every K, is the slowest)"
         ),
     ] = DEFAULT_CRITERION,
     min_category_size: Annotated[
