@@ -140,10 +140,10 @@ def report(records: list[dict[str, Any]]) -> None:
             switched = [
                 sum(e["criterion"] != "eigengap" for e in r["classes"].values()) for r in recs
             ]
-            by_modularity = f"{mean_std(switched)} of {len(recs[0]['classes'])}" if gaps else "—"
+            weak = f"{mean_std(switched)} of {len(recs[0]['classes'])}" if gaps else "—"
             lines.append(
                 f"| {d} | {variant} | {len(recs)} | {recs[0]['true']} "
-                f"| {mean_std([r['found'] for r in recs])} | {by_modularity} "
+                f"| {mean_std([r['found'] for r in recs])} | {weak} "
                 f"| {mean_std([r['ACC'] for r in recs])} | {mean_std([r['ARI'] for r in recs])} "
                 f"| {mean_std([r['NMI'] for r in recs])} "
                 f"| {f'{min(gaps):.3f}-{max(gaps):.3f}' if gaps else '—'} "

@@ -14,7 +14,6 @@ from coarse2fine.cluster.estimate_k import (
     best_gap,
     best_k,
     class_curve,
-    disagreement,
     eigengaps,
     estimate_counts,
     estimate_k,
@@ -31,6 +30,7 @@ from coarse2fine.cluster.estimate_k import (
 from coarse2fine.cluster.kmeans import l2_normalize
 from coarse2fine.cluster.layout import layout
 from coarse2fine.data.synthetic import make_hierarchical_blobs
+from coarse2fine.metrics import cluster_acc
 
 
 def separated_groups(sizes, dim=8, seed=0):
@@ -75,14 +75,18 @@ def test_silhouette_cannot_say_one_group():
     assert np.isnan(found.classes[1].scores[0])
 
 
-def test_disagreement_by_hand():
-    """The share of rows whose labels differ under the best matching of groups: a renaming of
-    the groups disagrees on none; [0,0,1,1] against [0,1,0,1] on half under either matching;
-    [0,0,0,1,1,2] against [1,1,1,0,2,2] matches 0->1, 1->0 or 2, 2->2: one row of six."""
-    assert disagreement(np.array([0, 0, 1, 1]), np.array([1, 1, 0, 0]), 2) == 0.0
-    assert disagreement(np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1]), 2) == 0.5
-    a, b = np.array([0, 0, 0, 1, 1, 2]), np.array([1, 1, 1, 0, 2, 2])
-    assert disagreement(a, b, 3) == pytest.approx(1 / 6)
+def test_the_disagreement_stability_counts_by_hand():
+    """Stability's disagreement is 1 - clustering ACC / 100: the share of rows whose labels
+    differ under the best matching of groups. A renaming of the groups disagrees on none;
+    [0,0,1,1] against [0,1,0,1] on half under either matching; [0,0,0,1,1,2] against
+    [1,1,1,0,2,2] matches 0->1, 1->0 or 2, 2->2: one row of six."""
+
+    def disagreement(a, b):
+        return 1.0 - cluster_acc(np.array(b), np.array(a)) / 100.0
+
+    assert disagreement([0, 0, 1, 1], [1, 1, 0, 0]) == 0.0
+    assert disagreement([0, 0, 1, 1], [0, 1, 0, 1]) == 0.5
+    assert disagreement([0, 0, 0, 1, 1, 2], [1, 1, 1, 0, 2, 2]) == pytest.approx(1 / 6)
 
 
 def test_stability_finds_the_groups_and_not_a_cut_through_one():

@@ -617,9 +617,13 @@ def stabilities(rows: np.ndarray, top: int, seed: int, runs: int | None = None) 
     """One minus the instability of K-Means with K groups, K = 2..top (K = 1 has none), over
     ``runs`` (None: STABILITY_RUNS) random splits of the rows in two halves: the share of the
     second half's rows labelled otherwise by the first half's centres than by its own
-    clustering (under the best matching of groups), over the share for a random relabelling
-    of the second half (Lange et al. 2004)."""
-    from coarse2fine.cluster.kmeans import kmeans
+    clustering (under the best matching of groups, as clustering ACC matches them), over the
+    share for a random relabelling of the second half (Lange et al. 2004)."""
+    from coarse2fine.cluster.kmeans import kmeans, nearest_centre
+    from coarse2fine.metrics import cluster_acc
+
+    def disagreement(a: np.ndarray, b: np.ndarray) -> float:
+        return 1.0 - cluster_acc(b, a) / 100.0
 
     runs = STABILITY_RUNS if runs is None else runs
     rng = np.random.default_rng(seed)
@@ -632,22 +636,8 @@ def stabilities(rows: np.ndarray, top: int, seed: int, runs: int | None = None) 
             first, second = rows[order[:half]], rows[order[half : 2 * half]]
             _, centres = kmeans(first, k, seed=int(rng.integers(2**31)), n_init=1)
             own, _ = kmeans(second, k, seed=int(rng.integers(2**31)), n_init=1)
-            carried = np.argmin(
-                (centres**2).sum(1)[None, :] - 2 * second @ centres.T, axis=1
-            )  # each row's nearest of the first half's centres
-            found += disagreement(carried, own, k)
-            chance += disagreement(rng.permutation(own), own, k)
+            found += disagreement(nearest_centre(second, centres), own)
+            chance += disagreement(rng.permutation(own), own)
         if chance > 0:
             scores[k - 1] = 1.0 - found / chance
     return scores
-
-
-def disagreement(a: np.ndarray, b: np.ndarray, k: int) -> float:
-    """The share of rows whose labels in ``a`` and ``b`` (each 0..k-1) differ under the matching
-    of ``a``'s groups to ``b``'s that agrees on the most rows."""
-    from scipy.optimize import linear_sum_assignment
-
-    table = np.zeros((k, k))
-    np.add.at(table, (a, b), 1)
-    matched_a, matched_b = linear_sum_assignment(-table)
-    return 1.0 - table[matched_a, matched_b].sum() / len(a)
