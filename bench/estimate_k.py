@@ -68,7 +68,9 @@ SEEDS = (0, 1, 2)
 # samples of 600 and 1200 rows as variants
 # 24: the package's "stability" criterion (clustering stability over halves) counting the classes
 # without a clear gap in modularity's place (estimate_k.WEAK_COUNT), as a variant
-VERSION = 24
+# 25: the package's "resolution" criterion (Louvain at the resolution where the class's own
+# Gaussian draw starts to split) counting the classes without a clear gap, and on every class
+VERSION = 25
 FEATURES = ("after", "before")  # the default's clustered features; the untrained encoder's
 TARGET_TOTAL = 15.0  # % error of the total
 TARGET_FACTOR = 1.5  # per class
@@ -90,6 +92,9 @@ PACKAGE_VARIANTS = {
     # clustering stability in modularity's place (docs/ESTIMATE_K.md "Clustering stability"),
     # without the plausible range (its 8 subsamples would each cost as much as the count)
     "default, weak gaps by stability": {"weak_count": "stability", "resamples": 0},
+    # modularity at a structureless draw's onset of splitting in modularity's place
+    # (docs/ESTIMATE_K.md "Modularity at the noise's resolution")
+    "default, weak gaps by resolution": {"weak_count": "resolution"},
     VARIANT_MEDIAN: {"pick": "median"},
     "default, finest of near-equal peaks": {"pick": "finest"},
     "default, shared-neighbour graph": {"graph": "snn"},
@@ -105,6 +110,7 @@ VARIANTS = {
     "eigengap-layout-floor-3": ("eigengap", 10, "fuzzy", 1.5, 3),
     "eigengap-layout-floor-4": ("eigengap", 10, "fuzzy", 1.5, 4),
     "modularity-10nn": ("modularity", 10, "knn", 0, 0),
+    "resolution-10nn": ("resolution", 10, "knn", 0, 0),
 }
 
 

@@ -11,8 +11,10 @@ Louvain modularity on all their rows (``weak gaps by modularity``: docs/ESTIMATE
 "Classes without a clear gap", the default on 2026-12-06); and the package's default, where
 modularity reads a class of more than ``MODULARITY_ROWS`` rows on random samples of that
 many (``modularity on samples``: docs/ESTIMATE_K.md "Counting large classes"; beside it, on
-seed 0, samples of 600 and 1200 rows, the values it was chosen among; and clustering stability
-counting in modularity's place, ``stability instead of modularity``). ``K given``, the
+seed 0, samples of 600 and 1200 rows, the values it was chosen among; clustering stability
+counting in modularity's place, ``stability instead of modularity``; and Louvain at the
+resolution where the class's own Gaussian draw starts to split, ``resolution instead of
+modularity``). ``K given``, the
 true count of each coarse class passed as ``n_fine``, is what the estimate is measured
 against. Modularity also makes the count before training that sets DOWN's neighbours, so the
 setting reaches the features too. Records ACC, the categories found, and per coarse class the
@@ -51,6 +53,10 @@ VARIANTS = {
         "FIRST_COUNT": "stability",
         "RESAMPLES": 0,
     },
+    # modularity at the resolution where the class's own Gaussian draw starts to split, in
+    # modularity's place after training (docs/ESTIMATE_K.md "Modularity at the noise's
+    # resolution"); the count before training left to modularity
+    "resolution instead of modularity": {"WEAK_GAP": None, "WEAK_COUNT": "resolution"},
     # the reference: the true count of each coarse class given (``n_fine``), nothing estimated
     GIVEN: {},
 }
@@ -58,6 +64,7 @@ SEEDS = {
     "modularity on samples of 600": (0,),
     "modularity on samples of 1200": (0,),
     "stability instead of modularity": (0,),
+    "resolution instead of modularity": (0,),
 }
 ROWS = {variant: variant.replace(" ", "-") for variant in VARIANTS}  # each variant's cell row
 DATASETS = ("hwu64", "clinc")
@@ -121,8 +128,11 @@ def report(records: list[dict[str, Any]]) -> None:
         "classes\"); beside them `K given`, each coarse class's true count passed as `n_fine`.",
         "Beside them, clustering stability counting in modularity's place before training and",
         'after (`stability instead of modularity`: docs/ESTIMATE_K.md, "Clustering stability").',
+        "Beside them, Louvain at the resolution where each class's own Gaussian draw starts to",
+        'split (`resolution instead of modularity`: docs/ESTIMATE_K.md, "Modularity at the',
+        "noise's resolution\").",
         "Classes without a clear gap: coarse classes under the threshold, counted by modularity",
-        "(or stability).",
+        "(or stability, or resolution).",
         "",
         "Command: `python bench/k_train_splits.py`  ",
         "Machine: " + ("; ".join(sorted({r["machine"] for r in records})) or "—"),

@@ -14,6 +14,7 @@ from coarse2fine.cluster.estimate_k import (
     best_gap,
     best_k,
     class_curve,
+    communities,
     eigengaps,
     estimate_counts,
     estimate_k,
@@ -21,6 +22,7 @@ from coarse2fine.cluster.estimate_k import (
     layout_agrees,
     modularity_votes,
     neighbour_graph,
+    null_onset,
     ranked_neighbours,
     restrict,
     rivals,
@@ -423,3 +425,58 @@ def test_each_modularity_run_draws_its_own_sample(monkeypatch):
         monkeypatch.setattr(estimate_module, "MODULARITY_ROWS", most)
         modularity_votes(rows, 20, seed=0)
         assert len(built) == 1 and np.array_equal(built[0], rows)
+
+
+def touching_blobs(seed: int = 0) -> np.ndarray:
+    """Three groups of 200 rows in 5 dimensions whose neighbour graph joins them."""
+    rng = np.random.default_rng(seed)
+    centres = 2.0 * rng.normal(size=(3, 5))
+    return np.concatenate([c + 0.5 * rng.normal(size=(200, 5)) for c in centres])
+
+
+def test_resolution_counts_what_a_structureless_draw_would_not_split():
+    """Louvain at resolution 1 splits a Gaussian blob of 600 rows into a dozen communities and
+    three touching groups into about three each; at the onset the class's own Gaussian draw
+    gives, the blob is one community and the three groups are three."""
+    blob = np.random.default_rng(0).normal(size=(600, 5))
+    for rows, true in ((blob, 1), (touching_blobs(), 3)):
+        assert estimate_k(rows, criterion="modularity", resamples=0).classes[0].k >= 3 * true
+        found = estimate_k(rows, criterion="resolution", resamples=0).classes[0]
+        assert (found.criterion, found.k) == ("resolution", true)
+
+
+def test_the_null_onset_is_the_last_resolution_a_structureless_draw_stays_whole(monkeypatch):
+    """The draw of the class's size is one community at the onset and split at the next
+    resolution; the draw itself has the class's mean and covariance (before unit length)."""
+    rows = l2_normalize(touching_blobs().astype(np.float32))
+    drawn = []
+    real = estimate_module.louvain_graph
+
+    def spy(draw, *args, **kwargs):
+        drawn.append(draw)
+        return real(draw, *args, **kwargs)
+
+    monkeypatch.setattr(estimate_module, "louvain_graph", spy)
+    onset = null_onset(rows, seed=0)
+    (draw,) = drawn
+    assert draw.shape == rows.shape
+    graph = real(draw)
+    step = list(estimate_module.RESOLUTIONS).index(onset)
+    assert communities(graph, onset, 0) == 1
+    assert communities(graph, float(estimate_module.RESOLUTIONS[step + 1]), 0) > 1
+    rng = np.random.default_rng(0)  # the draw again, before unit length
+    raw = rng.multivariate_normal(
+        rows.mean(0), np.cov(rows, rowvar=False), len(rows), method="eigh"
+    )
+    np.testing.assert_allclose(draw, l2_normalize(raw.astype(np.float32)), atol=1e-6)
+
+
+def test_weak_count_may_be_the_resolution_criterion(monkeypatch):
+    """With WEAK_COUNT "resolution", a class under WEAK_GAP takes the resolution criterion's
+    curve."""
+    monkeypatch.setattr(estimate_module, "WEAK_COUNT", "resolution")
+    x = overlapping_groups()
+    found = estimate_k(x, resamples=0).classes[0]
+    ks, scores = class_curve(l2_normalize(x), "resolution", None, 0)
+    assert found.criterion == "resolution" and found.k == best_k(ks, scores)
+    np.testing.assert_array_equal(found.scores, scores)

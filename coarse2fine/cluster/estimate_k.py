@@ -29,6 +29,14 @@ can pick another K. The criteria (all on unit-length features, chosen among by
   several seeds (networkx); score of K: the share of seeds finding K communities of 2+ rows.
   A class of more than MODULARITY_ROWS rows is read on random samples of that many, each seed
   its own: on all the rows of a large class the communities multiply with the rows.
+- ``"resolution"``: modularity's count at the resolution where structure ends and noise
+  begins: Louvain at resolution 1 splits rows without any structure too (a Gaussian draw of
+  800 rows into about ten communities), so its count follows the class's size as much as its
+  categories. This criterion draws as many rows (at most MODULARITY_ROWS) from a Gaussian with
+  the class's own mean and covariance, put on the unit sphere like the rows, finds the largest
+  of RESOLUTIONS at which that draw's graph is still one community (``null_onset``), and
+  counts the class's communities there, as ``"modularity"`` does at resolution 1: what the
+  rows hold beyond what a structureless class of their size and spread would.
 - ``"stability"``: clustering stability over random halves (Lange, Roth, Braun and Buhmann
   2004): each of STABILITY_RUNS runs splits the class in two halves, clusters each by K-Means
   with K groups, labels the second half by the first's centres, and counts the share of rows
@@ -86,7 +94,15 @@ from coarse2fine.cluster.kmeans import l2_normalize
 from coarse2fine.cluster.layout import layout
 
 DEFAULT_CRITERION = "eigengap"
-CRITERIA = ("eigengap", "hdbscan", "silhouette", "modularity", "stability", "hdbscan-fixed")
+CRITERIA = (
+    "eigengap",
+    "hdbscan",
+    "silhouette",
+    "modularity",
+    "resolution",
+    "stability",
+    "hdbscan-fixed",
+)
 SPLITS = ("size", "criterion")
 MAX_PER_CLASS = 60  # the most categories one coarse class is searched for
 # rows in each row's graph neighbourhood: 10 was the best of 5 / 10 / 15 over the six benchmark
@@ -143,6 +159,9 @@ FIRST_COUNT = "modularity"
 # 3 seeds; 800 chosen among 600, 800 and 1200 with bench/estimate_k.py's MMLU)
 MODULARITY_ROWS = 800
 STABILITY_RUNS = 5  # pairs of halves the "stability" criterion clusters per K
+# the Louvain resolutions the "resolution" criterion searches for the onset of a structureless
+# draw's splitting (ascending; the onset is the last one at which the draw stays whole)
+RESOLUTIONS = np.geomspace(0.02, 2.0, 31)
 
 
 @dataclass
@@ -408,6 +427,9 @@ def class_curve(
         scores = silhouettes(rows, top, seed)
     elif criterion == "modularity":
         scores = modularity_votes(rows, top, seed, neighbours)
+    elif criterion == "resolution":
+        onset = null_onset(rows, seed, neighbours)
+        scores = modularity_votes(rows, top, seed, neighbours, resolution=onset)
     elif criterion == "stability":
         scores = stabilities(rows, top, seed)
     else:
@@ -586,31 +608,67 @@ def silhouettes(rows: np.ndarray, top: int, seed: int) -> np.ndarray:
 
 
 def modularity_votes(
-    rows: np.ndarray, top: int, seed: int, neighbours: int = NEIGHBOURS, runs: int = 5
+    rows: np.ndarray,
+    top: int,
+    seed: int,
+    neighbours: int = NEIGHBOURS,
+    runs: int = 5,
+    resolution: float = 1.0,
 ) -> np.ndarray:
-    """Share of ``runs`` Louvain runs (resolution 1) finding K communities of 2+ rows (on the
-    connectivity graph). In a class of more than MODULARITY_ROWS rows each run counts its own
+    """Share of ``runs`` Louvain runs (at ``resolution``) finding K communities of 2+ rows (on
+    the connectivity graph). In a class of more than MODULARITY_ROWS rows each run counts its own
     random sample of that many rows (its graph built on the sample), so the count is read at
     the scale it was measured at, and the votes spread over the draws."""
-    import networkx as nx
-
-    def graph_of(sample: np.ndarray):
-        graph = nx.from_scipy_sparse_array(neighbour_graph(sample, neighbours))
-        graph.remove_edges_from(nx.selfloop_edges(graph))
-        return graph
-
     most = MODULARITY_ROWS or len(rows)
-    whole = graph_of(rows) if len(rows) <= most else None  # one graph serves every run
+    whole = louvain_graph(rows, neighbours) if len(rows) <= most else None  # serves every run
     rng = np.random.default_rng(seed)
     scores = np.zeros(top)
     for run in range(runs):
         graph = whole
         if graph is None:
-            graph = graph_of(rows[np.sort(rng.choice(len(rows), most, replace=False))])
-        found = nx.community.louvain_communities(graph, resolution=1.0, seed=seed + run)
-        k = max(1, sum(len(group) >= 2 for group in found))
+            sample = rows[np.sort(rng.choice(len(rows), most, replace=False))]
+            graph = louvain_graph(sample, neighbours)
+        k = communities(graph, resolution, seed + run)
         scores[min(k, top) - 1] += 1.0 / runs
     return scores
+
+
+def louvain_graph(rows: np.ndarray, neighbours: int = NEIGHBOURS):
+    """The rows' connectivity graph (``neighbour_graph``) as networkx reads it, without the
+    loops joining each row to itself."""
+    import networkx as nx
+
+    graph = nx.from_scipy_sparse_array(neighbour_graph(rows, neighbours))
+    graph.remove_edges_from(nx.selfloop_edges(graph))
+    return graph
+
+
+def communities(graph, resolution: float, seed: int) -> int:
+    """How many communities of 2+ rows Louvain finds in ``graph`` at ``resolution`` (at least 1)."""
+    import networkx as nx
+
+    found = nx.community.louvain_communities(graph, resolution=resolution, seed=seed)
+    return max(1, sum(len(group) >= 2 for group in found))
+
+
+def null_onset(rows: np.ndarray, seed: int, neighbours: int = NEIGHBOURS) -> float:
+    """The largest of RESOLUTIONS at which rows without structure stay one Louvain community:
+    as many rows as the class's (at most MODULARITY_ROWS) drawn from a Gaussian with its mean and
+    covariance, put on the unit sphere, read on the same neighbour graph. A bisection over
+    RESOLUTIONS (the count grows with the resolution); the smallest where even it splits."""
+    rng = np.random.default_rng(seed)
+    size = min(len(rows), MODULARITY_ROWS or len(rows))
+    mean, spread = rows.mean(axis=0), np.cov(rows, rowvar=False)
+    draw = rng.multivariate_normal(mean, np.atleast_2d(spread), size, method="eigh")
+    graph = louvain_graph(l2_normalize(draw.astype(np.float32)), neighbours)
+    low, high = -1, len(RESOLUTIONS)  # whole at low (-1: none tried), split at high
+    while high - low > 1:
+        middle = (low + high) // 2
+        if communities(graph, float(RESOLUTIONS[middle]), seed) > 1:
+            high = middle
+        else:
+            low = middle
+    return float(RESOLUTIONS[max(low, 0)])
 
 
 def stabilities(rows: np.ndarray, top: int, seed: int, runs: int | None = None) -> np.ndarray:
