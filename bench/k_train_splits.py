@@ -14,7 +14,8 @@ many (``modularity on samples``: docs/ESTIMATE_K.md "Counting large classes"; be
 seed 0, samples of 600 and 1200 rows, the values it was chosen among; clustering stability
 counting in modularity's place, ``stability instead of modularity``; and Louvain at the
 resolution where the class's own Gaussian draw starts to split, ``resolution instead of
-modularity``). ``K given``, the
+modularity``, and that criterion on every class, ``resolution on every class``, as
+``--k-estimator resolution`` counts). ``K given``, the
 true count of each coarse class passed as ``n_fine``, is what the estimate is measured
 against. Modularity also makes the count before training that sets DOWN's neighbours, so the
 setting reaches the features too. Records ACC, the categories found, and per coarse class the
@@ -57,6 +58,9 @@ VARIANTS = {
     # modularity's place after training (docs/ESTIMATE_K.md "Modularity at the noise's
     # resolution"); the count before training left to modularity
     "resolution instead of modularity": {"WEAK_GAP": None, "WEAK_COUNT": "resolution"},
+    # what a user gets with ``--k-estimator resolution``: that criterion on every class, before
+    # training (DOWN's neighbours) and after (the ``k_estimator`` entry is Discoverer's argument)
+    "resolution on every class": {"k_estimator": "resolution"},
     # the reference: the true count of each coarse class given (``n_fine``), nothing estimated
     GIVEN: {},
 }
@@ -65,6 +69,7 @@ SEEDS = {
     "modularity on samples of 1200": (0,),
     "stability instead of modularity": (0,),
     "resolution instead of modularity": (0,),
+    "resolution on every class": (0,),
 }
 ROWS = {variant: variant.replace(" ", "-") for variant in VARIANTS}  # each variant's cell row
 DATASETS = ("hwu64", "clinc")
@@ -82,19 +87,23 @@ def run_one(cell: Cell) -> dict[str, Any]:
 
     import coarse2fine.cluster.estimate_k as module
     from coarse2fine import Discoverer
+    from coarse2fine.cluster.estimate_k import DEFAULT_CRITERION
     from coarse2fine.data import load_dataset
     from coarse2fine.metrics import clustering_scores
 
     extra = {"on_bad_rows": "drop"} if cell.dataset == "hwu64" else {}
     data = load_dataset(cell.dataset, "train", **extra)
-    for name, value in VARIANTS[cell.settings["variant"]].items():
+    settings = dict(VARIANTS[cell.settings["variant"]])
+    k_estimator = settings.pop("k_estimator", DEFAULT_CRITERION)  # Discoverer's default
+    for name, value in settings.items():
         if value is not None:
             setattr(module, name, value)  # each cell runs in its own process
     true = true_counts(data)
     given = cell.settings["variant"] == GIVEN
     n_fine = true if given else None
     start = time.perf_counter()
-    est = Discoverer(n_fine=n_fine, seed=cell.seed, progress=False).fit(data)
+    est = Discoverer(n_fine=n_fine, k_estimator=k_estimator, seed=cell.seed, progress=False)
+    est.fit(data)
     seconds = time.perf_counter() - start
     estimated = {} if given else est.k_estimate_["classes"]
     classes = {
@@ -132,7 +141,7 @@ def report(records: list[dict[str, Any]]) -> None:
         'split (`resolution instead of modularity`: docs/ESTIMATE_K.md, "Modularity at the',
         "noise's resolution\").",
         "Classes without a clear gap: coarse classes under the threshold, counted by modularity",
-        "(or stability, or resolution).",
+        "(or stability, or resolution); `resolution on every class`: `--k-estimator resolution`.",
         "",
         "Command: `python bench/k_train_splits.py`  ",
         "Machine: " + ("; ".join(sorted({r["machine"] for r in records})) or "—"),

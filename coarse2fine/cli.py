@@ -294,8 +294,10 @@ def discover(
         typer.Option(
             help="with --n-fine unknown: how K is estimated per coarse class ("
             + ", ".join(CRITERIA)
-            + "; eigengap counts a class without a clear gap by modularity; stability, "
-            "K-Means on halves of each class for every K, is the slowest)"
+            + "; eigengap counts a class without a clear gap by modularity; resolution counts "
+            "only groups a structureless draw of the class would not form: near on a few large "
+            "categories, far under on many small ones (docs/ESTIMATE_K.md); stability, K-Means "
+            "on halves of each class for every K, is the slowest)"
         ),
     ] = DEFAULT_CRITERION,
     min_category_size: Annotated[
