@@ -104,14 +104,16 @@ def test_stability_finds_the_groups_and_not_a_cut_through_one():
     assert (found.k, found.criterion) == (3, "stability")
 
 
-def test_weak_count_sets_what_counts_a_class_without_a_clear_gap(monkeypatch):
-    """WEAK_COUNT names the criterion a class under WEAK_GAP is counted by: set to "stability"
-    the overlapping groups get that criterion's curve (the test above: modularity's by default)."""
-    monkeypatch.setattr(estimate_module, "WEAK_COUNT", "stability")
+@pytest.mark.parametrize("weak_count", ["stability", "resolution"])
+def test_weak_count_sets_what_counts_a_class_without_a_clear_gap(monkeypatch, weak_count):
+    """WEAK_COUNT names the criterion a class under WEAK_GAP is counted by: set to another
+    criterion the overlapping groups get that criterion's curve (modularity's by default:
+    test_a_class_without_a_clear_eigengap_is_counted_by_modularity)."""
+    monkeypatch.setattr(estimate_module, "WEAK_COUNT", weak_count)
     x = overlapping_groups()
     found = estimate_k(x, resamples=0).classes[0]
-    ks, scores = class_curve(l2_normalize(x), "stability", None, 0)
-    assert found.criterion == "stability" and found.k == best_k(ks, scores)
+    ks, scores = class_curve(l2_normalize(x), weak_count, None, 0)
+    assert found.criterion == weak_count and found.k == best_k(ks, scores)
     np.testing.assert_array_equal(found.scores, scores)
 
 
@@ -469,14 +471,3 @@ def test_the_null_onset_is_the_last_resolution_a_structureless_draw_stays_whole(
         rows.mean(0), np.cov(rows, rowvar=False), len(rows), method="eigh"
     )
     np.testing.assert_allclose(draw, l2_normalize(raw.astype(np.float32)), atol=1e-6)
-
-
-def test_weak_count_may_be_the_resolution_criterion(monkeypatch):
-    """With WEAK_COUNT "resolution", a class under WEAK_GAP takes the resolution criterion's
-    curve."""
-    monkeypatch.setattr(estimate_module, "WEAK_COUNT", "resolution")
-    x = overlapping_groups()
-    found = estimate_k(x, resamples=0).classes[0]
-    ks, scores = class_curve(l2_normalize(x), "resolution", None, 0)
-    assert found.criterion == "resolution" and found.k == best_k(ks, scores)
-    np.testing.assert_array_equal(found.scores, scores)
