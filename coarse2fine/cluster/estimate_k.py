@@ -30,13 +30,14 @@ can pick another K. The criteria (all on unit-length features, chosen among by
   A class of more than MODULARITY_ROWS rows is read on random samples of that many, each seed
   its own: on all the rows of a large class the communities multiply with the rows.
 - ``"resolution"``: modularity's count at the resolution where structure ends and noise
-  begins: Louvain at resolution 1 splits rows without any structure too (a Gaussian draw of
-  800 rows into about ten communities), so its count follows the class's size as much as its
-  categories. This criterion draws as many rows (at most MODULARITY_ROWS) from a Gaussian with
-  the class's own mean and covariance, put on the unit sphere like the rows, finds the largest
-  of RESOLUTIONS at which that draw's graph is still one community (``null_onset``), and
-  counts the class's communities there, as ``"modularity"`` does at resolution 1: what the
-  rows hold beyond what a structureless class of their size and spread would.
+  begins: Louvain at resolution 1 splits rows without any structure too (a Gaussian blob of
+  600 rows into ten or more communities, tests/test_estimate_k.py), so its count follows the
+  class's size as much as its categories. This criterion draws as many rows (at most
+  MODULARITY_ROWS) from a Gaussian with the class's own mean and covariance, put on the unit
+  sphere like the rows, finds the largest of RESOLUTIONS at which that draw's graph is still
+  one community (``null_onset``), and counts the class's communities there, as
+  ``"modularity"`` does at resolution 1: what the rows hold beyond what a structureless class
+  of their size and spread would.
 - ``"stability"``: clustering stability over random halves (Lange, Roth, Braun and Buhmann
   2004): each of STABILITY_RUNS runs splits the class in two halves, clusters each by K-Means
   with K groups, labels the second half by the first's centres, and counts the share of rows
