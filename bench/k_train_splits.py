@@ -68,7 +68,6 @@ SEEDS = {
     "modularity on samples of 600": (0,),
     "modularity on samples of 1200": (0,),
     "stability instead of modularity": (0,),
-    "resolution instead of modularity": (0,),
     "resolution on every class": (0,),
 }
 ROWS = {variant: variant.replace(" ", "-") for variant in VARIANTS}  # each variant's cell row
