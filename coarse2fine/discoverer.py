@@ -826,6 +826,10 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
                     "criterion": e.criterion,  # WEAK_COUNT's where the eigengap was weak
                     "gap": None if e.gap is None else round(e.gap, 4),  # what decided that
                     "rivals": e.rivals,
+                    # no clear gap: the other reading's count (estimate_k.second_reading)
+                    "second": None
+                    if e.second is None
+                    else {"criterion": e.second[0], "k": int(e.second[1])},
                     "curve": [
                         [int(x), None if not np.isfinite(y) else round(float(y), 5)]
                         for x, y in zip(e.ks, e.scores, strict=True)

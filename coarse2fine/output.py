@@ -23,7 +23,7 @@ from coarse2fine.metrics import (
     scores_by_coarse,
     true_parents,
 )
-from coarse2fine.report.html import how_counted
+from coarse2fine.report.html import how_counted, second_reading
 from coarse2fine.report.maps import feature_maps
 
 N_EXAMPLES = 5
@@ -221,6 +221,12 @@ def summary_text(
                 ),
                 markup=False,
             )
+        if any(got.get("second") for got in estimate["classes"].values()):
+            console.print(
+                "a class without a clear eigengap is read twice: the estimate comes near the "
+                "truth where it holds many small categories (tens of rows each), the second "
+                "reading where it holds a few large ones (a hundred rows or more)"
+            )
         if "training" in estimate:
             first = estimate["training"]
             console.print(
@@ -234,6 +240,7 @@ def summary_text(
             where = how_counted(got, estimate["criterion"], why=True)
             near = got.get("rivals", [])  # clusters.json before they were recorded has none
             also = f"; nearly as likely: {', '.join(map(str, near))}" if near else ""
+            also += second_reading(got, node["size"])
             span = f" (estimated{where}; plausible {got['low']}-{got['high']}{also})"
         held = category_count(len(node["categories"]))
         table = Table(

@@ -329,6 +329,17 @@ def test_a_class_counted_by_modularity_says_so(tiny_csv, tmp_path, monkeypatch):
     assert estimate["criterion"] == "eigengap"
     assert [c["criterion"] for c in estimate["classes"].values()] == ["modularity"] * 2
     assert result.output.count("(estimated, by modularity: no clear eigengap; plausible") == 2
+    # read a second time at the noise's resolution, both counts as rows a category
+    tree = json.loads((out / "clusters.json").read_text())
+    for node in tree["coarse"]:
+        got = estimate["classes"][node["coarse"]]
+        second = got["second"]
+        assert second["criterion"] == "resolution" and second["k"] >= 1
+        sizes = (
+            f"~{node['size'] // second['k']} rows a category, against ~{node['size'] // got['k']}"
+        )
+        assert f"; at the noise's resolution: {second['k']} ({sizes}))" in result.output
+    assert "a class without a clear eigengap is read twice" in result.output
 
 
 @pytest.mark.parametrize("method", ["hcsc_ce", "cd"])

@@ -380,6 +380,22 @@ def test_a_class_without_a_clear_eigengap_is_counted_by_modularity():
     assert (clear.criterion, clear.k) == ("eigengap", 3) and clear.gap >= WEAK_GAP
 
 
+@pytest.mark.parametrize(
+    "weak_count, other", [("modularity", "resolution"), ("resolution", "modularity")]
+)
+def test_a_class_without_a_clear_gap_is_read_twice(monkeypatch, weak_count, other):
+    """The estimate shown to a user (with a range) also reads a class without a clear gap by the
+    other of modularity and resolution, each at its own curve's best K; the counts that only set
+    training's neighbours (no range) and a class with a clear gap have no second reading."""
+    monkeypatch.setattr(estimate_module, "WEAK_COUNT", weak_count)
+    x = overlapping_groups()
+    found = estimate_k(x, resamples=2).classes[0]
+    ks, scores = class_curve(l2_normalize(x), other, None, 0)
+    assert found.criterion == weak_count and found.second == (other, best_k(ks, scores))
+    assert estimate_k(x, resamples=0).classes[0].second is None
+    assert estimate_k(separated_groups((20, 20, 20)), resamples=2).classes[0].second is None
+
+
 def ring(rows: int, seed: int = 0) -> np.ndarray:
     """Rows spread evenly round a circle: one continuous category with no parts."""
     rng = np.random.default_rng(seed)

@@ -96,14 +96,17 @@ def test_an_estimated_k_gets_its_summary_range_and_criterion_plot(tiny_csv, tmp_
     assert "bank: 24 rows" in result.output
     also = f"; nearly as likely: {', '.join(map(str, bank['rivals']))}" if bank["rivals"] else ""
     assert f"(estimated{where}; plausible {bank['low']}-{bank['high']}{also})" in result.output
-    # a peak nearly as high is drawn too (hollow), wherever it lies on the curve
+    # a peak nearly as high is drawn too (hollow), wherever it lies on the curve, and a second
+    # reading (dotted) where the class had no clear gap
     bank["rivals"] = [len(bank["curve"])]
+    bank["second"] = {"criterion": "resolution", "k": 1}
     (out / "clusters.json").write_text(json.dumps(clusters), encoding="utf-8")
     result = runner.invoke(app, ["report", str(out)])
     assert result.exit_code == 0, result.output
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "<section id=estimate>" in page and "Number of categories" in page
     assert "hollow: other peaks nearly as high" in page
+    assert "read a second time (dotted line)" in page
     assert page.count("data:image/png;base64,") == 3  # maps, curves, K curves (no fine labels)
 
 

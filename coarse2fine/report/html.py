@@ -171,6 +171,24 @@ def how_counted(record: dict, criterion: str, why: bool = False) -> str:
     return where
 
 
+# how a class's second reading (estimate_k.second_reading) is named beside its estimate
+SECOND_READINGS = {"resolution": "at the noise's resolution", "modularity": "by modularity"}
+
+
+def second_reading(record: dict, size: int | None = None) -> str:
+    """A class's second reading for its label ("" where it has none: a clear gap, or
+    clusters.json before it was recorded): "; at the noise's resolution: 3", and with the
+    class's ``size`` the rows a category holds by each count, the sign an analyst can judge."""
+    second = record.get("second")
+    if not second:
+        return ""
+    name = SECOND_READINGS.get(second["criterion"], f"by {second['criterion']}")
+    text = f"; {name}: {second['k']}"
+    if size:
+        text += f" (~{size // second['k']} rows a category, against ~{size // record['k']})"
+    return text
+
+
 def _k_curves(clusters: dict) -> str | None:
     """Per coarse class, the estimator's criterion against K: the chosen K marked (filled), the
     other peaks nearly as high (hollow), the plausible range shaded, so an analyst sees how clear
@@ -202,7 +220,11 @@ def _k_curves(clusters: dict) -> str | None:
             ax.plot(near, scores[np.array(near) - 1], "o", mfc="none", color="#c33")
         label = name.replace("$", r"\$")  # a label is text, not math markup
         where = how_counted(got, criterion)
-        ax.set_title(f"{label}: K={k} ({got['low']}-{got['high']}{where})", fontsize=8)
+        second = got.get("second")
+        if second and second["k"] <= len(scores):  # the other reading of a class without a gap
+            ax.axvline(second["k"], color="#c33", linestyle=":", linewidth=1)
+        title = f"{label}: K={k} ({got['low']}-{got['high']}{where}{second_reading(got)})"
+        ax.set_title(title, fontsize=8)
         ax.tick_params(labelsize=7)
     fig.supxlabel("K (categories in the coarse class)", fontsize=9)
     marked = "".join(f"; {by} where marked" for by in switched)  # another criterion's curves
@@ -459,7 +481,12 @@ def _page(run: Path, coarse: str | None) -> str:
             "estimated ones in that form). A class marked <em>by modularity</em> showed no "
             "clear eigengap (no near-separate groups of rows); it was counted by Louvain "
             "modularity instead, and its curve is the share of runs that found each K (in a "
-            "large class, each run on its own random sample of its rows).</p>"
+            "large class, each run on its own random sample of its rows). Such a class is "
+            "read a second time (dotted line), at the resolution where rows with no structure "
+            "but the class's spread start to split: modularity's count comes near the truth "
+            "where a class holds many small categories (tens of rows each), the second where "
+            "it holds a few large ones (a hundred rows or more); choose by the size you "
+            "expect.</p>"
         )
         sections.append(_section("estimate", "Number of categories", note + k_curves))
     if "fine" in assignments.columns:
