@@ -71,7 +71,9 @@ SEEDS = (0, 1, 2)
 # 25: the package's "resolution" criterion (Louvain at the resolution where the class's own
 # Gaussian draw starts to split) counting the classes without a clear gap, and on every class
 # 26: the package reads each class without a clear gap a second time (estimate_k.SECOND_READING,
-# shown beside the estimate): its time is in the default's; its counts recorded and tabled
+# shown beside the estimate): its time is in the default's; its counts recorded and tabled; and
+# as a variant, the reading whose rows a category come nearer the clear classes' stands
+# (estimate_k.WEAK_CHOICE "scale")
 VERSION = 26
 FEATURES = ("after", "before")  # the default's clustered features; the untrained encoder's
 TARGET_TOTAL = 15.0  # % error of the total
@@ -97,6 +99,9 @@ PACKAGE_VARIANTS = {
     # modularity at a structureless draw's onset of splitting in modularity's place
     # (docs/ESTIMATE_K.md "Modularity at the noise's resolution")
     "default, weak gaps by resolution": {"weak_count": "resolution"},
+    # of the two readings, the one nearer the clear classes' rows a category (estimate_k's
+    # choose_by_scale; docs/ESTIMATE_K.md "Two readings")
+    "default, weak readings by scale": {"weak_choice": "scale"},
     VARIANT_MEDIAN: {"pick": "median"},
     "default, finest of near-equal peaks": {"pick": "finest"},
     "default, shared-neighbour graph": {"graph": "snn"},

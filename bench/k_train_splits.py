@@ -61,6 +61,10 @@ VARIANTS = {
     # what a user gets with ``--k-estimator resolution``: that criterion on every class, before
     # training (DOWN's neighbours) and after (the ``k_estimator`` entry is Discoverer's argument)
     "resolution on every class": {"k_estimator": "resolution"},
+    # each class without a clear gap read by modularity and by resolution, and the reading
+    # whose rows a category come nearer the classes with a clear gap standing (estimate_k's
+    # WEAK_CHOICE "scale"; docs/ESTIMATE_K.md "Two readings")
+    "weak readings by scale": {"WEAK_GAP": None, "WEAK_CHOICE": "scale"},
     # the reference: the true count of each coarse class given (``n_fine``), nothing estimated
     GIVEN: {},
 }
@@ -149,7 +153,9 @@ def report(records: list[dict[str, Any]]) -> None:
         'split (`resolution instead of modularity`: docs/ESTIMATE_K.md, "Modularity at the',
         "noise's resolution\").",
         "Classes without a clear gap: coarse classes under the threshold, counted by modularity",
-        "(or stability, or resolution); `resolution on every class`: `--k-estimator resolution`.",
+        "(or stability, or resolution); `resolution on every class`: `--k-estimator resolution`;",
+        "`weak readings by scale`: of each such class's two readings (modularity, resolution) the",
+        "one whose rows a category come nearer the classes with a clear gap.",
         "Second readings: the total had the user taken, on every class without a clear gap, the",
         "second reading the summary shows beside the estimate (`estimate_k.SECOND_READING`).",
         "",

@@ -817,6 +817,8 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
             "criterion": found.criterion,
             "features": which,
             "neighbours": neighbours,
+            # rows a category of the classes with a clear gap, where others were read twice
+            "scale": None if found.scale is None else round(found.scale, 1),
             "classes": {
                 c: {
                     "k": int(k),

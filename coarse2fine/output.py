@@ -222,10 +222,16 @@ def summary_text(
                 markup=False,
             )
         if any(got.get("second") for got in estimate["classes"].values()):
+            scale = estimate.get("scale")  # clusters.json before it was recorded has none
             console.print(
-                "a class without a clear eigengap is read twice: the estimate comes near the "
-                "truth where it holds many small categories (tens of rows each), the second "
-                "reading where it holds a few large ones (a hundred rows or more)"
+                "a class without a clear eigengap is read twice: modularity comes near the "
+                "truth where it holds many small categories (tens of rows each), the noise's "
+                "resolution where it holds a few large ones (a hundred rows or more)"
+                + (
+                    f"; the classes with a clear eigengap hold ~{scale:.0f} rows a category"
+                    if scale
+                    else ""
+                )
             )
         if "training" in estimate:
             first = estimate["training"]

@@ -11,8 +11,10 @@ from coarse2fine.cluster.estimate_k import (
     LAYOUT_AGREEMENT,
     LAYOUT_FLOOR,
     WEAK_GAP,
+    ClassEstimate,
     best_gap,
     best_k,
+    choose_by_scale,
     class_curve,
     communities,
     eigengaps,
@@ -26,6 +28,7 @@ from coarse2fine.cluster.estimate_k import (
     ranked_neighbours,
     restrict,
     rivals,
+    scale_of,
     shared_neighbours,
     stabilities,
 )
@@ -394,6 +397,72 @@ def test_a_class_without_a_clear_gap_is_read_twice(monkeypatch, weak_count, othe
     assert found.criterion == weak_count and found.second == (other, best_k(ks, scores))
     assert estimate_k(x, resamples=0).classes[0].second is None
     assert estimate_k(separated_groups((20, 20, 20)), resamples=2).classes[0].second is None
+
+
+def test_the_scale_of_the_clear_classes_by_hand():
+    """Two classes with a clear gap, 100 rows in 2 categories and 200 in 2: 300 / 4 = 75 rows
+    a category. A class of 300 rows read twice, 10 (30 rows each) and 4 (75): the second is
+    nearer, and takes the class with its curve, rivals and criterion, the first becoming its
+    second reading and the range stretching to 4; read 10 and 5 (60 rows each) against a
+    scale of 40, |log(30 / 40)| = 0.29 < |log(60 / 40)| = 0.41 and the first stays."""
+    ks = np.arange(1, 11)
+    curve = ks, np.where(ks == 4, 1.0, np.where(ks == 9, 0.9, 0.0))  # a rival at 9
+
+    def clear(k):
+        return ClassEstimate(k, k, k, ks, np.zeros(10), gap=0.2)
+
+    weak = ClassEstimate(10, 8, 11, ks, np.zeros(10), criterion="modularity", gap=0.03)
+    weak.second = ("resolution", 4)
+    classes, sizes = [clear(2), clear(2), weak], [100, 200, 300]
+    assert scale_of(classes, sizes) == 75.0
+    assert scale_of(classes[:2], sizes[:2]) is None  # no class read twice
+    assert scale_of(classes[2:], sizes[2:]) is None  # none with a clear gap
+    chosen = choose_by_scale(classes, sizes, [None, None, curve], 75.0)
+    assert chosen[:2] == classes[:2]
+    got = chosen[2]
+    assert (got.k, got.low, got.high, got.criterion) == (4, 4, 11, "resolution")
+    assert got.second == ("modularity", 10) and got.rivals == [9] and got.gap == 0.03
+    np.testing.assert_array_equal(got.scores, curve[1])
+    weak.second = ("resolution", 5)
+    assert choose_by_scale(classes, sizes, [None, None, curve], 40.0)[2] is weak
+
+
+def few_large_groups(seed=0):
+    """Three Gaussian groups of 200 rows in 5 dimensions, centres 1.5 apart on average: no
+    clear gap, and Louvain at resolution 1 splits each group in several communities."""
+    rng = np.random.default_rng(seed)
+    centres = 1.5 * rng.standard_normal((3, 5))
+    return np.concatenate([c + rng.standard_normal((200, 5)) for c in centres]).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    "clear_sizes, weak, expected",
+    [
+        # many small categories beside clear ones of 50 rows: modularity's 10 (of 10) stays
+        ((50, 50, 50), overlapping_groups, ("modularity", 10, ("resolution", 3))),
+        # a few large ones beside clear ones of 200 rows: modularity splits the 3 groups into
+        # 10, the noise's resolution reads 2 (200 rows a category against modularity's 60)
+        ((200, 200), few_large_groups, ("resolution", 2, ("modularity", 10))),
+    ],
+)
+def test_weak_choice_scale_takes_the_reading_nearer_the_clear_classes(clear_sizes, weak, expected):
+    """A class without a clear gap beside classes with one: by default its count is
+    modularity's, with resolution's as its second reading; with weak_choice "scale", the
+    reading whose rows a category come nearer the clear classes' (their rows over counts)."""
+    rows = weak() + 10.0
+    x = np.concatenate([separated_groups(clear_sizes, dim=5, seed=1), rows])
+    coarse = np.repeat([0, 1], [sum(clear_sizes), len(rows)])
+    first = estimate_k(x, coarse, resamples=2)
+    assert first.scale == pytest.approx(sum(clear_sizes) / len(clear_sizes))
+    name, k, (other, other_k) = expected
+    read = first.classes[1]
+    assert {(read.criterion, read.k), read.second} == {(name, k), (other, other_k)}
+    scaled = estimate_k(x, coarse, resamples=2, weak_choice="scale")
+    assert (scaled.classes[0].k, scaled.classes[0].criterion) == (len(clear_sizes), "eigengap")
+    got = scaled.classes[1]
+    assert (got.criterion, got.k, got.second) == expected
+    with pytest.raises(ValueError, match="weak_choice must be one of first, scale"):
+        estimate_k(x, coarse, weak_choice="size")
 
 
 def ring(rows: int, seed: int = 0) -> np.ndarray:

@@ -24,7 +24,9 @@ can pick another K. The criteria (all on unit-length features, chosen among by
   (with a range), such a class is also read by SECOND_READING (``"resolution"``, below;
   ``ClassEstimate.second``): modularity comes near the truth on a class of many small
   categories, resolution on one of a few large ones, and only someone who knows the
-  categories' rough size can tell the two kinds apart.
+  categories' rough size can tell the two kinds apart. ``Estimate.scale`` gives the rows a
+  category of the classes with a clear gap, a hint of that size; with WEAK_CHOICE
+  (``weak_choice``) ``"scale"`` the reading nearer it stands (``choose_by_scale``).
 - ``"hdbscan"``: HDBSCAN run over a range of minimum group sizes (2 .. a third of the class);
   a count that persists over a wide range of sizes is a structure rather than an artefact of one
   size. Score of K: the share (in log size) of the range that yields K clusters.
@@ -156,6 +158,12 @@ WEAK_COUNT = "modularity"
 # say which a class is (docs/ESTIMATE_K.md "Modularity at the noise's resolution": MMLU's
 # classes, HWU64's train split), where an analyst who knows the categories' rough size can
 SECOND_READING = "resolution"
+# which of a weak-gap class's two readings is its estimate: "first" (WEAK_COUNT's, the default)
+# or "scale", the one whose rows a category come nearer (in ratio) those of the same run's
+# classes with a clear gap (``choose_by_scale``): a dataset's categories are often of a like
+# size, and its clearly counted classes say what size that is
+WEAK_CHOICES = ("first", "scale")
+WEAK_CHOICE = "first"
 # the count before training, which only sets the neighbours DOWN / DNA pull when K is unknown:
 # Louvain modularity where the user left the criterion at the default, since on untrained
 # features it comes far closer than the eigengap (bench/estimate_k.py, the `before` rows: MMLU
@@ -198,6 +206,8 @@ class Estimate:
     classes: list[ClassEstimate]
     criterion: str
     features_total: int = 0  # the total of the counts on the features (before any layout's)
+    # rows a category in the classes with a clear gap, where some class has none (``scale_of``)
+    scale: float | None = None
 
 
 def estimate_counts(
@@ -244,18 +254,25 @@ def estimate_k(
     layout_floor: int = LAYOUT_FLOOR,
     pick: str | None = None,
     weak_gap: float | None = None,
+    weak_choice: str | None = None,
 ) -> Estimate:
     """Per coarse class: the estimated K, a plausible range from ``resamples`` 80 % subsamples,
     and the criterion's curve over K; with ``on_layout`` (or where it says so of the features'
     total), the layout's count where it is at most ``layout_agreement`` times the features', or
     at most ``layout_floor``; ``pick`` (None: PICK) which estimate stands, ``graph`` (None:
     GRAPH) the features' neighbour graph; ``weak_gap`` (None: WEAK_GAP; 0: never) the best
-    eigengap under which a class is counted by modularity instead (module docstring)."""
+    eigengap under which a class is counted by modularity instead, ``weak_choice`` (None:
+    WEAK_CHOICE) which of its two readings stands (module docstring)."""
     from coarse2fine.cluster.nested import SPECTRAL_NEIGHBOURS, allocate_by_size, side_by_side
 
     pick = PICK if pick is None else pick
     graph = GRAPH if graph is None else graph
     weak_gap = WEAK_GAP if weak_gap is None else weak_gap
+    weak_choice = WEAK_CHOICE if weak_choice is None else weak_choice
+    if weak_choice not in WEAK_CHOICES:
+        raise ValueError(
+            f"weak_choice must be one of {', '.join(WEAK_CHOICES)}, got {weak_choice!r}"
+        )
     if pick not in PICKS:
         raise ValueError(f"pick must be one of {', '.join(PICKS)}, got {pick!r}")
     if criterion not in CRITERIA:
@@ -311,7 +328,7 @@ def estimate_k(
         )
     )
     placed = [next(laid) if want else None for want in wanted]
-    classes = []
+    classes, second_curves = [], []
     for rows, positions, (ks, scores), ranked, by, gap in zip(
         groups, placed, curves, ranks, counted_by, gaps, strict=True
     ):
@@ -346,26 +363,76 @@ def estimate_k(
         if pick == "median":  # the (lower) median: one of the estimates
             k = int(np.sort(found)[(len(found) - 1) // 2])
         near = rivals(ks, scores, k)
-        second = None
+        second, second_curve = None, None
         if resamples > 0 and by != criterion:  # the estimate shown to a user: both readings
-            second = second_reading(rows, by, min_size, seed)
+            other = other_reading(by)
+            second_curve = class_curve(rows, other, min_size, seed, NEIGHBOURS)
+            second = (other, best_k(*second_curve))
+        second_curves.append(second_curve)
         classes.append(
             ClassEstimate(k, min(found), max(found), ks, scores, kept_layout, near, by, gap, second)
         )
+    sizes = [len(rows) for rows in groups]
+    scale = scale_of(classes, sizes)
+    if weak_choice == "scale" and scale is not None:
+        classes = choose_by_scale(classes, sizes, second_curves, scale)
     counts = np.array([e.k for e in classes], dtype=np.int64)
     if split == "size":
         sizes = np.unique(coarse, return_counts=True)[1]  # rows per class, same order
         counts = allocate_by_size(sizes, int(counts.sum()))
-    return Estimate(counts, classes, criterion, features_total)
+    return Estimate(counts, classes, criterion, features_total, scale)
 
 
-def second_reading(rows: np.ndarray, by: str, min_size: int | None, seed: int) -> tuple[str, int]:
-    """The count of a class without a clear gap by the reading other than ``by`` (the one that
-    counted it): SECOND_READING, or modularity where ``by`` is SECOND_READING; read on the
-    class's NEIGHBOURS graph like ``by``, without a range."""
-    other = "modularity" if by == SECOND_READING else SECOND_READING
-    ks, scores = class_curve(rows, other, min_size, seed, NEIGHBOURS)
-    return other, best_k(ks, scores)
+def other_reading(by: str) -> str:
+    """The second reading of a class without a clear gap that ``by`` counted: SECOND_READING,
+    or modularity where ``by`` is SECOND_READING (read on the class's NEIGHBOURS graph like
+    ``by``, without a range)."""
+    return "modularity" if by == SECOND_READING else SECOND_READING
+
+
+def scale_of(classes: list[ClassEstimate], sizes: list[int]) -> float | None:
+    """Rows a category in the classes counted with a clear gap (their rows over their counts),
+    where some other class was read twice; None where no class was, or none had a clear gap."""
+    clear = [
+        (n, e.k)
+        for e, n in zip(classes, sizes, strict=True)
+        if e.gap is not None and e.second is None
+    ]
+    if not clear or all(e.second is None for e in classes):
+        return None
+    return sum(n for n, _ in clear) / sum(k for _, k in clear)
+
+
+def choose_by_scale(
+    classes: list[ClassEstimate],
+    sizes: list[int],
+    curves: list[tuple[np.ndarray, np.ndarray] | None],
+    scale: float,
+) -> list[ClassEstimate]:
+    """Each class read twice takes the reading whose rows a category (its rows over the count)
+    is nearer ``scale`` in ratio (the first on a tie); where that is the second, the class gets
+    its curve, rivals and criterion, the first becomes its second reading, and its range
+    stretches to cover both counts (the subsamples were the first reading's)."""
+    chosen = []
+    for e, n, curve in zip(classes, sizes, curves, strict=True):
+        if e.second is not None and curve is not None:
+            name, k = e.second
+            if abs(np.log(n / k / scale)) < abs(np.log(n / e.k / scale)):
+                ks, scores = curve
+                e = ClassEstimate(
+                    k,
+                    min(e.low, k),
+                    max(e.high, k),
+                    ks,
+                    scores,
+                    False,
+                    rivals(ks, scores, k),
+                    name,
+                    e.gap,
+                    (e.criterion, e.k),
+                )
+        chosen.append(e)
+    return chosen
 
 
 def layout_agrees(
