@@ -828,7 +828,7 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
                     "criterion": e.criterion,  # WEAK_COUNT's where the eigengap was weak
                     "gap": None if e.gap is None else round(e.gap, 4),  # what decided that
                     "rivals": e.rivals,
-                    # no clear gap: the other reading's count (estimate_k.second_reading)
+                    # no clear gap: the other reading's count (estimate_k.other_reading)
                     "second": None
                     if e.second is None
                     else {"criterion": e.second[0], "k": int(e.second[1])},

@@ -156,7 +156,7 @@ WEAK_COUNT = "modularity"
 # WEAK_COUNT is that), and both counts are shown: modularity's lands near the truth on a class of
 # many small categories, resolution's on one of a few large ones, and the graph alone does not
 # say which a class is (docs/ESTIMATE_K.md "Modularity at the noise's resolution": MMLU's
-# classes, HWU64's train split), where an analyst who knows the categories' rough size can
+# classes, HWU64's train split); an analyst who knows the categories' rough size can choose
 SECOND_READING = "resolution"
 # which of a weak-gap class's two readings is its estimate: "first" (WEAK_COUNT's, the default)
 # or "scale", the one whose rows a category come nearer (in ratio) those of the same run's
@@ -196,7 +196,7 @@ class ClassEstimate:
     rivals: list[int] = field(default_factory=list)  # other peaks nearly as high (``rivals``)
     criterion: str = DEFAULT_CRITERION  # the curve's: "modularity" where the gap was weak
     gap: float | None = None  # the features' best eigengap, tested against WEAK_GAP (best_gap)
-    # a class without a clear gap: the other reading's criterion and count (``second_reading``)
+    # a class without a clear gap: the other reading's criterion and count (``other_reading``)
     second: tuple[str, int] | None = None
 
 

@@ -171,7 +171,7 @@ def how_counted(record: dict, criterion: str, why: bool = False) -> str:
     return where
 
 
-# how a class's second reading (estimate_k.second_reading) is named beside its estimate
+# how a class's second reading (estimate_k.other_reading) is named beside its estimate
 SECOND_READINGS = {"resolution": "at the noise's resolution", "modularity": "by modularity"}
 
 
@@ -486,7 +486,8 @@ def _page(run: Path, coarse: str | None) -> str:
             "but the class's spread start to split: modularity's count comes near the truth "
             "where a class holds many small categories (tens of rows each), the second where "
             "it holds a few large ones (a hundred rows or more); choose by the size you "
-            "expect.</p>"
+            "expect (the summary gives the rows a category of the classes with a clear "
+            "gap).</p>"
         )
         sections.append(_section("estimate", "Number of categories", note + k_curves))
     if "fine" in assignments.columns:
