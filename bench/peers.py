@@ -60,6 +60,8 @@ LAYOUT_CLUSTERERS = ("kmeans", "spectral", "umap-spectral")
 # groups come out unequal (2026-12-06, coarse2fine.cluster.nested.cut_layout) say so; the
 # other rows with an umap-spectral column ran before
 LAYOUT_CUT = {"layout_cut": "ward where unequal"}
+# a row's estimate_k module settings (set in the cell's own process by systems.run_discover)
+SCALE_CHOICE = {"WEAK_CHOICE": "scale"}
 
 
 def default_row(params: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -154,6 +156,10 @@ TEXT_ROWS: dict[str, dict[str, Any]] = {
         for name, params, extra in (
             ("unknown-k", {}, {"count": 5, **LAYOUT_CUT}),
             ("unknown-k-50", {"method_params": {"k": 50, "mine_in": "features"}}, {}),
+            # each class read twice (no clear gap) taking the reading nearer the clear classes'
+            # rows a category (estimate_k.WEAK_CHOICE "scale"; docs/ESTIMATE_K.md "Two
+            # readings"): the path without K, before that choice can become the default's
+            ("unknown-k-scale", {}, {"count": 5, **LAYOUT_CUT, "estimate_k": SCALE_CHOICE}),
         )
     },
     # the earlier default: DOWN as published (coarse-CE warm-up epoch, momentum-written bank);
@@ -242,6 +248,7 @@ VECTOR_ROWS: dict[str, dict[str, Any]] = {
         for name, params, extra in (
             ("unknown-k", {}, {"count": 4}),
             ("unknown-k-50", {"method_params": {"k": 50, "mine_in": "features"}}, {}),
+            ("unknown-k-scale", {}, {"count": 4, "estimate_k": SCALE_CHOICE}),
         )
     },
     # what the default's fallback compares against: the trained features kept whatever
