@@ -520,8 +520,8 @@ def per_class_lines(by: dict[str, list[dict]], names: list[str]) -> list[str]:
             separable = " / ".join(str(r["separable"]["after"][i]) for r in recs)
             low, high = min(g["low"][i] for g in got), max(g["high"][i] for g in got)
             counted = " / ".join("layout" if g["on_layout"][i] else g["criterion"][i] for g in got)
-            seconds = [g.get("second", [None] * len(g["counts"]))[i] for g in got]  # before 26
-            second = " / ".join("—" if k is None else str(k) for k in seconds)
+            readings = [g.get("second", [None] * len(g["counts"]))[i] for g in got]  # before 26
+            second = " / ".join("—" if k is None else str(k) for k in readings)
             lines.append(
                 f"| {d} | {name} | {sizes[i]} | {recs[0]['true'][i]} | {separable} | {found} "
                 f"| {low}-{high} | {counted} | {second} |"

@@ -247,6 +247,24 @@ def test_unknown_k_is_estimated_on_the_trained_features():
     assert "c2: 40 rows, 1 category (estimated" in said and "c0: 120 rows, 3 categories" in said
 
 
+def test_the_summary_gives_a_second_reading_and_the_clear_classes_scale():
+    """Separated blobs have clear gaps: no class is read twice and the summary says nothing of
+    it. A class given a second reading (as one without a clear gap gets) is printed with both
+    counts as rows a category, and the clear classes' scale beside the note on reading twice."""
+    data = make_hierarchical_blobs((3, 2, 1), rows_per_fine=20, dim=16, seed=3)
+    est = Discoverer("unsupervised", n_fine=None, progress=False).fit(data)
+    said = summary_text(est, cluster_table(est, data), None, Path("run"), 1.0)
+    assert "read twice" not in said and "at the noise's resolution" not in said
+    assert est.k_estimate_["scale"] is None
+    got = est.k_estimate_["classes"]["c0"]
+    got["second"] = {"criterion": "resolution", "k": 2}
+    est.k_estimate_["scale"] = 20.0
+    said = summary_text(est, cluster_table(est, data), None, Path("run"), 1.0)
+    assert "the classes with a clear eigengap hold ~20 rows a category" in said
+    reading = f"; at the noise's resolution: 2 (~30 rows a category, against ~{60 // got['k']}))"
+    assert reading in said
+
+
 def test_scores_per_coarse_class_and_a_short_count_in_the_summary():
     """With fine labels, metrics.json gains each class's rows, true and found categories,
     separable count and ACC; the blobs are separated, so every category is kept apart. Where an
