@@ -226,7 +226,7 @@ TEXT_ROWS: dict[str, dict[str, Any]] = {
 # The rows that follow the default; every other ``discover`` row on texts ran before the default
 # training length fell from 64 to 32 tokens (2026-12-06) and is pinned to 64 (the same cells on
 # short texts, where both read every token).
-FOLLOW_THE_DEFAULT = ("discover", "unknown-k")
+FOLLOW_THE_DEFAULT = ("discover", "unknown-k", "unknown-k-scale")
 for _name, _row in TEXT_ROWS.items():
     if _row["system"] == "discover" and _name not in FOLLOW_THE_DEFAULT:
         _row["params"] = {"train_length": 64, **_row["params"]}
