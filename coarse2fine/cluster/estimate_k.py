@@ -93,7 +93,7 @@ estimates.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -152,11 +152,12 @@ WEAK_GAP = 0.045
 # against it (bench/estimate_k.py version 24, bench/k_train_splits.py; docs/ESTIMATE_K.md
 # "Clustering stability")
 WEAK_COUNT = "modularity"
-# a class without a clear gap is read a second time, by SECOND_READING (or by "modularity" where
-# WEAK_COUNT is that), and both counts are shown: modularity's lands near the truth on a class of
-# many small categories, resolution's on one of a few large ones, and the graph alone does not
-# say which a class is (docs/ESTIMATE_K.md "Modularity at the noise's resolution": MMLU's
-# classes, HWU64's train split); an analyst who knows the categories' rough size can choose
+# a class without a clear gap is read a second time, by SECOND_READING (by "modularity" where
+# WEAK_COUNT is SECOND_READING: ``other_reading``), and both counts are shown: modularity's
+# lands near the truth on a class of many small categories, resolution's on one of a few large
+# ones, and the graph alone does not say which a class is (docs/ESTIMATE_K.md "Modularity at
+# the noise's resolution": MMLU's classes, HWU64's train split); an analyst who knows the
+# categories' rough size can choose
 SECOND_READING = "resolution"
 # which of a weak-gap class's two readings is its estimate: "first" (WEAK_COUNT's, the default)
 # or "scale", the one whose rows a category come nearer (in ratio) those of the same run's
@@ -419,17 +420,16 @@ def choose_by_scale(
             name, k = e.second
             if abs(np.log(n / k / scale)) < abs(np.log(n / e.k / scale)):
                 ks, scores = curve
-                e = ClassEstimate(
-                    k,
-                    min(e.low, k),
-                    max(e.high, k),
-                    ks,
-                    scores,
-                    False,
-                    rivals(ks, scores, k),
-                    name,
-                    e.gap,
-                    (e.criterion, e.k),
+                e = replace(
+                    e,
+                    k=k,
+                    low=min(e.low, k),
+                    high=max(e.high, k),
+                    ks=ks,
+                    scores=scores,
+                    rivals=rivals(ks, scores, k),
+                    criterion=name,
+                    second=(e.criterion, e.k),
                 )
         chosen.append(e)
     return chosen
