@@ -74,7 +74,9 @@ SEEDS = (0, 1, 2)
 # shown beside the estimate): its time is in the default's; its counts recorded and tabled; and
 # as a variant, the reading whose rows a category come nearer the clear classes' stands
 # (estimate_k.WEAK_CHOICE "scale")
-VERSION = 26
+# 27: that choice by scale is the package's default; the first reading always (the default
+# before) as a variant
+VERSION = 27
 FEATURES = ("after", "before")  # the default's clustered features; the untrained encoder's
 TARGET_TOTAL = 15.0  # % error of the total
 TARGET_FACTOR = 1.5  # per class
@@ -99,9 +101,10 @@ PACKAGE_VARIANTS = {
     # modularity at a structureless draw's onset of splitting in modularity's place
     # (docs/ESTIMATE_K.md "Modularity at the noise's resolution")
     "default, weak gaps by resolution": {"weak_count": "resolution"},
-    # of the two readings, the one nearer the clear classes' rows a category (estimate_k's
-    # choose_by_scale; docs/ESTIMATE_K.md "Two readings")
-    "default, weak readings by scale": {"weak_choice": "scale"},
+    # of the two readings, always the first (modularity's) rather than the one nearer the clear
+    # classes' rows a category (estimate_k's choose_by_scale, the default since version 27;
+    # docs/ESTIMATE_K.md "Two readings")
+    "default, weak readings first": {"weak_choice": "first"},
     VARIANT_MEDIAN: {"pick": "median"},
     "default, finest of near-equal peaks": {"pick": "finest"},
     "default, shared-neighbour graph": {"graph": "snn"},

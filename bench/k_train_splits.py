@@ -4,13 +4,16 @@ The estimate's benchmark (bench/estimate_k.py) reads the test splits, whose cate
 15-55 rows. Users' data are often larger, and the eigengap's values shrink as a class's graph
 grows, so a threshold on them read on the test splits may not carry over. Each cell runs the
 default ``discover`` without K on a train split (HWU64's 8,954 rows, 33-159 per intent;
-CLINC's 18,000, 120 per intent) under three settings of ``coarse2fine.cluster.estimate_k``
+CLINC's 18,000, 120 per intent) under settings of ``coarse2fine.cluster.estimate_k``
 (VARIANTS): the eigengap alone on every class (``eigengap alone``: ``WEAK_GAP`` 0, the
 default before 2026-12-06); the classes whose best eigengap is under ``WEAK_GAP`` counted by
 Louvain modularity on all their rows (``weak gaps by modularity``: docs/ESTIMATE_K.md
-"Classes without a clear gap", the default on 2026-12-06); and the package's default, where
-modularity reads a class of more than ``MODULARITY_ROWS`` rows on random samples of that
-many (``modularity on samples``: docs/ESTIMATE_K.md "Counting large classes"; beside it, on
+"Classes without a clear gap", the default on 2026-12-06); the package's default until the
+choice by scale, where modularity reads a class of more than ``MODULARITY_ROWS`` rows on
+random samples of that many (``modularity on samples``: docs/ESTIMATE_K.md "Counting large
+classes"); the default since 2026-12-07, each class without a clear gap read by modularity
+and by resolution and the reading nearer the clear classes' rows a category standing
+(``weak readings by scale``: docs/ESTIMATE_K.md "Two readings"; beside them, on
 seed 0, samples of 600 and 1200 rows, the values it was chosen among; clustering stability
 counting in modularity's place, ``stability instead of modularity``; and Louvain at the
 resolution where the class's own Gaussian draw starts to split, ``resolution instead of
@@ -37,14 +40,26 @@ from harness import Cell, main
 
 RESULTS = ROOT / "bench" / "results" / "k_train_splits"
 GIVEN = "K given"
-# each variant's estimate_k module settings (None: the package's own value)
+# each variant's estimate_k module settings (None: the package's own value); the variants
+# measured before the choice by scale became the default (WEAK_CHOICE "scale", 2026-12-07)
+# name the choice they ran with, "first"
+FIRST = "first"
 VARIANTS = {
     "eigengap alone": {"WEAK_GAP": 0.0, "MODULARITY_ROWS": 0},
-    "weak gaps by modularity": {"WEAK_GAP": None, "MODULARITY_ROWS": 0},
-    "modularity on samples": {"WEAK_GAP": None, "MODULARITY_ROWS": None},
+    "weak gaps by modularity": {"WEAK_GAP": None, "MODULARITY_ROWS": 0, "WEAK_CHOICE": FIRST},
+    # the default from 2026-12-07 until the choice by scale below
+    "modularity on samples": {"WEAK_GAP": None, "MODULARITY_ROWS": None, "WEAK_CHOICE": FIRST},
     # the sample size chosen among (seed 0 only; the test splits' side: bench/estimate_k.py)
-    "modularity on samples of 600": {"WEAK_GAP": None, "MODULARITY_ROWS": 600},
-    "modularity on samples of 1200": {"WEAK_GAP": None, "MODULARITY_ROWS": 1200},
+    "modularity on samples of 600": {
+        "WEAK_GAP": None,
+        "MODULARITY_ROWS": 600,
+        "WEAK_CHOICE": FIRST,
+    },
+    "modularity on samples of 1200": {
+        "WEAK_GAP": None,
+        "MODULARITY_ROWS": 1200,
+        "WEAK_CHOICE": FIRST,
+    },
     # clustering stability (estimate_k's "stability") in modularity's place, before training
     # and after (seed 0): docs/ESTIMATE_K.md "Clustering stability"; without the plausible
     # range (RESAMPLES 0: its 8 subsamples would each cost as much as the count again)
@@ -53,17 +68,22 @@ VARIANTS = {
         "WEAK_COUNT": "stability",
         "FIRST_COUNT": "stability",
         "RESAMPLES": 0,
+        "WEAK_CHOICE": FIRST,
     },
     # modularity at the resolution where the class's own Gaussian draw starts to split, in
     # modularity's place after training (docs/ESTIMATE_K.md "Modularity at the noise's
     # resolution"); the count before training left to modularity
-    "resolution instead of modularity": {"WEAK_GAP": None, "WEAK_COUNT": "resolution"},
+    "resolution instead of modularity": {
+        "WEAK_GAP": None,
+        "WEAK_COUNT": "resolution",
+        "WEAK_CHOICE": FIRST,
+    },
     # what a user gets with ``--k-estimator resolution``: that criterion on every class, before
     # training (DOWN's neighbours) and after (the ``k_estimator`` entry is Discoverer's argument)
     "resolution on every class": {"k_estimator": "resolution"},
-    # each class without a clear gap read by modularity and by resolution, and the reading
-    # whose rows a category come nearer the classes with a clear gap standing (estimate_k's
-    # WEAK_CHOICE "scale"; docs/ESTIMATE_K.md "Two readings")
+    # the default since 2026-12-07: each class without a clear gap read by modularity and by
+    # resolution, and the reading whose rows a category come nearer the classes with a clear
+    # gap standing (estimate_k's WEAK_CHOICE "scale"; docs/ESTIMATE_K.md "Two readings")
     "weak readings by scale": {"WEAK_GAP": None, "WEAK_CHOICE": "scale"},
     # the reference: the true count of each coarse class given (``n_fine``), nothing estimated
     GIVEN: {},
@@ -143,10 +163,12 @@ def report(records: list[dict[str, Any]]) -> None:
         "`discover` without `--n-fine` on the train splits (HWU64 8,954 rows, CLINC 18,000): the",
         "eigengap alone on every class (the default before 2026-12-06); the classes whose best",
         "eigengap is under `estimate_k.WEAK_GAP` counted by Louvain modularity on all their rows",
-        '(docs/ESTIMATE_K.md, "Classes without a clear gap"; the default on 2026-12-06); and the',
-        "default, modularity reading a class of more than `estimate_k.MODULARITY_ROWS` rows on",
-        'random samples of that many ("modularity on samples": docs/ESTIMATE_K.md, "Counting large',
-        "classes\"); beside them `K given`, each coarse class's true count passed as `n_fine`.",
+        '(docs/ESTIMATE_K.md, "Classes without a clear gap"; the default on 2026-12-06);',
+        "modularity reading a class of more than `estimate_k.MODULARITY_ROWS` rows on random",
+        'samples of that many ("modularity on samples": docs/ESTIMATE_K.md, "Counting large',
+        'classes"; the default until the choice by scale); and the default since 2026-12-07,',
+        "`weak readings by scale` (below); beside them `K given`, each coarse class's true count",
+        "passed as `n_fine`.",
         "Beside them, clustering stability counting in modularity's place before training and",
         'after (`stability instead of modularity`: docs/ESTIMATE_K.md, "Clustering stability").',
         "Beside them, Louvain at the resolution where each class's own Gaussian draw starts to",

@@ -60,8 +60,6 @@ LAYOUT_CLUSTERERS = ("kmeans", "spectral", "umap-spectral")
 # groups come out unequal (2026-12-06, coarse2fine.cluster.nested.cut_layout) say so; the
 # other rows with an umap-spectral column ran before
 LAYOUT_CUT = {"layout_cut": "ward where unequal"}
-# a row's estimate_k module settings (set in the cell's own process by systems.run_discover)
-SCALE_CHOICE = {"WEAK_CHOICE": "scale"}
 
 
 def default_row(params: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -143,7 +141,11 @@ TEXT_ROWS: dict[str, dict[str, Any]] = {
     # docs/ESTIMATE_K.md, "Classes without a clear gap"); MMLU's cells rerun on 2026-12-07
     # when modularity began reading a class of more than estimate_k.MODULARITY_ROWS rows on
     # samples of that many (no class of CLINC's, HWU64's or DBpedia's test split exceeds it,
-    # so their cells stand: docs/ESTIMATE_K.md, "Counting large classes")
+    # so their cells stand: docs/ESTIMATE_K.md, "Counting large classes"); 6 since each class
+    # read twice takes the reading nearer the clear classes' rows a category
+    # (estimate_k.WEAK_CHOICE "scale"; docs/ESTIMATE_K.md "Two readings"; measured before the
+    # switch as the row unknown-k-scale, which equalled count 5's cells in every count and ACC
+    # on all six sets: its records are in git history at the commit that made the switch's parent)
     **{
         name: {
             "system": "discover",
@@ -154,12 +156,9 @@ TEXT_ROWS: dict[str, dict[str, Any]] = {
             **extra,
         }
         for name, params, extra in (
-            ("unknown-k", {}, {"count": 5, **LAYOUT_CUT}),
+            ("unknown-k", {}, {"count": 6, **LAYOUT_CUT}),
             ("unknown-k-50", {"method_params": {"k": 50, "mine_in": "features"}}, {}),
-            # each class read twice (no clear gap) taking the reading nearer the clear classes'
-            # rows a category (estimate_k.WEAK_CHOICE "scale"; docs/ESTIMATE_K.md "Two
-            # readings"): the path without K, before that choice can become the default's
-            ("unknown-k-scale", {}, {"count": 5, **LAYOUT_CUT, "estimate_k": SCALE_CHOICE}),
+            ("unknown-k", {}, {"count": 6, **LAYOUT_CUT}),
         )
     },
     # the earlier default: DOWN as published (coarse-CE warm-up epoch, momentum-written bank);
@@ -226,7 +225,7 @@ TEXT_ROWS: dict[str, dict[str, Any]] = {
 # The rows that follow the default; every other ``discover`` row on texts ran before the default
 # training length fell from 64 to 32 tokens (2026-12-06) and is pinned to 64 (the same cells on
 # short texts, where both read every token).
-FOLLOW_THE_DEFAULT = ("discover", "unknown-k", "unknown-k-scale")
+FOLLOW_THE_DEFAULT = ("discover", "unknown-k")
 for _name, _row in TEXT_ROWS.items():
     if _row["system"] == "discover" and _name not in FOLLOW_THE_DEFAULT:
         _row["params"] = {"train_length": 64, **_row["params"]}
@@ -236,7 +235,8 @@ VECTOR_ROWS: dict[str, dict[str, Any]] = {
     "pca-kmeans": {"system": "pca-kmeans", "components": 50},
     "leiden": {"system": "leiden", "resolution": 1.0},
     "discover": {"system": "discover", "params": {}, "adamw": "fused"},
-    # K unknown, as the text rows of the same names (``count`` 4: the weak-gap switch)
+    # K unknown, as the text rows of the same names (``count`` 4: the weak-gap switch; 5: the
+    # choice by scale)
     **{
         name: {
             "system": "discover",
@@ -246,9 +246,8 @@ VECTOR_ROWS: dict[str, dict[str, Any]] = {
             **extra,
         }
         for name, params, extra in (
-            ("unknown-k", {}, {"count": 4}),
+            ("unknown-k", {}, {"count": 5}),
             ("unknown-k-50", {"method_params": {"k": 50, "mine_in": "features"}}, {}),
-            ("unknown-k-scale", {}, {"count": 4, "estimate_k": SCALE_CHOICE}),
         )
     },
     # what the default's fallback compares against: the trained features kept whatever

@@ -32,13 +32,10 @@ def per_coarse(data, found, silhouettes: dict[str, float]) -> dict[str, dict[str
 def run_discover(data, spec, seed):
     """The estimator (its defaults, or the row's parameters), then each clusterer on the same
     learned features: the clustering step costs well under a second of the total."""
-    import coarse2fine.cluster.estimate_k as counting
     from coarse2fine import Discoverer
     from coarse2fine.cluster import discover
     from coarse2fine.metrics import silhouette_by_coarse, within_coarse_silhouette
 
-    for name, value in spec.get("estimate_k", {}).items():  # each cell runs in its own process
-        setattr(counting, name, value)
     given = {"n_fine": true_counts(data), "seed": seed, "progress": False}
     est = Discoverer(**{**given, **spec["params"]})  # a row may leave K out: {"n_fine": None}
     est.fit(data)

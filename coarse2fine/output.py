@@ -229,6 +229,11 @@ def summary_text(
                 "resolution where it holds a few large ones (a hundred rows or more)"
                 + (
                     f"; the classes with a clear eigengap hold ~{scale:.0f} rows a category"
+                    + (
+                        ", and each class read twice takes the reading nearer that"
+                        if estimate.get("by_scale")
+                        else ""
+                    )
                     if scale
                     else ""
                 )

@@ -446,18 +446,20 @@ def few_large_groups(seed=0):
     ],
 )
 def test_weak_choice_scale_takes_the_reading_nearer_the_clear_classes(clear_sizes, weak, expected):
-    """A class without a clear gap beside classes with one: by default its count is
-    modularity's, with resolution's as its second reading; with weak_choice "scale", the
+    """A class without a clear gap beside classes with one: with weak_choice "first" its
+    count is modularity's, with resolution's as its second reading; by default ("scale"), the
     reading whose rows a category come nearer the clear classes' (their rows over counts)."""
     rows = weak() + 10.0
     x = np.concatenate([separated_groups(clear_sizes, dim=5, seed=1), rows])
     coarse = np.repeat([0, 1], [sum(clear_sizes), len(rows)])
-    first = estimate_k(x, coarse, resamples=2)
+    first = estimate_k(x, coarse, resamples=2, weak_choice="first")
     assert first.scale == pytest.approx(sum(clear_sizes) / len(clear_sizes))
+    assert not first.by_scale
     name, k, (other, other_k) = expected
     read = first.classes[1]
     assert {(read.criterion, read.k), read.second} == {(name, k), (other, other_k)}
-    scaled = estimate_k(x, coarse, resamples=2, weak_choice="scale")
+    scaled = estimate_k(x, coarse, resamples=2)
+    assert scaled.by_scale
     assert (scaled.classes[0].k, scaled.classes[0].criterion) == (len(clear_sizes), "eigengap")
     got = scaled.classes[1]
     assert (got.criterion, got.k, got.second) == expected

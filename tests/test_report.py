@@ -107,7 +107,13 @@ def test_an_estimated_k_gets_its_summary_range_and_criterion_plot(tiny_csv, tmp_
     assert "<section id=estimate>" in page and "Number of categories" in page
     assert "hollow: other peaks nearly as high" in page
     assert "read a second time (dotted line)" in page
+    assert "choose by the size you expect" in page  # no choice by the clear classes' scale
     assert page.count("data:image/png;base64,") == 3  # maps, curves, K curves (no fine labels)
+    clusters["estimate"]["by_scale"] = True  # where the estimate chose by that scale
+    (out / "clusters.json").write_text(json.dumps(clusters), encoding="utf-8")
+    assert runner.invoke(app, ["report", str(out)]).exit_code == 0
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "the estimate takes the reading whose rows a category come nearer" in page
 
 
 def _dom(browser: str, url: str) -> str:
@@ -163,3 +169,17 @@ def test_search_filter_sort_and_a_categorys_rows_in_headless_chromium(run_dir):
     plain = _dom(browser, url)
     assert re.search(r'id="match-count"[^>]*><', plain)
     assert all(not hidden for cat, hidden in _category_rows(plain, "bank"))
+
+
+def test_a_class_label_names_the_reading_that_counted_it():
+    """A class counted by the estimate's criterion gets no mark; one without a clear gap names
+    the reading that stood, the noise's resolution in words rather than the criterion's key."""
+    from coarse2fine.report.html import how_counted
+
+    assert how_counted({"criterion": "eigengap", "on": "layout"}, "eigengap") == ", on the layout"
+    assert how_counted({"criterion": "modularity"}, "eigengap", why=True) == (
+        ", by modularity: no clear eigengap"
+    )
+    assert how_counted({"criterion": "resolution"}, "eigengap", why=True) == (
+        ", at the noise's resolution: no clear eigengap"
+    )

@@ -167,12 +167,13 @@ def how_counted(record: dict, criterion: str, why: bool = False) -> str:
     where = ", on the layout" if record.get("on") == "layout" else ""
     by = counted_by(record, criterion)
     if by != criterion:
-        where += f", by {by}" + (f": no clear {criterion}" if why else "")
+        where += ", " + READINGS.get(by, f"by {by}") + (f": no clear {criterion}" if why else "")
     return where
 
 
-# how a class's second reading (estimate_k.other_reading) is named beside its estimate
-SECOND_READINGS = {"resolution": "at the noise's resolution", "modularity": "by modularity"}
+# how the readings of a class without a clear gap (estimate_k.WEAK_COUNT, other_reading) are
+# named beside its estimate
+READINGS = {"resolution": "at the noise's resolution", "modularity": "by modularity"}
 
 
 def second_reading(record: dict, size: int | None = None) -> str:
@@ -182,7 +183,7 @@ def second_reading(record: dict, size: int | None = None) -> str:
     second = record.get("second")
     if not second:
         return ""
-    name = SECOND_READINGS.get(second["criterion"], f"by {second['criterion']}")
+    name = READINGS.get(second["criterion"], f"by {second['criterion']}")
     text = f"; {name}: {second['k']}"
     if size:
         text += f" (~{size // second['k']} rows a category, against ~{size // record['k']})"
@@ -485,9 +486,15 @@ def _page(run: Path, coarse: str | None) -> str:
             "read a second time (dotted line), at the resolution where rows with no structure "
             "but the class's spread start to split: modularity's count comes near the truth "
             "where a class holds many small categories (tens of rows each), the second where "
-            "it holds a few large ones (a hundred rows or more); choose by the size you "
-            "expect (the summary gives the rows a category of the classes with a clear "
-            "gap).</p>"
+            "it holds a few large ones (a hundred rows or more)"
+            + (
+                "; the estimate takes the reading whose rows a category come nearer those of "
+                "the classes with a clear gap (the summary gives that size): choose otherwise "
+                "if you expect another size.</p>"
+                if (clusters.get("estimate") or {}).get("by_scale")
+                else "; choose by the size you expect (the summary gives the rows a category "
+                "of the classes with a clear gap, where some have one).</p>"
+            )
         )
         sections.append(_section("estimate", "Number of categories", note + k_curves))
     if "fine" in assignments.columns:
