@@ -145,7 +145,7 @@ TEXT_ROWS: dict[str, dict[str, Any]] = {
     # read twice takes the reading nearer the clear classes' rows a category
     # (estimate_k.WEAK_CHOICE "scale"; docs/ESTIMATE_K.md "Two readings"; measured before the
     # switch as the row unknown-k-scale, which equalled count 5's cells in every count and ACC
-    # on all six sets: its records are in git history at the commit that made the switch's parent)
+    # on all six sets: its records are in git history at 6f2b920)
     **{
         name: {
             "system": "discover",
