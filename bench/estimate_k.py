@@ -87,7 +87,7 @@ DEFAULT = "default"  # the package's own path (Discoverer._estimate), with its p
 # the same path with each class's estimate the median of the full-data one and its subsamples'
 VARIANT_MEDIAN = "default, median of subsamples"
 # the package's path with estimate_k's module settings (PICK, GRAPH, WEAK_GAP, MODULARITY_ROWS,
-# WEAK_COUNT) set otherwise
+# WEAK_COUNT, WEAK_CHOICE) set otherwise
 PACKAGE_VARIANTS = {
     DEFAULT: {},
     "default, eigengap alone": {"weak_gap": 0.0},
@@ -456,8 +456,10 @@ def report(records: list[dict[str, Any]]) -> None:
 
 
 def gap_lines(by: dict[str, list[dict]], names: list[str]) -> list[str]:
-    """Per dataset, the best eigengaps of the classes the default counted by modularity (under
-    estimate_k.WEAK_GAP) and of those the eigengap counted: how far the threshold is from each."""
+    """Per dataset, the best eigengaps of the classes the default counted without the eigengap
+    (under estimate_k.WEAK_GAP: by modularity, or since version 27 at the noise's resolution where
+    that reading came nearer the clear classes' scale) and of those the eigengap counted: how far
+    the threshold is from each."""
     from coarse2fine.cluster.estimate_k import WEAK_GAP
 
     lines = [
@@ -465,9 +467,10 @@ def gap_lines(by: dict[str, list[dict]], names: list[str]) -> list[str]:
         "Each coarse class's best eigengap on its features' fuzzy 10-neighbour graph (`after`, "
         "all seeds;",
         f"`estimate_k.best_gap`): under {WEAK_GAP} the default counts the class by Louvain "
-        "modularity instead.",
+        "modularity (or at the noise's resolution) instead.",
         "",
-        "| dataset | classes x seeds by modularity | their gaps | by the eigengap | their gaps |",
+        "| dataset | classes x seeds without a clear gap | their gaps | by the eigengap "
+        "| their gaps |",
         "|---|---|---|---|---|",
     ]
 
@@ -485,8 +488,8 @@ def gap_lines(by: dict[str, list[dict]], names: list[str]) -> list[str]:
             )
             if gap is not None
         ]
-        weak = [g for g, c in pairs if c == "modularity"]
-        clear = [g for g, c in pairs if c != "modularity"]
+        weak = [g for g, c in pairs if c != "eigengap"]
+        clear = [g for g, c in pairs if c == "eigengap"]
         lines.append(f"| {d} | {len(weak)} | {span(weak)} | {len(clear)} | {span(clear)} |")
     return lines
 
@@ -502,11 +505,12 @@ def per_class_lines(by: dict[str, list[dict]], names: list[str]) -> list[str]:
         f"{TARGET_SHARE:.0f} % one on the classes, per coarse class",
         "(`after` features): rows, true K, the categories the features keep apart with the labels",
         "known (K separable) and the count on each seed, and the plausible range the subsamples",
-        "give (lowest to highest over the seeds); for a class without a clear gap, its second",
-        "reading per seed (`estimate_k.SECOND_READING`, shown to the user beside the estimate).",
+        "give (lowest to highest over the seeds); for a class without a clear gap, its other",
+        "reading per seed (the one not taken of modularity's and the noise's resolution's, shown",
+        "to the user beside the estimate).",
         "",
         "| dataset | coarse class | rows | K true | K separable per seed | K found per seed "
-        "| range | counted by | second reading per seed |",
+        "| range | counted by | other reading per seed |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for d in names:

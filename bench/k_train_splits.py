@@ -95,8 +95,9 @@ SEEDS = {
     "stability instead of modularity": (0,),
     "resolution on every class": (0,),
 }
-# 2 (the default): each class without a clear gap read a second time (estimate_k.SECOND_READING,
-# shown to the user beside the estimate), its count recorded and its time in the cell's
+# 2 (the default until 2026-12-07): each class without a clear gap read a second time
+# (estimate_k.SECOND_READING, shown to the user beside the estimate), its count recorded and its
+# time in the cell's
 VERSIONS = {"modularity on samples": 2}
 ROWS = {variant: variant.replace(" ", "-") for variant in VARIANTS}  # each variant's cell row
 DATASETS = ("hwu64", "clinc", "dbpedia", "mmlu", "zeisel")
@@ -160,6 +161,7 @@ def run_one(cell: Cell) -> dict[str, Any]:
         "weak_gap": module.WEAK_GAP,
         "weak_count": module.WEAK_COUNT,
         "modularity_rows": module.MODULARITY_ROWS,
+        "weak_choice": module.WEAK_CHOICE,
         "classes": classes,
         **{k: round(float(v), 2) for k, v in scores.items()},
     }
@@ -189,14 +191,15 @@ def report(records: list[dict[str, Any]]) -> None:
         "(or stability, or resolution); `resolution on every class`: `--k-estimator resolution`;",
         "`weak readings by scale`: of each such class's two readings (modularity, resolution) the",
         "one whose rows a category come nearer the classes with a clear gap.",
-        "Second readings: the total had the user taken, on every class without a clear gap, the",
-        "second reading the summary shows beside the estimate (`estimate_k.SECOND_READING`).",
+        "Other readings: the total had the user taken, on every class without a clear gap, the",
+        "other reading the summary shows beside the estimate (of modularity's and the noise's",
+        "resolution's, the one not taken).",
         "",
         "Command: `python bench/k_train_splits.py`  ",
         "Machine: " + ("; ".join(sorted({r["machine"] for r in records})) or "—"),
         "",
         "| dataset | variant | seeds | K true | K found | classes without a clear gap | ACC | ARI "
-        "| NMI | best gaps (lowest-highest) | seconds | second readings: K |",
+        "| NMI | best gaps (lowest-highest) | seconds | other readings: K |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for d in DATASETS:

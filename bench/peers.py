@@ -158,7 +158,6 @@ TEXT_ROWS: dict[str, dict[str, Any]] = {
         for name, params, extra in (
             ("unknown-k", {}, {"count": 6, **LAYOUT_CUT}),
             ("unknown-k-50", {"method_params": {"k": 50, "mine_in": "features"}}, {}),
-            ("unknown-k", {}, {"count": 6, **LAYOUT_CUT}),
         )
     },
     # the earlier default: DOWN as published (coarse-CE warm-up epoch, momentum-written bank);

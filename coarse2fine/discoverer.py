@@ -827,7 +827,8 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
                     "low": e.low,
                     "high": e.high,
                     "on": "layout" if e.on_layout else "features",
-                    "criterion": e.criterion,  # WEAK_COUNT's where the eigengap was weak
+                    # WEAK_COUNT's where the eigengap was weak (or the reading chosen by scale)
+                    "criterion": e.criterion,
                     "gap": None if e.gap is None else round(e.gap, 4),  # what decided that
                     "rivals": e.rivals,
                     # no clear gap: the other reading's count (estimate_k.other_reading)

@@ -23,8 +23,8 @@ can pick another K. The criteria (all on unit-length features, chosen among by
   ``ClassEstimate.criterion`` says which counted it. Where the estimate is shown to a user
   (with a range), such a class is also read by SECOND_READING (``"resolution"``, below;
   ``ClassEstimate.second``): modularity comes near the truth on a class of many small
-  categories, resolution on one of a few large ones, and only someone who knows the
-  categories' rough size can tell the two kinds apart. ``Estimate.scale`` gives the rows a
+  categories, resolution on one of a few large ones, and the graph alone does not tell the
+  two kinds apart: the categories' rough size does. ``Estimate.scale`` gives the rows a
   category of the classes with a clear gap, a hint of that size; with WEAK_CHOICE
   (``weak_choice``) ``"scale"`` (the default) the reading nearer it stands
   (``choose_by_scale``), with ``"first"`` WEAK_COUNT's always.
@@ -167,8 +167,8 @@ SECOND_READING = "resolution"
 # always (the default before). Measured (docs/ESTIMATE_K.md "Two readings"): HWU64's train
 # split 117.3 -> 89.0 categories of 64, ACC 61.24 -> 70.43 (bench/k_train_splits.py, 3
 # seeds); no count of the six test splits changed (bench/estimate_k.py; bench/peers.py's
-# unknown-k-scale cells equal unknown-k's in every count and ACC); CLINC's train split has no
-# class with a clear gap, so nothing to choose by
+# unknown-k-scale cells, git history at 6f2b920, equal unknown-k's in every count and ACC);
+# CLINC's train split has no class with a clear gap, so nothing to choose by
 WEAK_CHOICES = ("first", "scale")
 WEAK_CHOICE = "scale"
 # the count before training, which only sets the neighbours DOWN / DNA pull when K is unknown:
@@ -201,7 +201,9 @@ class ClassEstimate:
     scores: np.ndarray  # the criterion at each K (higher = better; nan = not computed)
     on_layout: bool = False  # counted on the class's UMAP layout rather than its features
     rivals: list[int] = field(default_factory=list)  # other peaks nearly as high (``rivals``)
-    criterion: str = DEFAULT_CRITERION  # the curve's: "modularity" where the gap was weak
+    # the curve's: where the gap was weak WEAK_COUNT's, or the second reading's where the choice
+    # by scale took it
+    criterion: str = DEFAULT_CRITERION
     gap: float | None = None  # the features' best eigengap, tested against WEAK_GAP (best_gap)
     # a class without a clear gap: the other reading's criterion and count (``other_reading``)
     second: tuple[str, int] | None = None

@@ -162,8 +162,9 @@ def counted_by(record: dict, criterion: str) -> str:
 
 def how_counted(record: dict, criterion: str, why: bool = False) -> str:
     """How a class's count was read, for its label: ", on the layout" where the layout's count
-    stood, ", by <criterion>" where another criterion than the estimate's counted it (``why``:
-    with the reason, no clear gap of the estimate's ``criterion``)."""
+    stood, ", by modularity" or ", at the noise's resolution" (READINGS; ", by <criterion>" for
+    another) where another criterion than the estimate's counted it (``why``: with the reason,
+    no clear gap of the estimate's ``criterion``)."""
     where = ", on the layout" if record.get("on") == "layout" else ""
     by = counted_by(record, criterion)
     if by != criterion:
@@ -228,7 +229,8 @@ def _k_curves(clusters: dict) -> str | None:
         ax.set_title(title, fontsize=8)
         ax.tick_params(labelsize=7)
     fig.supxlabel("K (categories in the coarse class)", fontsize=9)
-    marked = "".join(f"; {by} where marked" for by in switched)  # another criterion's curves
+    # another criterion's curves, named as in the titles
+    marked = "".join(f"; {READINGS.get(by, f'by {by}')} where marked" for by in switched)
     fig.supylabel(f"{criterion} score{marked}", fontsize=9)
     fig.tight_layout()
     return _png(fig)
@@ -489,8 +491,10 @@ def _page(run: Path, coarse: str | None) -> str:
             "it holds a few large ones (a hundred rows or more)"
             + (
                 "; the estimate takes the reading whose rows a category come nearer those of "
-                "the classes with a clear gap (the summary gives that size): choose otherwise "
-                "if you expect another size.</p>"
+                "the classes with a clear gap (the summary gives that size), so a class marked "
+                "<em>at the noise's resolution</em> took that reading (its curve drawn) and "
+                "its dotted line is modularity's count: choose otherwise if you expect another "
+                "size.</p>"
                 if (clusters.get("estimate") or {}).get("by_scale")
                 else "; choose by the size you expect (the summary gives the rows a category "
                 "of the classes with a clear gap, where some have one).</p>"
