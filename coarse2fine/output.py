@@ -222,22 +222,17 @@ def summary_text(
                 markup=False,
             )
         if any(got.get("second") for got in estimate["classes"].values()):
-            scale = estimate.get("scale")  # clusters.json before it was recorded has none
-            console.print(
+            line = (
                 "a class without a clear eigengap is read twice: modularity comes near the "
                 "truth where it holds many small categories (tens of rows each), the noise's "
                 "resolution where it holds a few large ones (a hundred rows or more)"
-                + (
-                    f"; the classes with a clear eigengap hold ~{scale:.0f} rows a category"
-                    + (
-                        ", and each class read twice takes the reading nearer that"
-                        if estimate.get("by_scale")
-                        else ""
-                    )
-                    if scale
-                    else ""
-                )
             )
+            scale = estimate.get("scale")  # clusters.json before it was recorded has none
+            if scale:
+                line += f"; the classes with a clear eigengap hold ~{scale:.0f} rows a category"
+                if estimate.get("by_scale"):
+                    line += ", and each class read twice takes the reading nearer that"
+            console.print(line)
         if "training" in estimate:
             first = estimate["training"]
             console.print(

@@ -168,13 +168,18 @@ def how_counted(record: dict, criterion: str, why: bool = False) -> str:
     where = ", on the layout" if record.get("on") == "layout" else ""
     by = counted_by(record, criterion)
     if by != criterion:
-        where += ", " + READINGS.get(by, f"by {by}") + (f": no clear {criterion}" if why else "")
+        where += f", {reading_name(by)}" + (f": no clear {criterion}" if why else "")
     return where
 
 
 # how the readings of a class without a clear gap (estimate_k.WEAK_COUNT, other_reading) are
 # named beside its estimate
 READINGS = {"resolution": "at the noise's resolution", "modularity": "by modularity"}
+
+
+def reading_name(criterion: str) -> str:
+    """How a class's count by ``criterion`` is named beside it: READINGS, or "by <criterion>"."""
+    return READINGS.get(criterion, f"by {criterion}")
 
 
 def second_reading(record: dict, size: int | None = None) -> str:
@@ -184,8 +189,7 @@ def second_reading(record: dict, size: int | None = None) -> str:
     second = record.get("second")
     if not second:
         return ""
-    name = READINGS.get(second["criterion"], f"by {second['criterion']}")
-    text = f"; {name}: {second['k']}"
+    text = f"; {reading_name(second['criterion'])}: {second['k']}"
     if size:
         text += f" (~{size // second['k']} rows a category, against ~{size // record['k']})"
     return text
@@ -230,7 +234,7 @@ def _k_curves(clusters: dict) -> str | None:
         ax.tick_params(labelsize=7)
     fig.supxlabel("K (categories in the coarse class)", fontsize=9)
     # another criterion's curves, named as in the titles
-    marked = "".join(f"; {READINGS.get(by, f'by {by}')} where marked" for by in switched)
+    marked = "".join(f"; {reading_name(by)} where marked" for by in switched)
     fig.supylabel(f"{criterion} score{marked}", fontsize=9)
     fig.tight_layout()
     return _png(fig)
