@@ -1,0 +1,167 @@
+"""Unknown K before and after training, on the test splits and on the larger train splits.
+
+``discover`` without K counts the categories on the features it clusters, the trained ones
+(docs/ESTIMATE_K.md: on the test splits the untrained encoder's features hide most small
+categories, e.g. DBpedia's 16 of 59). On the train splits, whose categories are 3-15 times
+larger, that count runs over instead (bench/k_train_splits.py: HWU64's 89 of 64, DBpedia's 90
+of 59). This script asks where the over-count comes from: per cell, the features the default
+trains with K given and the untrained encoder's (bench/estimate_k.py's ``features``, cached
+under bench/cache/estimate_k/), the package's own estimate on each (``package_estimate``: the
+path ``discover`` takes), and the trained features clustered inside their coarse classes (the
+default's clusterer) with the true counts, with each estimate's counts, and with the smaller
+of the two estimates per class (a candidate rule, not the package's).
+
+The test splits run seeds 0-2 (the features bench/estimate_k.py caches); the train splits
+seed 0 (training on them takes 2-7 minutes a cell).
+
+    python bench/k_before_after.py
+    python bench/k_before_after.py --report-only
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from common import ROOT, mean_std, replace_section
+from harness import Cell, main
+
+RESULTS = ROOT / "bench" / "results" / "k_before_after"
+VERSION = 1
+TEST = ("clinc", "hwu64", "mmlu", "dbpedia")
+TRAIN = tuple(f"{name}-train" for name in TEST)
+SEEDS = {split: (0, 1, 2) for split in TEST} | {split: (0,) for split in TRAIN}
+COUNTS = ("true", "before", "after", "fewer")  # the counts the trained features are cut by
+
+
+def cells() -> list[Cell]:
+    return [
+        Cell(split, "counts", seed, {"version": VERSION})
+        for split in (*TEST, *TRAIN)
+        for seed in SEEDS[split]
+    ]
+
+
+def load(split: str):
+    """A test split as bench/peers.py reads it, or a train split as bench/k_train_splits.py."""
+    from sources import load as load_test
+
+    from coarse2fine.data import load_dataset
+
+    if not split.endswith("-train"):
+        return load_test(split)
+    name = split.removesuffix("-train")
+    return load_dataset(name, "train", **({"on_bad_rows": "drop"} if name == "hwu64" else {}))
+
+
+def run_one(cell: Cell) -> dict[str, Any]:
+    from estimate_k import features, package_estimate
+    from sources import true_counts
+
+    from coarse2fine import Discoverer
+    from coarse2fine.cluster import discover
+    from coarse2fine.metrics import clustering_scores
+
+    data = load(cell.dataset)
+    coarse = np.asarray(data.coarse_ids)
+    true = true_counts(data)
+    found = features(data, cell.dataset, cell.seed)
+    record: dict[str, Any] = {"rows": len(data), "chosen": str(found["chosen"]), "classes": {}}
+    counts = {"true": np.array([true[str(c)] for c in data.coarse_classes])}
+    for kind in ("before", "after"):
+        est = package_estimate(data, found, kind, cell.seed)
+        classes = est.k_estimate_["classes"]
+        counts[kind] = np.array([classes[c]["k"] for c in data.coarse_classes])
+        for c in data.coarse_classes:
+            record["classes"].setdefault(c, {"true": true[str(c)]})[kind] = {
+                "k": classes[c]["k"],
+                "criterion": classes[c]["criterion"],
+                "gap": classes[c]["gap"],
+            }
+        record[f"neighbours_{kind}"] = est.k_estimate_["neighbours"]
+    counts["fewer"] = np.minimum(counts["before"], counts["after"])
+    rule = Discoverer()._clusterer_rule(data)
+    record["scores"] = {}
+    for name in COUNTS:
+        labels = discover(
+            found["after"],
+            int(counts[name].sum()),
+            coarse=coarse,
+            counts=counts[name],
+            seed=cell.seed,
+            clusterer=rule(int(counts[name].sum())),
+        ).labels
+        scores = clustering_scores(data.fine, labels)
+        record["scores"][name] = {
+            "counts": counts[name].tolist(),
+            **{k: round(float(v), 2) for k, v in scores.items()},
+        }
+        print(f"{cell.dataset} seed {cell.seed} {name}: K {counts[name].sum()}, "
+              f"ACC {scores['ACC']:.2f}")
+    return record
+
+
+def within(true: np.ndarray, counts: np.ndarray) -> float:
+    """% of classes counted within a factor 1.5 of the truth."""
+    ratio = counts / true
+    return 100.0 * float(np.mean((ratio <= 1.5) & (ratio >= 1 / 1.5)))
+
+
+def report(records: list[dict[str, Any]]) -> None:
+    by: dict[str, list[dict]] = {}
+    for r in records:
+        by.setdefault(r["dataset"], []).append(r)
+    lines = [
+        "## Unknown K before and after training: test splits and train splits",
+        "",
+        "Per split: the package's estimate (the path `discover` takes without K) on the",
+        "untrained encoder's features (`before`) and on the features the default trains with K",
+        "given (`after`), and the trained features cut inside their coarse classes by the",
+        "default's clusterer with the true counts, with each estimate, and with the smaller of the",
+        "two per class (`fewer`, a candidate rule). K: total (classes within x1.5, %). Test",
+        "splits seeds 0-2, train splits seed 0; mean ± std over seeds; ACC x100.",
+        "",
+        "Command: `python bench/k_before_after.py`  ",
+        "Machine: " + ("; ".join(sorted({r["machine"] for r in records})) or "—"),
+        "",
+        "| split | rows a category | seeds | K true | K before | K after | K fewer "
+        "| ACC true K | ACC, before's K | ACC, after's K | ACC, fewer |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for split in (*TEST, *TRAIN):
+        recs = by.get(split)
+        if not recs:
+            continue
+        true = np.array(recs[0]["scores"]["true"]["counts"])
+        cols = []
+        for name in ("before", "after", "fewer"):
+            got = [np.array(r["scores"][name]["counts"]) for r in recs]
+            cols.append(
+                f"{mean_std([float(g.sum()) for g in got])} "
+                f"({mean_std([within(true, g) for g in got])})"
+            )
+        accs = [mean_std([r["scores"][name]["ACC"] for r in recs]) for name in COUNTS]
+        lines.append(
+            f"| {split} | {recs[0]['rows'] / true.sum():.0f} | {len(recs)} | {true.sum()} "
+            f"| {' | '.join(cols)} | {' | '.join(accs)} |"
+        )
+    lines += [
+        "",
+        "Per class on the train splits (seed 0): true, before, after (the criterion that counted",
+        "each: e eigengap, m modularity, r modularity at the noise's resolution).",
+        "",
+    ]
+    short = {"eigengap": "e", "modularity": "m", "resolution": "r"}
+    for split in TRAIN:
+        for r in by.get(split, [])[:1]:
+            parts = [
+                f"{c} {v['true']}: {v['before']['k']}{short.get(v['before']['criterion'], '?')}"
+                f" -> {v['after']['k']}{short.get(v['after']['criterion'], '?')}"
+                for c, v in r["classes"].items()
+            ]
+            lines.append(f"- {split}: " + "; ".join(parts))
+    replace_section("k_before_after", "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main(__file__, __doc__, cells(), run_one, report, RESULTS)
