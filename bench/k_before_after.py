@@ -9,7 +9,9 @@ trains with K given and the untrained encoder's (bench/estimate_k.py's ``feature
 under bench/cache/estimate_k/), the package's own estimate on each (``package_estimate``: the
 path ``discover`` takes), and the trained features clustered inside their coarse classes (the
 default's clusterer) with the true counts, with each estimate's counts, and with the smaller
-of the two estimates per class (a candidate rule, not the package's).
+of the two estimates per class (a candidate rule, not the package's). And each fine category
+counted alone (its rows as one class, the eigengap on a 10-neighbour graph): how many groups
+training makes of one category, by its size (SIZES).
 
 The test splits run seeds 0-2 (the features bench/estimate_k.py caches); the train splits
 seed 0 (training on them takes 2-7 minutes a cell).
@@ -27,7 +29,8 @@ from common import ROOT, mean_std, replace_section
 from harness import Cell, main
 
 RESULTS = ROOT / "bench" / "results" / "k_before_after"
-VERSION = 1
+VERSION = 2  # 2: each fine category counted alone
+SIZES = ((0, 30), (30, 60), (60, 100), (100, 10**9))  # categories counted alone, by rows
 TEST = ("clinc", "hwu64", "mmlu", "dbpedia")
 TRAIN = tuple(f"{name}-train" for name in TEST)
 SEEDS = {split: (0, 1, 2) for split in TEST} | {split: (0,) for split in TRAIN}
@@ -79,6 +82,7 @@ def run_one(cell: Cell) -> dict[str, Any]:
                 "gap": classes[c]["gap"],
             }
         record[f"neighbours_{kind}"] = est.k_estimate_["neighbours"]
+    record["alone"] = alone_counts(data, found)
     counts["fewer"] = np.minimum(counts["before"], counts["after"])
     rule = Discoverer()._clusterer_rule(data)
     record["scores"] = {}
@@ -96,9 +100,37 @@ def run_one(cell: Cell) -> dict[str, Any]:
             "counts": counts[name].tolist(),
             **{k: round(float(v), 2) for k, v in scores.items()},
         }
-        print(f"{cell.dataset} seed {cell.seed} {name}: K {counts[name].sum()}, "
-              f"ACC {scores['ACC']:.2f}")
+        print(
+            f"{cell.dataset} seed {cell.seed} {name}: K {counts[name].sum()}, "
+            f"ACC {scores['ACC']:.2f}"
+        )
     return record
+
+
+def alone_counts(data, found: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """Each fine category's rows counted as one class on each space: {category: {"rows": n,
+    "before": K, "after": K}}."""
+    from coarse2fine.cluster.estimate_k import estimate_k
+
+    fine = np.asarray(data.fine)
+    out: dict[str, dict[str, int]] = {}
+    for category in sorted(set(fine.tolist())):
+        mask = fine == category
+        out[str(category)] = {"rows": int(mask.sum())}
+        for kind in ("before", "after"):
+            if mask.sum() < 3:
+                out[str(category)][kind] = 1
+                continue
+            one = estimate_k(
+                found[kind][mask],
+                np.zeros(int(mask.sum()), int),
+                criterion="eigengap",
+                neighbours=10,
+                seed=0,
+                resamples=0,
+            )
+            out[str(category)][kind] = int(one.counts[0])
+    return out
 
 
 def within(true: np.ndarray, counts: np.ndarray) -> float:
@@ -145,6 +177,26 @@ def report(records: list[dict[str, Any]]) -> None:
             f"| {split} | {recs[0]['rows'] / true.sum():.0f} | {len(recs)} | {true.sum()} "
             f"| {' | '.join(cols)} | {' | '.join(accs)} |"
         )
+    lines += [
+        "",
+        "Each fine category counted alone (the eigengap of its own 10-neighbour graph), by its",
+        "rows: the categories of that size, and their groups summed, before -> after training",
+        "(first seed; one group a category is what a count that holds would see):",
+        "",
+        "| split | "
+        + " | ".join(f"{lo}-{hi - 1} rows" for lo, hi in SIZES[:-1])
+        + f" | {SIZES[-1][0]}+ rows |",
+        "|---" * (len(SIZES) + 1) + "|",
+    ]
+    for split in (*TEST, *TRAIN):
+        for r in by.get(split, [])[:1]:
+            row = [split]
+            for lo, hi in SIZES:
+                group = [c for c in r["alone"].values() if lo <= c["rows"] < hi]
+                before = sum(c["before"] for c in group)
+                after = sum(c["after"] for c in group)
+                row.append(f"{len(group)}: {before} -> {after}" if group else "—")
+            lines.append("| " + " | ".join(row) + " |")
     lines += [
         "",
         "Per class on the train splits (seed 0): true, before, after (the criterion that counted",
