@@ -2,7 +2,7 @@
 
 ``discover`` without K counts the categories on the features it clusters, the trained ones
 (docs/ESTIMATE_K.md: on the test splits the untrained encoder's features hide most small
-categories, e.g. DBpedia's 16 of 59). On the train splits, whose categories are 3-15 times
+categories, e.g. DBpedia's 16 of 59). On the train splits, whose categories are 4-9 times
 larger, that count runs over instead (bench/k_train_splits.py: HWU64's 89 of 64, DBpedia's 90
 of 59). This script asks where the over-count comes from: per cell, the features the default
 trains with K given and the untrained encoder's (bench/estimate_k.py's ``features``, cached
@@ -10,8 +10,9 @@ under bench/cache/estimate_k/), the package's own estimate on each (``package_es
 path ``discover`` takes), and the trained features clustered inside their coarse classes (the
 default's clusterer) with the true counts, with each estimate's counts, and with the smaller
 of the two estimates per class (a candidate rule, not the package's). And each fine category
-counted alone (its rows as one class, the eigengap on a 10-neighbour graph): how many groups
-training makes of one category, by its size (SIZES).
+counted alone (its rows as one class, estimate_k's default reading on a 10-neighbour graph:
+the eigengap, or modularity where its gap is weak): how many groups training makes of one
+category, by its size (SIZES).
 
 Beside the default's training, DBpedia's train split is trained two other ways (TRAINING, seed
 0), to test where its groups come from: DOWN's neighbours mined by cosine on the features
@@ -205,8 +206,9 @@ def report(records: list[dict[str, Any]]) -> None:
         )
     lines += [
         "",
-        "Each fine category counted alone (the eigengap of its own 10-neighbour graph), by its",
-        "rows: the categories of that size, and their groups summed, before -> after training",
+        "Each fine category counted alone (its own 10-neighbour graph read by the eigengap, or",
+        "by modularity where the gap is weak), by its rows: the categories of that size, and",
+        "their groups summed, before -> after training",
         "(seed 0; one group a category is what a count that holds would see):",
         "",
         "| split | "
