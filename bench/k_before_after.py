@@ -84,7 +84,9 @@ def run_one(cell: Cell) -> dict[str, Any]:
     true = true_counts(data)
     found = features(data, cell.dataset, cell.seed)
     params = cell.settings.get("method_params")
-    if params:  # trained otherwise, K given; the untrained features as cached
+    # trained otherwise, K given; the untrained features as cached. package_estimate sizes the
+    # count's graph by the package's own k_share, not params' (docs/ESTIMATE_K.md says so)
+    if params:
         trained = Discoverer(n_fine=true, seed=cell.seed, progress=False, method_params=params)
         after = trained.fit(data).embedding_.astype(np.float32)
         found = {**found, "after": after, "chosen": "trained"}
