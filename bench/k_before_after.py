@@ -60,15 +60,11 @@ def cells() -> list[Cell]:
 
 
 def load(split: str):
-    """A test split as bench/peers.py reads it, or a train split as bench/k_train_splits.py."""
-    from sources import load as load_test
+    """A test split as bench/peers.py reads it, or a train split ("<name>-train")."""
+    from sources import load as load_split
 
-    from coarse2fine.data import load_dataset
-
-    if not split.endswith("-train"):
-        return load_test(split)
-    name = split.removesuffix("-train")
-    return load_dataset(name, "train", **({"on_bad_rows": "drop"} if name == "hwu64" else {}))
+    name, _, train = split.partition("-")
+    return load_split(name, "train" if train else "test")
 
 
 def run_one(cell: Cell) -> dict[str, Any]:
@@ -154,17 +150,18 @@ def alone_counts(data, found: dict[str, Any]) -> dict[str, dict[str, int]]:
     return out
 
 
+def groups(alone: dict[str, dict[str, int]], kind: str, lo: int, hi: int) -> int:
+    """The groups the categories of ``lo`` to ``hi`` - 1 rows come to, counted alone on ``kind``."""
+    return sum(c[kind] for c in alone.values() if lo <= c["rows"] < hi)
+
+
 def seed_zero(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in records if r["seed"] == 0]
 
 
-def within(true: np.ndarray, counts: np.ndarray) -> float:
-    """% of classes counted within a factor 1.5 of the truth."""
-    ratio = counts / true
-    return 100.0 * float(np.mean((ratio <= 1.5) & (ratio >= 1 / 1.5)))
-
-
 def report(records: list[dict[str, Any]]) -> None:
+    from estimate_k import summary
+
     by: dict[str, list[dict]] = {}
     others: list[dict] = []
     for r in records:
@@ -199,7 +196,7 @@ def report(records: list[dict[str, Any]]) -> None:
             got = [np.array(r["scores"][name]["counts"]) for r in recs]
             cols.append(
                 f"{mean_std([float(g.sum()) for g in got])} "
-                f"({mean_std([within(true, g) for g in got])})"
+                f"({mean_std([summary(true, g)['within'] for g in got])})"
             )
         accs = [mean_std([r["scores"][name]["ACC"] for r in recs]) for name in COUNTS]
         lines.append(
@@ -222,10 +219,9 @@ def report(records: list[dict[str, Any]]) -> None:
         for r in seed_zero(by.get(split, [])):
             row = [split]
             for lo, hi in SIZES:
-                group = [c for c in r["alone"].values() if lo <= c["rows"] < hi]
-                before = sum(c["before"] for c in group)
-                after = sum(c["after"] for c in group)
-                row.append(f"{len(group)}: {before} -> {after}" if group else "—")
+                n = sum(lo <= c["rows"] < hi for c in r["alone"].values())
+                before, after = (groups(r["alone"], kind, lo, hi) for kind in ("before", "after"))
+                row.append(f"{n}: {before} -> {after}" if n else "—")
             lines.append("| " + " | ".join(row) + " |")
     lines += [
         "",
@@ -238,13 +234,10 @@ def report(records: list[dict[str, Any]]) -> None:
     ]
     default = seed_zero(by.get("dbpedia-train", []))
     for r in default + sorted(others, key=lambda r: r["row"]):
-        groups = [
-            sum(c["after"] for c in r["alone"].values() if lo <= c["rows"] < hi)
-            for lo, hi in SIZES[2:]
-        ]
+        middle, large = (groups(r["alone"], "after", lo, hi) for lo, hi in SIZES[2:])
         name = "the default" if r["row"] == "counts" else r["row"]
         lines.append(
-            f"| {name} | {sum(r['scores']['after']['counts'])} | {groups[0]} | {groups[1]} "
+            f"| {name} | {sum(r['scores']['after']['counts'])} | {middle} | {large} "
             f"| {r['scores']['true']['ACC']:.2f} | {r['scores']['after']['ACC']:.2f} |"
         )
     lines += [

@@ -119,16 +119,14 @@ CELLS = [
 
 
 def run_one(cell: Cell) -> dict[str, Any]:
-    from sources import true_counts
+    from sources import load, true_counts
 
     import coarse2fine.cluster.estimate_k as module
     from coarse2fine import Discoverer
     from coarse2fine.cluster.estimate_k import DEFAULT_CRITERION
-    from coarse2fine.data import load_dataset
     from coarse2fine.metrics import clustering_scores
 
-    extra = {"on_bad_rows": "drop"} if cell.dataset == "hwu64" else {}
-    data = load_dataset(cell.dataset, "train", **extra)
+    data = load(cell.dataset, "train")
     settings = dict(VARIANTS[cell.settings["variant"]])
     k_estimator = settings.pop("k_estimator", DEFAULT_CRITERION)  # Discoverer's default
     for name, value in settings.items():

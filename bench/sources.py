@@ -44,14 +44,15 @@ TEXT_DATASETS = ("clinc", "hwu64", "mmlu", "dbpedia")
 VECTOR_DATASETS = ("zeisel", "pbmc")
 
 
-def load(name: str):
-    """The rows a dataset's cells run on: the test split of the text sets (HWU64 without its 45
-    rows that carry an unquoted tab, as the HWSCL reference loader reads it), all PBMC cells."""
-    if name == "pbmc":
+def load(name: str, split: str = "test"):
+    """The rows a dataset's cells run on: the ``split`` of a built-in set (by default the test
+    split; HWU64 without its rows that carry an unquoted tab, as the HWSCL reference loader
+    reads it), all PBMC cells for its test split."""
+    if name == "pbmc" and split == "test":
         return load_pbmc()
     from coarse2fine.data import load_dataset
 
-    return load_dataset(name, "test", **({"on_bad_rows": "drop"} if name == "hwu64" else {}))
+    return load_dataset(name, split, **({"on_bad_rows": "drop"} if name == "hwu64" else {}))
 
 
 def true_counts(data) -> dict[str, int]:
