@@ -237,6 +237,32 @@ def package_estimate(data, found: dict[str, Any], kind: str, seed: int):
     return est
 
 
+def alone_counts(data, found: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """Each fine category's rows counted as one class on each space (bench/k_before_after.py,
+    bench/k_third_level.py): {category: {"rows": n, "before": K, "after": K}}."""
+    from coarse2fine.cluster.estimate_k import estimate_k
+
+    fine = np.asarray(data.fine)
+    out: dict[str, dict[str, int]] = {}
+    for category in sorted(set(fine.tolist())):
+        mask = fine == category
+        out[str(category)] = {"rows": int(mask.sum())}
+        for kind in ("before", "after"):
+            if mask.sum() < 3:
+                out[str(category)][kind] = 1
+                continue
+            one = estimate_k(
+                found[kind][mask],
+                np.zeros(int(mask.sum()), int),
+                criterion="eigengap",
+                neighbours=10,
+                seed=0,
+                resamples=0,
+            )
+            out[str(category)][kind] = int(one.counts[0])
+    return out
+
+
 def leiden_counts(data, seed: int, feats: np.ndarray) -> list[int]:
     """Communities scanpy's leiden (resolution 1) finds inside each coarse class: on the genes'
     principal components for cells (as bench/peers.py), on the MiniLM features for texts."""

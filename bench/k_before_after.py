@@ -68,7 +68,7 @@ def load(split: str):
 
 
 def run_one(cell: Cell) -> dict[str, Any]:
-    from estimate_k import features, package_estimate
+    from estimate_k import alone_counts, features, package_estimate
     from sources import true_counts
 
     from coarse2fine import Discoverer
@@ -122,32 +122,6 @@ def run_one(cell: Cell) -> dict[str, Any]:
             f"ACC {scores['ACC']:.2f}"
         )
     return record
-
-
-def alone_counts(data, found: dict[str, Any]) -> dict[str, dict[str, int]]:
-    """Each fine category's rows counted as one class on each space: {category: {"rows": n,
-    "before": K, "after": K}}."""
-    from coarse2fine.cluster.estimate_k import estimate_k
-
-    fine = np.asarray(data.fine)
-    out: dict[str, dict[str, int]] = {}
-    for category in sorted(set(fine.tolist())):
-        mask = fine == category
-        out[str(category)] = {"rows": int(mask.sum())}
-        for kind in ("before", "after"):
-            if mask.sum() < 3:
-                out[str(category)][kind] = 1
-                continue
-            one = estimate_k(
-                found[kind][mask],
-                np.zeros(int(mask.sum()), int),
-                criterion="eigengap",
-                neighbours=10,
-                seed=0,
-                resamples=0,
-            )
-            out[str(category)][kind] = int(one.counts[0])
-    return out
 
 
 def groups(alone: dict[str, dict[str, int]], kind: str, lo: int, hi: int) -> int:

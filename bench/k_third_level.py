@@ -20,8 +20,8 @@ ones the default trains with K given, `after`):
 - each fine category's rows cut into as many groups as it holds third-level types, on each
   space (K-Means inside each fine category), scored against the third level: whether training
   lays those types out, whatever the count;
-- each fine category counted alone (bench/k_before_after.py's ``alone_counts``) beside its
-  third-level types, summed by size (SIZES).
+- each fine category counted alone (bench/estimate_k.py's ``alone_counts``, as in
+  bench/k_before_after.py) beside its third-level types, summed by size (SIZES).
 
 Test split seeds 0-2, train split seeds 0-1.
 
@@ -65,8 +65,7 @@ def third_level(split: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def run_one(cell: Cell) -> dict[str, Any]:
-    from estimate_k import features, package_estimate
-    from k_before_after import alone_counts
+    from estimate_k import alone_counts, features, package_estimate
     from sources import load
 
     from coarse2fine import Discoverer
