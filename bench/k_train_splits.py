@@ -12,9 +12,10 @@ Louvain modularity on all their rows (``weak gaps by modularity``: docs/ESTIMATE
 "Classes without a clear gap", the default on 2026-12-06); the package's default until the
 choice by scale, where modularity reads a class of more than ``MODULARITY_ROWS`` rows on
 random samples of that many (``modularity on samples``: docs/ESTIMATE_K.md "Counting large
-classes"); the default since 2026-12-07, each class without a clear gap read by modularity
-and by resolution and the reading nearer the clear classes' rows a category standing
-(``weak readings by scale``: docs/ESTIMATE_K.md "Two readings"; beside them, on
+classes"); the default from 2026-12-07, each class without a clear gap read by modularity
+and by resolution and the reading nearer the clear classes' rows a category (pooled) standing
+(``weak readings by scale``: docs/ESTIMATE_K.md "Two readings"), and the same with their
+median (``scale as a median``, the default since: "The scale as a median"; beside them, on
 seed 0, samples of 600 and 1200 rows, the values it was chosen among; clustering stability
 counting in modularity's place, ``stability instead of modularity``; and Louvain at the
 resolution where the class's own Gaussian draw starts to split, ``resolution instead of
@@ -82,10 +83,14 @@ VARIANTS = {
     # what a user gets with ``--k-estimator resolution``: that criterion on every class, before
     # training (DOWN's neighbours) and after (the ``k_estimator`` entry is Discoverer's argument)
     "resolution on every class": {"k_estimator": "resolution"},
-    # the default since 2026-12-07: each class without a clear gap read by modularity and by
-    # resolution, and the reading whose rows a category come nearer the classes with a clear
-    # gap standing (estimate_k's WEAK_CHOICE "scale"; docs/ESTIMATE_K.md "Two readings")
-    "weak readings by scale": {"WEAK_GAP": None, "WEAK_CHOICE": "scale"},
+    # the default from 2026-12-07 until the scale as a median: each class without a clear gap
+    # read by modularity and by resolution, and the reading whose rows a category come nearer
+    # the classes with a clear gap standing (estimate_k's WEAK_CHOICE "scale"; docs/ESTIMATE_K.md
+    # "Two readings"), their rows a category pooled (SCALE_BY "pooled")
+    "weak readings by scale": {"WEAK_GAP": None, "WEAK_CHOICE": "scale", "SCALE_BY": "pooled"},
+    # the default since: the same, the clear classes' rows a category their median (SCALE_BY
+    # "median"; docs/ESTIMATE_K.md "The scale as a median")
+    "scale as a median": {"WEAK_GAP": None, "WEAK_CHOICE": "scale", "SCALE_BY": "median"},
     # the reference: the true count of each coarse class given (``n_fine``), nothing estimated
     GIVEN: {},
 }
@@ -106,7 +111,7 @@ DATASETS = ("hwu64", "clinc", "dbpedia", "mmlu", "zeisel")
 # 3,960 rows, 8-494 per category; MMLU's 12,509, 79-1,367; Zeisel's 2,256 cells, 4-358)
 LATER = {
     "datasets": ("dbpedia", "mmlu", "zeisel"),
-    "variants": ("modularity on samples", "weak readings by scale", GIVEN),
+    "variants": ("modularity on samples", "weak readings by scale", "scale as a median", GIVEN),
 }
 CELLS = [
     Cell(d, ROWS[variant], seed, {"version": VERSIONS.get(variant, 1), "variant": variant})
@@ -160,6 +165,8 @@ def run_one(cell: Cell) -> dict[str, Any]:
         "weak_count": module.WEAK_COUNT,
         "modularity_rows": module.MODULARITY_ROWS,
         "weak_choice": module.WEAK_CHOICE,
+        "scale_by": module.SCALE_BY,
+        "scale": None if given else est.k_estimate_["scale"],
         "classes": classes,
         **{k: round(float(v), 2) for k, v in scores.items()},
     }
@@ -177,8 +184,9 @@ def report(records: list[dict[str, Any]]) -> None:
         '(docs/ESTIMATE_K.md, "Classes without a clear gap"; the default on 2026-12-06);',
         "modularity reading a class of more than `estimate_k.MODULARITY_ROWS` rows on random",
         'samples of that many ("modularity on samples": docs/ESTIMATE_K.md, "Counting large',
-        'classes"; the default until the choice by scale); and the default since 2026-12-07,',
-        "`weak readings by scale` (below); beside them `K given`, each coarse class's true count",
+        'classes"; the default until the choice by scale); the default from 2026-12-07,',
+        "`weak readings by scale`, and since, `scale as a median` (below); beside them `K given`,",
+        "each coarse class's true count",
         "passed as `n_fine`.",
         "Beside them, clustering stability counting in modularity's place before training and",
         'after (`stability instead of modularity`: docs/ESTIMATE_K.md, "Clustering stability").',
@@ -188,7 +196,9 @@ def report(records: list[dict[str, Any]]) -> None:
         "Classes without a clear gap: coarse classes under the threshold, counted by modularity",
         "(or stability, or resolution); `resolution on every class`: `--k-estimator resolution`;",
         "`weak readings by scale`: of each such class's two readings (modularity, resolution) the",
-        "one whose rows a category come nearer the classes with a clear gap.",
+        "one whose rows a category come nearer the classes with a clear gap (their rows summed",
+        "over their counts summed); `scale as a median`, the default since, the same with the",
+        "median of those classes' rows a category.",
         "Other readings: the total had the user taken, on every class without a clear gap, the",
         "other reading the summary shows beside the estimate (of modularity's and the noise's",
         "resolution's, the one not taken).",

@@ -229,7 +229,10 @@ def summary_text(
             )
             scale = estimate.get("scale")  # clusters.json before it was recorded has none
             if scale:
-                line += f"; the classes with a clear eigengap hold ~{scale:.0f} rows a category"
+                line += (
+                    f"; the classes with a clear eigengap hold ~{scale:.0f} rows a category "
+                    "(their median)"
+                )
                 if estimate.get("by_scale"):
                     line += ", and each class read twice takes the reading nearer that"
             console.print(line)

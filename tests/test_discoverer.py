@@ -261,14 +261,15 @@ def test_the_summary_gives_a_second_reading_and_the_clear_classes_scale():
     est.k_estimate_["scale"] = 20.0
     est.k_estimate_["by_scale"] = False
     said = summary_text(est, cluster_table(est, data), None, Path("run"), 1.0)
-    assert "the classes with a clear eigengap hold ~20 rows a category\n" in said
+    assert "the classes with a clear eigengap hold ~20 rows a category (their median)\n" in said
     reading = f"; at the noise's resolution: 2 (~30 rows a category, against ~{60 // got['k']}))"
     assert reading in said
     # where the choice by that scale was made (estimate_k.WEAK_CHOICE "scale"), it says so
     est.k_estimate_["by_scale"] = True
     said = summary_text(est, cluster_table(est, data), None, Path("run"), 1.0)
     assert (
-        "hold ~20 rows a category, and each class read twice takes the reading nearer that\n"
+        "hold ~20 rows a category (their median), and each class read twice takes the reading "
+        "nearer that\n"
     ) in said
 
 

@@ -427,6 +427,35 @@ def test_the_scale_of_the_clear_classes_by_hand():
     assert choose_by_scale(classes, sizes, [None, None, curve], 40.0)[2] is weak
 
 
+def test_the_scale_is_the_clear_classes_median_and_one_over_count_does_not_move_it(monkeypatch):
+    """Clear classes of 200 rows in 2 categories, 300 in 3 (100 rows a category each) and 400
+    counted 8 (50 each, as a class counted twice over): their median is 100 rows a category,
+    where pooled, 900 / 13 = 69.2. A class of 300 rows read twice, 5 by modularity (60 rows
+    each) and 3 by resolution (100): by the median |log(100 / 100)| = 0 < |log(60 / 100)| =
+    0.51 and resolution's 3 stands; by the pooled scale |log(60 / 69.2)| = 0.14 < |log(100 /
+    69.2)| = 0.37 and modularity's 5 would."""
+    import coarse2fine.cluster.estimate_k as module
+
+    ks = np.arange(1, 11)
+    curve = ks, np.where(ks == 3, 1.0, 0.0)
+
+    def clear(k):
+        return ClassEstimate(k, k, k, ks, np.zeros(10), gap=0.2)
+
+    weak = ClassEstimate(5, 4, 6, ks, np.zeros(10), criterion="modularity", gap=0.03)
+    weak.second = ("resolution", 3)
+    classes, sizes = [clear(2), clear(3), clear(8), weak], [200, 300, 400, 300]
+    assert scale_of(classes, sizes) == 100.0
+    chosen = choose_by_scale(classes, sizes, [None] * 3 + [curve], scale_of(classes, sizes))
+    assert (chosen[3].k, chosen[3].criterion) == (3, "resolution")
+    monkeypatch.setattr(module, "SCALE_BY", "pooled")
+    assert scale_of(classes, sizes) == pytest.approx(900 / 13)
+    assert choose_by_scale(classes, sizes, [None] * 3 + [curve], 900 / 13)[3] is weak
+    monkeypatch.setattr(module, "SCALE_BY", "mean")
+    with pytest.raises(ValueError, match="SCALE_BY must be one of median, pooled, got 'mean'"):
+        scale_of(classes, sizes)
+
+
 def few_large_groups(seed=0):
     """Three Gaussian groups of 200 rows in 5 dimensions, centres 1.5 apart on average: no
     clear gap, and Louvain at resolution 1 splits each group in several communities."""

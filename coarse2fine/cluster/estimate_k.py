@@ -25,7 +25,8 @@ can pick another K. The criteria (all on unit-length features, chosen among by
   ``ClassEstimate.second``): modularity comes near the truth on a class of many small
   categories, resolution on one of a few large ones, and the graph alone does not tell the
   two kinds apart: the categories' rough size does. ``Estimate.scale`` gives the rows a
-  category of the classes with a clear gap, a hint of that size; with WEAK_CHOICE
+  category of the classes with a clear gap (the median over them, SCALE_BY), a hint of that
+  size; with WEAK_CHOICE
   (``weak_choice``) ``"scale"`` (the default) the reading nearer it stands
   (``choose_by_scale``), with ``"first"`` WEAK_COUNT's always.
 - ``"hdbscan"``: HDBSCAN run over a range of minimum group sizes (2 .. a third of the class);
@@ -172,6 +173,15 @@ SECOND_READING = "resolution"
 # change on DBpedia's, MMLU's and Zeisel's train splits (seed 0)
 WEAK_CHOICES = ("first", "scale")
 WEAK_CHOICE = "scale"
+# how ``scale_of`` reads the clear classes' rows a category: "median" (the default since
+# 2026-12-07), the median over those classes of each one's rows over its count, so that one
+# class counted far over or under does not move it; or "pooled", their rows summed over their
+# counts summed (the default before), which a class of many counted categories dominates.
+# Measured (docs/ESTIMATE_K.md "The scale as a median"): HWU64's train split, whose pooled
+# scale (115 rows a category) its clear recommendation class (3 intents counted 6) dragged under
+# the intents' ~140, so that five classes took modularity's over-count
+SCALES_BY = ("median", "pooled")
+SCALE_BY = "median"
 # the count before training, which only sets the neighbours DOWN / DNA pull when K is unknown:
 # Louvain modularity where the user left the criterion at the default, since on untrained
 # features it comes far closer than the eigengap (bench/estimate_k.py, the `before` rows: MMLU
@@ -216,7 +226,7 @@ class Estimate:
     classes: list[ClassEstimate]
     criterion: str
     features_total: int = 0  # the total of the counts on the features (before any layout's)
-    # rows a category in the classes with a clear gap, where some class has none (``scale_of``)
+    # the clear classes' rows a category (their median), where some class has none (``scale_of``)
     scale: float | None = None
     # whether each class read twice took the reading nearer ``scale`` (weak_choice "scale",
     # where there is a scale) rather than its first
@@ -405,8 +415,12 @@ def other_reading(by: str) -> str:
 
 
 def scale_of(classes: list[ClassEstimate], sizes: list[int]) -> float | None:
-    """Rows a category in the classes counted with a clear gap (their rows over their counts),
-    where some other class was read twice; None where no class was, or none had a clear gap."""
+    """Rows a category in the classes counted with a clear gap, where some other class was read
+    twice: the median of each such class's rows over its count (SCALE_BY "median"), or their
+    rows summed over their counts summed ("pooled"); None where no class was read twice, or
+    none had a clear gap."""
+    if SCALE_BY not in SCALES_BY:
+        raise ValueError(f"SCALE_BY must be one of {', '.join(SCALES_BY)}, got {SCALE_BY!r}")
     clear = [
         (n, e.k)
         for e, n in zip(classes, sizes, strict=True)
@@ -414,7 +428,9 @@ def scale_of(classes: list[ClassEstimate], sizes: list[int]) -> float | None:
     ]
     if not clear or all(e.second is None for e in classes):
         return None
-    return sum(n for n, _ in clear) / sum(k for _, k in clear)
+    if SCALE_BY == "pooled":
+        return sum(n for n, _ in clear) / sum(k for _, k in clear)
+    return float(np.median([n / k for n, k in clear]))
 
 
 def choose_by_scale(
