@@ -76,7 +76,9 @@ SEEDS = (0, 1, 2)
 # (estimate_k.WEAK_CHOICE "scale")
 # 27: that choice by scale is the package's default; the first reading always (the default
 # before) as a variant
-VERSION = 27
+# 28: the clear classes' scale is the median of their rows a category (estimate_k.SCALE_BY
+# "median"); their pooled ratio (the default before) as a variant
+VERSION = 28
 FEATURES = ("after", "before")  # the default's clustered features; the untrained encoder's
 TARGET_TOTAL = 15.0  # % error of the total
 TARGET_FACTOR = 1.5  # per class
@@ -87,7 +89,7 @@ DEFAULT = "default"  # the package's own path (Discoverer._estimate), with its p
 # the same path with each class's estimate the median of the full-data one and its subsamples'
 VARIANT_MEDIAN = "default, median of subsamples"
 # the package's path with estimate_k's module settings (PICK, GRAPH, WEAK_GAP, MODULARITY_ROWS,
-# WEAK_COUNT, WEAK_CHOICE) set otherwise
+# WEAK_COUNT, WEAK_CHOICE, SCALE_BY) set otherwise
 PACKAGE_VARIANTS = {
     DEFAULT: {},
     "default, eigengap alone": {"weak_gap": 0.0},
@@ -105,6 +107,10 @@ PACKAGE_VARIANTS = {
     # classes' rows a category (estimate_k's choose_by_scale, the default since version 27;
     # docs/ESTIMATE_K.md "Two readings")
     "default, weak readings first": {"weak_choice": "first"},
+    # the clear classes' rows a category pooled (summed over their counts summed) rather than
+    # their median (estimate_k's SCALE_BY, "median" since version 28; docs/ESTIMATE_K.md "The
+    # scale as a median")
+    "default, scale pooled": {"scale_by": "pooled"},
     VARIANT_MEDIAN: {"pick": "median"},
     "default, finest of near-equal peaks": {"pick": "finest"},
     "default, shared-neighbour graph": {"graph": "snn"},
