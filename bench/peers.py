@@ -145,7 +145,10 @@ TEXT_ROWS: dict[str, dict[str, Any]] = {
     # read twice takes the reading nearer the clear classes' rows a category
     # (estimate_k.WEAK_CHOICE "scale"; docs/ESTIMATE_K.md "Two readings"; measured before the
     # switch as the row unknown-k-scale, which equalled count 5's cells in every count and ACC
-    # on all six sets: its records are in git history at 6f2b920)
+    # on all six sets: its records are in git history at 6f2b920); rerun on 2026-12-07 when
+    # that scale became the clear classes' median (estimate_k.SCALE_BY; docs/ESTIMATE_K.md "The
+    # scale as a median") on every set but MMLU, none of whose classes has a clear gap on any
+    # seed measured (no scale, so nothing the median can move)
     **{
         name: {
             "system": "discover",
