@@ -113,6 +113,9 @@ LATER = {
     "datasets": ("dbpedia", "mmlu", "zeisel"),
     "variants": ("modularity on samples", "weak readings by scale", "scale as a median", GIVEN),
 }
+# the scale as a median runs where the pooled scale's cells had one: CLINC's and MMLU's train
+# splits have no class with a clear gap on any seed, so no scale and nothing to choose
+ONLY = {"scale as a median": ("hwu64", "dbpedia", "zeisel")}
 CELLS = [
     Cell(d, ROWS[variant], seed, {"version": VERSIONS.get(variant, 1), "variant": variant})
     for seed in (0, 1, 2)
@@ -120,6 +123,7 @@ CELLS = [
     for variant in VARIANTS
     if seed in SEEDS.get(variant, (0, 1, 2))
     and (d not in LATER["datasets"] or variant in LATER["variants"])
+    and d in ONLY.get(variant, DATASETS)
 ]
 
 
