@@ -200,13 +200,13 @@ def report(records: list[dict[str, Any]]) -> None:
     ]
     for split in SPLITS:
         recs = by.get(split, [])
+        if not recs:
+            continue
         for name, label in (
             ("fine", "fine counts"),
             ("l3", "third-level counts"),
             ("after", "the estimate"),
         ):
-            if not recs:
-                continue
             cells = [
                 "; ".join(mean_std([r["cuts"][name][lv][m] for r in recs]) for m in ("ACC", "NMI"))
                 for lv in LEVELS
