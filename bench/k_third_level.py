@@ -207,13 +207,13 @@ def report(records: list[dict[str, Any]]) -> None:
             ("l3", "third-level counts"),
             ("after", "the estimate"),
         ):
-            cells = [
+            scores = [
                 "; ".join(mean_std([r["cuts"][name][lv][m] for r in recs]) for m in ("ACC", "NMI"))
                 for lv in LEVELS
             ]
             lines.append(
                 f"| {split} | {label} | {count([float(r['cuts'][name]['K']) for r in recs])} "
-                f"| {cells[0]} | {cells[1]} |"
+                f"| {scores[0]} | {scores[1]} |"
             )
     lines += [
         "",

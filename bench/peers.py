@@ -147,8 +147,8 @@ TEXT_ROWS: dict[str, dict[str, Any]] = {
     # switch as the row unknown-k-scale, which equalled count 5's cells in every count and ACC
     # on all six sets: its records are in git history at 6f2b920); rerun on 2026-12-07 when
     # that scale became the clear classes' median (estimate_k.SCALE_BY; docs/ESTIMATE_K.md "The
-    # scale as a median") on every set but MMLU, none of whose classes has a clear gap on any
-    # seed measured (no scale, so nothing the median can move)
+    # scale as a median") on every set but MMLU, none of whose classes has a clear gap on its
+    # trained features on any seed measured (no scale, so nothing the median can move)
     **{
         name: {
             "system": "discover",

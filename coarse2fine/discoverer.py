@@ -819,6 +819,8 @@ class Discoverer(ClusterMixin, TransformerMixin, BaseEstimator):
             "neighbours": neighbours,
             # rows a category of the classes with a clear gap, where others were read twice
             "scale": None if found.scale is None else round(found.scale, 1),
+            # how that scale was read: the clear classes' median, or pooled (SCALE_BY)
+            "scale_by": counting.SCALE_BY,
             # whether each class read twice took the reading nearer that scale (WEAK_CHOICE)
             "by_scale": found.by_scale,
             "classes": {

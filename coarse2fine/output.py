@@ -229,10 +229,9 @@ def summary_text(
             )
             scale = estimate.get("scale")  # clusters.json before it was recorded has none
             if scale:
-                line += (
-                    f"; the classes with a clear eigengap hold ~{scale:.0f} rows a category "
-                    "(their median)"
-                )
+                line += f"; the classes with a clear eigengap hold ~{scale:.0f} rows a category"
+                how = {"median": " (their median)", "pooled": " (pooled)"}
+                line += how.get(estimate.get("scale_by"), "")  # not recorded before 2026-12-07
                 if estimate.get("by_scale"):
                     line += ", and each class read twice takes the reading nearer that"
             console.print(line)

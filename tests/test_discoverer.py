@@ -262,6 +262,14 @@ def test_the_summary_gives_a_second_reading_and_the_clear_classes_scale():
     est.k_estimate_["by_scale"] = False
     said = summary_text(est, cluster_table(est, data), None, Path("run"), 1.0)
     assert "the classes with a clear eigengap hold ~20 rows a category (their median)\n" in said
+    # how the scale was read is said as recorded (SCALE_BY), and not at all where it was not
+    est.k_estimate_["scale_by"] = "pooled"
+    said = summary_text(est, cluster_table(est, data), None, Path("run"), 1.0)
+    assert "hold ~20 rows a category (pooled)\n" in said
+    del est.k_estimate_["scale_by"]  # clusters.json written before it was recorded
+    said = summary_text(est, cluster_table(est, data), None, Path("run"), 1.0)
+    assert "hold ~20 rows a category\n" in said
+    est.k_estimate_["scale_by"] = "median"
     reading = f"; at the noise's resolution: 2 (~30 rows a category, against ~{60 // got['k']}))"
     assert reading in said
     # where the choice by that scale was made (estimate_k.WEAK_CHOICE "scale"), it says so

@@ -178,8 +178,9 @@ WEAK_CHOICE = "scale"
 # class counted far over or under does not move it; or "pooled", their rows summed over their
 # counts summed (the default before), which a class of many counted categories dominates.
 # Measured (docs/ESTIMATE_K.md "The scale as a median"): on HWU64's train split the clear
-# classes counted over (audio, 3 intents, counted 6; weather, 1, counted 4) pooled to ~97 rows a
-# category against the intents' ~140, so four to six weak classes took modularity's over-count;
+# classes counted over (seed 0: alarm, 3 intents, counted 4; audio, 3, counted 6; weather, 1,
+# counted 4) pooled to ~97 rows a category against the intents' ~140, so weak classes took
+# modularity's over-count;
 # `discover` without K there 89.0 -> 68.3 categories of 64, ACC 70.43 -> 74.35 (K given 81.38;
 # bench/k_train_splits.py, 3 seeds)
 SCALES_BY = ("median", "pooled")
@@ -228,7 +229,8 @@ class Estimate:
     classes: list[ClassEstimate]
     criterion: str
     features_total: int = 0  # the total of the counts on the features (before any layout's)
-    # the clear classes' rows a category (their median), where some class has none (``scale_of``)
+    # the clear classes' rows a category (as SCALE_BY reads it), where some class has none
+    # (``scale_of``)
     scale: float | None = None
     # whether each class read twice took the reading nearer ``scale`` (weak_choice "scale",
     # where there is a scale) rather than its first
