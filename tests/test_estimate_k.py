@@ -401,10 +401,11 @@ def test_a_class_without_a_clear_gap_is_read_twice(monkeypatch, weak_count, othe
 
 def test_the_scale_of_the_clear_classes_by_hand():
     """Two classes with a clear gap, 100 rows in 2 categories and 200 in 2: 50 and 100 rows a
-    category, median 75 (pooled, 300 / 4, the same; the next test tells the two apart). A class of 300 rows read twice, 10 (30 rows each) and 4 (75): the second is
-    nearer, and takes the class with its curve, rivals and criterion, the first becoming its
-    second reading and the range stretching to 4; read 10 and 5 (60 rows each) against a
-    scale of 40, |log(30 / 40)| = 0.29 < |log(60 / 40)| = 0.41 and the first stays."""
+    category, median 75 (pooled, 300 / 4, the same; the next test tells the two apart). A
+    class of 300 rows read twice, 10 (30 rows each) and 4 (75): the second is nearer, and
+    takes the class with its curve, rivals and criterion, the first becoming its second
+    reading and the range stretching to 4; read 10 and 5 (60 rows each) against a scale of
+    40, |log(30 / 40)| = 0.29 < |log(60 / 40)| = 0.41 and the first stays."""
     ks = np.arange(1, 11)
     curve = ks, np.where(ks == 4, 1.0, np.where(ks == 9, 0.9, 0.0))  # a rival at 9
 
