@@ -180,9 +180,9 @@ WEAK_CHOICE = "scale"
 # Measured (docs/ESTIMATE_K.md "The scale as a median"): on HWU64's train split the clear
 # classes counted over (seed 0: alarm, 3 intents, counted 4; audio, 3, counted 6; weather, 1,
 # counted 4) pooled to ~97 rows a category against the intents' ~140, so weak classes took
-# modularity's over-count;
-# `discover` without K there 89.0 -> 68.3 categories of 64, ACC 70.43 -> 74.35 (K given 81.38;
-# bench/k_train_splits.py, 3 seeds)
+# modularity's over-count; `discover` without K there 89.0 -> 68.3 categories of 64, ACC
+# 70.43 -> 74.35 (K given 81.38; bench/k_train_splits.py, 3 seeds); no count of the six test
+# splits or of DBpedia's and Zeisel's train splits moved
 SCALES_BY = ("median", "pooled")
 SCALE_BY = "median"
 # the count before training, which only sets the neighbours DOWN / DNA pull when K is unknown:
