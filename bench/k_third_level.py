@@ -65,7 +65,7 @@ def third_level(split: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def run_one(cell: Cell) -> dict[str, Any]:
-    from estimate_k import alone_counts, features, package_estimate
+    from estimate_k import alone_counts, features, package_estimate, per_class_counts
     from sources import load
 
     from coarse2fine import Discoverer
@@ -83,10 +83,7 @@ def run_one(cell: Cell) -> dict[str, Any]:
     found = features(data, cell.dataset, cell.seed)
     classes = list(data.coarse_classes)
     record: dict[str, Any] = {"rows": len(data), "classes": {}, "separable": {}}
-    counts = {
-        level: np.array([len(set(labels[level][coarse == i])) for i in range(len(classes))])
-        for level in LEVELS
-    }
+    counts = {level: np.array(per_class_counts(labels[level], coarse)) for level in LEVELS}
     for kind in ("before", "after"):
         record["separable"][kind] = {
             level: int(sum(separable_categories(found[kind], labels[level], coarse).values()))
@@ -119,7 +116,7 @@ def run_one(cell: Cell) -> dict[str, Any]:
         print(f"{cell.dataset} seed {cell.seed}: cut at {name} K {total}: {record['cuts'][name]}")
     record["inside"] = inside_categories(found, fine, l3, cell.seed)
     record["alone"] = alone_counts(data, found)
-    types = {f: len(set(l3[fine == f])) for f in set(fine.tolist())}
+    types = dict(zip(np.unique(fine).tolist(), per_class_counts(l3, fine), strict=True))
     for category, row in record["alone"].items():
         row["l3"] = types[category]
     return record
@@ -129,11 +126,13 @@ def inside_categories(found, fine, l3, seed: int) -> dict[str, dict[str, float]]
     """Each fine category's rows cut by K-Means into as many groups as it holds third-level
     types, on each space; scored against the third level (ACC, ARI x100 over all rows), beside
     one group a category (what a space with no third-level structure can do)."""
+    from estimate_k import per_class_counts
+
     from coarse2fine.cluster import discover
     from coarse2fine.metrics import clustering_scores
 
     ids = np.unique(fine, return_inverse=True)[1]
-    types = np.array([len(set(l3[ids == i])) for i in range(ids.max() + 1)])
+    types = np.array(per_class_counts(l3, ids))
     out = {"one group": {"ACC": round(float(clustering_scores(l3, ids)["ACC"]), 2), "ARI": 0.0}}
     for kind in ("before", "after"):
         cut = discover(
