@@ -399,6 +399,11 @@ def test_a_class_without_a_clear_gap_is_read_twice(monkeypatch, weak_count, othe
     assert estimate_k(separated_groups((20, 20, 20)), resamples=2).classes[0].second is None
 
 
+def clear_class(k: int) -> ClassEstimate:
+    """A class counted k with a clear gap (0.2), on a curve over K = 1..10."""
+    return ClassEstimate(k, k, k, np.arange(1, 11), np.zeros(10), gap=0.2)
+
+
 def test_the_scale_of_the_clear_classes_by_hand():
     """Two classes with a clear gap, 100 rows in 2 categories and 200 in 2: 50 and 100 rows a
     category, median 75 (pooled, 300 / 4, the same; the next test tells the two apart). A
@@ -409,12 +414,9 @@ def test_the_scale_of_the_clear_classes_by_hand():
     ks = np.arange(1, 11)
     curve = ks, np.where(ks == 4, 1.0, np.where(ks == 9, 0.9, 0.0))  # a rival at 9
 
-    def clear(k):
-        return ClassEstimate(k, k, k, ks, np.zeros(10), gap=0.2)
-
     weak = ClassEstimate(10, 8, 11, ks, np.zeros(10), criterion="modularity", gap=0.03)
     weak.second = ("resolution", 4)
-    classes, sizes = [clear(2), clear(2), weak], [100, 200, 300]
+    classes, sizes = [clear_class(2), clear_class(2), weak], [100, 200, 300]
     assert scale_of(classes, sizes) == 75.0
     assert scale_of(classes[:2], sizes[:2]) is None  # no class read twice
     assert scale_of(classes[2:], sizes[2:]) is None  # none with a clear gap
@@ -440,12 +442,9 @@ def test_the_scale_is_the_clear_classes_median_and_one_over_count_does_not_move_
     ks = np.arange(1, 11)
     curve = ks, np.where(ks == 3, 1.0, 0.0)
 
-    def clear(k):
-        return ClassEstimate(k, k, k, ks, np.zeros(10), gap=0.2)
-
     weak = ClassEstimate(5, 4, 6, ks, np.zeros(10), criterion="modularity", gap=0.03)
     weak.second = ("resolution", 3)
-    classes, sizes = [clear(2), clear(3), clear(8), weak], [200, 300, 400, 300]
+    classes, sizes = [clear_class(2), clear_class(3), clear_class(8), weak], [200, 300, 400, 300]
     assert scale_of(classes, sizes) == 100.0
     chosen = choose_by_scale(classes, sizes, [None] * 3 + [curve], scale_of(classes, sizes))
     assert (chosen[3].k, chosen[3].criterion) == (3, "resolution")
