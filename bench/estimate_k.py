@@ -131,9 +131,9 @@ VARIANTS = {
 
 
 def datasets() -> tuple[str, ...]:
-    from sources import TEXT_DATASETS, VECTOR_DATASETS
+    from sources import PREPARED_DATASETS, TEXT_DATASETS, VECTOR_DATASETS
 
-    return (*TEXT_DATASETS, *VECTOR_DATASETS)
+    return (*TEXT_DATASETS, *PREPARED_DATASETS, *VECTOR_DATASETS)
 
 
 def cells() -> list[Cell]:

@@ -1,4 +1,4 @@
-"""How the cost grows with the rows: nested clustering and streamed prediction, 10^4 to 10^6.
+"""How the cost grows with the rows: discover, nested clustering and streamed prediction.
 
 Cells (one fresh process each, so peak memory is the stage's own):
 
@@ -9,7 +9,13 @@ Cells (one fresh process each, so peak memory is the stage's own):
 - ``predict``: ``coarse2fine predict`` (the CLI, streaming 10,000 rows at a time) on CLINC's
   test utterances replicated to N rows, with a model that needs no training (the packaged
   MiniLM + nested K-Means fitted on CLINC's test split); its rows/s and the child's peak
-  memory, which must stay flat as N grows.
+  memory, which must stay flat as N grows;
+- ``discover``: ``Discoverer().fit`` at its defaults without K (what ``coarse2fine discover``
+  does without ``--n-fine``), seed 0, on real texts: the train and test splits of the four
+  built-in text sets pooled (CLINC, HWU64, MMLU, DBpedia; 50,819 rows, 40 coarse
+  classes named ``dataset/class``, 330 fine), all of them or a sample of N in proportion to
+  each coarse class; under cProfile, split into phases as bench/where_time_goes.py does, with
+  the categories counted and ACC against the fine labels.
 
     python bench/scale.py                        # every missing cell, then the table
     python bench/scale.py --dataset cluster      # one stage
@@ -32,6 +38,7 @@ from harness import Cell, main
 RESULTS = ROOT / "bench" / "results" / "scale"
 VERSION = 1
 SIZES = {
+    "discover": (10_000, 25_000, None),  # None: every pooled row
     "cluster-sklearn": (10_000, 100_000, 1_000_000),
     "cluster-faiss": (100_000, 1_000_000),
     "predict": (10_000, 100_000, 1_000_000),
@@ -43,7 +50,7 @@ def cells() -> list[Cell]:
     from coarse2fine.cluster.kmeans import faiss_available
 
     return [
-        Cell(stage, str(n), 0, {"version": VERSION, "rows": n})
+        Cell(stage, str(n or "all"), 0, {"version": VERSION, "rows": n})
         for stage, sizes in SIZES.items()
         for n in sizes
         if stage != "cluster-faiss" or faiss_available()
@@ -111,34 +118,122 @@ def run_predict(n: int) -> dict[str, Any]:
     }
 
 
+def pooled_texts(n: int | None, seed: int = 0):
+    """The built-in text sets' train and test rows in one CoarseDataset (coarse and fine
+    labels prefixed by the set's name), or a sample of ``n`` of them in proportion to each
+    coarse class."""
+    from sources import TEXT_DATASETS, load
+
+    from coarse2fine.batching import proportional_sample
+    from coarse2fine.data import CoarseDataset
+
+    texts, coarse, fine = [], [], []
+    for name in TEXT_DATASETS:
+        for split in ("train", "test"):
+            part = load(name, split)
+            texts += list(part.texts)
+            coarse += [f"{name}/{c}" for c in part.coarse]
+            fine += [f"{name}/{f}" for f in part.fine]
+    data = CoarseDataset(coarse=np.asarray(coarse), texts=texts, fine=np.asarray(fine))
+    if n is None or n >= len(data):
+        return data
+    return data.subset(np.sort(proportional_sample(data.coarse_ids, n, seed)))
+
+
+# phase -> (file suffix, function), as in bench/where_time_goes.py
+DISCOVER_PHASES = {
+    "training epochs": ("coarse2fine/train.py", "epoch"),
+    "bank refill and mining": ("coarse2fine/methods/neighbours.py", "on_epoch_start"),
+    "final encoding": ("coarse2fine/discoverer.py", "_embed"),
+    "counting K": ("coarse2fine/discoverer.py", "_estimate"),
+    "clustering": ("coarse2fine/discoverer.py", "_discover"),
+}
+
+
+def run_discover(n: int | None) -> dict[str, Any]:
+    import cProfile
+
+    from where_time_goes import phase_seconds
+
+    from coarse2fine import Discoverer
+    from coarse2fine.metrics import cluster_acc
+
+    data = pooled_texts(n)
+    est = Discoverer(seed=0, progress=False)
+    profile = cProfile.Profile()
+    start = time.perf_counter()
+    profile.runcall(est.fit, data)
+    seconds = time.perf_counter() - start
+    phases = phase_seconds(profile, DISCOVER_PHASES, seconds)
+    print(f"discover on {len(data):,} rows: {seconds:.0f} s, {phases}", flush=True)
+    return {
+        "rows": len(data),
+        "seconds": round(seconds, 1),
+        "rows_per_second": round(len(data) / seconds),
+        "phases": phases,
+        "K_true": int(data.n_fine),
+        "K_found": int(len(np.unique(est.labels_))),
+        "ACC": round(float(cluster_acc(data.fine_ids, est.labels_)), 2),
+        "chosen": getattr(est, "representation_", {}).get("chosen", "trained"),
+        "clusterer": str(est.clusterer_),
+    }
+
+
 def run_one(cell: Cell) -> dict[str, Any]:
+    if cell.dataset == "discover":
+        return run_discover(cell.settings["rows"])
     n = int(cell.settings["rows"])
     if cell.dataset == "predict":
         return run_predict(n)
     return run_cluster(n, cell.dataset.split("-", 1)[1])
 
 
+def rows_of(record: dict[str, Any]) -> int:
+    return int(record["rows"]) if "rows" in record else int(record["row"])
+
+
 def report(records: list[dict[str, Any]]) -> None:
     lines = [
-        "## Scale: nested clustering and streamed prediction, 10^4 to 10^6 rows",
+        "## Scale: discover, nested clustering and streamed prediction, 10^4 to 10^6 rows",
         "",
-        "Command: `python bench/scale.py`. `cluster-*`: nested K-Means (n_init 10) of synthetic "
-        "N x 384 features (10 coarse classes x 15 fine) by scikit-learn or faiss, its wall time "
-        "and the cell's peak memory (the features included); `predict`: `coarse2fine predict` "
-        "on CLINC test utterances replicated to N rows (MiniLM, no training; streamed 10,000 "
-        "rows at a time), its wall time including start-up and the predict process's peak "
-        "memory.",
+        "Command: `python bench/scale.py`. `discover`: `Discoverer().fit` at its defaults "
+        "without K, seed 0, on the train and test rows of the four built-in text sets pooled "
+        "(40 coarse classes, 330 fine; a proportional sample of N, or all 50,819), under "
+        "cProfile (its seconds), with the cell's peak memory; `cluster-*`: nested K-Means "
+        "(n_init 10) of synthetic N x 384 features (10 coarse classes x 15 fine) by "
+        "scikit-learn or faiss, its wall time and the cell's peak memory (the features "
+        "included); `predict`: `coarse2fine predict` on CLINC test utterances replicated to N "
+        "rows (MiniLM, no training; streamed 10,000 rows at a time), its wall time including "
+        "start-up and the predict process's peak memory.",
         "",
         "| stage | rows | seconds | rows/s | peak MB | notes |",
         "|---|---|---|---|---|---|",
     ]
-    for r in sorted(records, key=lambda r: (r["dataset"], int(r["row"]))):
+    for r in sorted(records, key=lambda r: (r["dataset"], rows_of(r))):
         peak = r.get("predict_peak_mb", r["peak_memory_mb"])
         note = f"ACC {r['ACC']:.2f}" if "ACC" in r else ""
+        if "K_found" in r:
+            note += f", {r['K_found']} categories of {r['K_true']}"
         lines.append(
-            f"| {r['dataset']} | {int(r['row']):,} | {r['seconds']} | {r['rows_per_second']:,} "
+            f"| {r['dataset']} | {rows_of(r):,} | {r['seconds']} | {r['rows_per_second']:,} "
             f"| {peak:.0f} | {note} |"
         )
+    found = sorted((r for r in records if r["dataset"] == "discover"), key=rows_of)
+    if found:
+        names = [*DISCOVER_PHASES, "the rest"]
+        lines += [
+            "",
+            "Where `discover`'s seconds go (cProfile's cumulative time of each phase; the "
+            "share of the total in brackets; the count before training, which sets DOWN's "
+            "neighbours, falls in the first bank refill):",
+            "",
+            "| rows | " + " | ".join(names) + " |",
+            "|---|" + "---|" * len(names),
+        ]
+        for r in found:
+            total = r["seconds"]
+            shares = [f"{r['phases'][k]:.1f} ({100 * r['phases'][k] / total:.0f} %)" for k in names]
+            lines.append(f"| {rows_of(r):,} | " + " | ".join(shares) + " |")
     stages_on: dict[str, set[str]] = {}  # machine -> the stages measured on it
     for r in records:
         stages_on.setdefault(r.get("machine", machine()), set()).add(r["dataset"])

@@ -34,6 +34,21 @@ PHASES = {
 }
 
 
+def cumulative(stats: dict, suffix: str, name: str) -> float:
+    """Seconds spent in the function ``name`` of the file ending ``suffix``, its callees
+    included (cProfile's cumulative time)."""
+    return sum(v[3] for k, v in stats.items() if k[0].endswith(suffix) and k[2] == name)
+
+
+def phase_seconds(profile: cProfile.Profile, phases: dict[str, tuple], total: float) -> dict:
+    """Each phase's seconds (``phases``: name -> (file suffix, function)), and the rest of
+    ``total``."""
+    stats = pstats.Stats(profile).stats  # (file, line, name) -> (cc, nc, tt, ct, callers)
+    found = {phase: round(cumulative(stats, *where), 1) for phase, where in phases.items()}
+    found["the rest"] = round(total - sum(found.values()), 1)
+    return found
+
+
 def cells() -> list[Cell]:
     settings = {"version": 1, "defaults": package_defaults()}
     return [Cell(d, "default", 0, settings) for d in TEXT_DATASETS]
@@ -48,13 +63,7 @@ def run_one(cell: Cell) -> dict:
     start = time.perf_counter()
     profile.runcall(est.fit, data)
     total = time.perf_counter() - start
-    stats = pstats.Stats(profile).stats  # (file, line, name) -> (cc, nc, tt, ct, callers)
-    phases = {}
-    for phase, (suffix, name) in PHASES.items():
-        phases[phase] = round(
-            sum(v[3] for k, v in stats.items() if k[0].endswith(suffix) and k[2] == name), 1
-        )
-    phases["the rest"] = round(total - sum(phases.values()), 1)
+    phases = phase_seconds(profile, PHASES, total)
     print(f"{cell.dataset}: {total:.0f} s under the profiler, {phases}", flush=True)
     return {"rows": len(data), "profiled_seconds": round(total, 1), "phases": phases}
 

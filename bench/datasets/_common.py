@@ -46,11 +46,13 @@ def check_hierarchy(frame: pd.DataFrame) -> None:
         raise ValueError(f"fine labels with several coarse parents: {list(bad.index)[:5]}")
 
 
-def write_splits(frame: pd.DataFrame, name: str, train_idx, test_idx) -> None:
-    """Write ``files/<name>/{train,test}.parquet`` (zstd, no index, no column statistics) and
-    print the counts."""
+def write_splits(
+    frame: pd.DataFrame, name: str, train_idx, test_idx, out: Path | None = None
+) -> None:
+    """Write ``files/<name>/{train,test}.parquet`` (or into ``out``; zstd, no index, no column
+    statistics) and print the counts."""
     check_hierarchy(frame)
-    out = FILES / name
+    out = FILES / name if out is None else out
     out.mkdir(parents=True, exist_ok=True)
     for split, idx in (("train", train_idx), ("test", test_idx)):
         part = frame.iloc[idx].reset_index(drop=True)
