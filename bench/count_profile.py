@@ -1,0 +1,110 @@
+"""Where the count of categories spends its time on large classes.
+
+On MMLU's train split (12,509 rows, 4 coarse classes of 2,000-4,500 rows, none with a clear
+eigengap: every class is read by Louvain modularity), the trained features of
+bench/estimate_k.py's cache (the default trained with K given, seed 0), the package's
+``estimate_k`` run as ``discover`` runs it on many rows: first on a 10-neighbour graph without
+the plausible range, then on the wider graph neighbour training asks for (50 neighbours here)
+with the range's 8 subsamples. Under cProfile: each run's seconds, and the cumulative seconds of
+the functions that take most of them.
+
+    python bench/count_profile.py
+    python bench/count_profile.py --report-only
+
+One cell per run under bench/results/count_profile/.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import pstats
+import time
+from pathlib import Path
+
+from common import ROOT, replace_section
+from harness import Cell, main
+
+RESULTS = ROOT / "bench" / "results" / "count_profile"
+RUNS = {"10 neighbours, no range": (10, 0), "50 neighbours, 8 subsamples": (50, 8)}
+# the functions reported: (file suffix, name) -> label
+WATCHED = {
+    ("coarse2fine/cluster/estimate_k.py", "estimate_k"): "the whole count",
+    ("coarse2fine/cluster/estimate_k.py", "modularity_votes"): "modularity's votes",
+    ("coarse2fine/cluster/estimate_k.py", "null_onset"): "the noise's resolution",
+    # the next two serve both of the above
+    ("networkx/algorithms/community/louvain.py", "louvain_communities"): "Louvain (networkx)",
+    ("coarse2fine/cluster/estimate_k.py", "louvain_graph"): "building networkx graphs",
+    ("coarse2fine/cluster/estimate_k.py", "eigengaps"): "the eigengap curves",
+    ("coarse2fine/cluster/estimate_k.py", "ranked_neighbours"): "nearest neighbours",
+}
+CELLS = [
+    Cell("mmlu-train", label.replace(" ", "-").replace(",", ""), 0, {"version": 1, "run": label})
+    for label in RUNS
+]
+
+
+def run_one(cell: Cell) -> dict:
+    import numpy as np
+    from estimate_k import CACHE
+    from sources import load
+
+    from coarse2fine.cluster.estimate_k import estimate_k
+
+    data = load("mmlu", "train")
+    paths = sorted(CACHE.glob("mmlu-train-seed0-*.npz"))
+    if not paths:
+        raise SystemExit(f"no cached MMLU train features under {CACHE}: run k_before_after.py")
+    features = np.load(paths[-1])["after"]
+    neighbours, resamples = RUNS[cell.settings["run"]]
+    profile = cProfile.Profile()
+    start = time.perf_counter()
+    found = profile.runcall(
+        estimate_k,
+        features,
+        data.coarse_ids,
+        neighbours=neighbours,
+        seed=0,
+        resamples=resamples,
+        on_layout=False,
+    )
+    seconds = time.perf_counter() - start
+    stats = pstats.Stats(profile).stats
+    spent = {
+        label: round(
+            sum(v[3] for k, v in stats.items() if k[0].endswith(suffix) and k[2] == name), 1
+        )
+        for (suffix, name), label in WATCHED.items()
+    }
+    return {
+        "rows": len(data),
+        "features": paths[-1].name,
+        "counts": found.counts.tolist(),
+        "seconds": round(seconds, 1),
+        "spent": spent,
+    }
+
+
+def report(records: list[dict]) -> None:
+    runs = [r for label in RUNS for r in records if r["settings"]["run"] == label]
+    lines = [
+        "## Where the count's time goes on large classes",
+        "",
+        "Command: `python bench/count_profile.py` (MMLU's train split, 12,509 rows in 4 classes",
+        "read by modularity, the default's trained features from bench/estimate_k.py's cache;",
+        "`estimate_k` under cProfile as `discover` runs it on many rows: cumulative seconds;",
+        "Louvain and the graph building serve both modularity's votes and the noise's",
+        "resolution).",
+        "",
+        "| part | " + " | ".join(r["settings"]["run"] for r in runs) + " |",
+        "|---|" + "---|" * len(runs),
+    ]
+    for label in WATCHED.values():
+        lines.append(f"| {label} | " + " | ".join(f"{r['spent'][label]:.1f}" for r in runs) + " |")
+    counts = "; ".join(f"{r['settings']['run']}: {sum(r['counts'])}" for r in runs)
+    lines += ["", f"Categories counted: {counts}.", ""]
+    lines.append("Machine: " + "; ".join(sorted({r["machine"] for r in records})) + ".")
+    replace_section("count_profile", "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main(str(Path(__file__).resolve()), __doc__, CELLS, run_one, report, RESULTS)
