@@ -4,8 +4,9 @@ On MMLU's train split (12,509 rows, 4 coarse classes of 2,000-4,500 rows, none w
 eigengap: every class is read by Louvain modularity), the trained features of
 bench/estimate_k.py's cache (the default trained with K given, seed 0), the package's
 ``estimate_k`` run as ``discover`` runs it on many rows: first on a 10-neighbour graph without
-the plausible range, then on the wider graph neighbour training asks for (50 neighbours here)
-with the range's 8 subsamples. Under cProfile: each run's seconds, and the cumulative seconds of
+the plausible range, then on a wider graph, as where neighbour training pulled each row toward
+more than 10 neighbours (50 here; on this split ``discover`` would take half the mean category
+size its first count implies, wider still), with the range's 8 subsamples. Under cProfile: each run's seconds, and the cumulative seconds of
 the functions that take most of them.
 
     python bench/count_profile.py
