@@ -1,13 +1,13 @@
 """Where the count of categories spends its time on large classes.
 
-On MMLU's train split (12,509 rows, 4 coarse classes of 2,000-4,500 rows, none with a clear
+On MMLU's train split (12,509 rows, 4 coarse classes of 2,728-4,229 rows, none with a clear
 eigengap: every class is read by Louvain modularity), the trained features of
 bench/estimate_k.py's cache (the default trained with K given, seed 0), the package's
 ``estimate_k`` run as ``discover`` runs it on many rows: first on a 10-neighbour graph without
 the plausible range, then on a wider graph, as where neighbour training pulled each row toward
 more than 10 neighbours (50 here; on this split ``discover`` would take half the mean category
-size its first count implies, wider still), with the range's 8 subsamples. Under cProfile: each run's seconds, and the cumulative seconds of
-the functions that take most of them.
+size its first count implies, wider still), with the range's 8 subsamples. Under cProfile:
+each run's seconds, and the cumulative seconds of the functions that take most of them.
 
     python bench/count_profile.py
     python bench/count_profile.py --report-only
@@ -48,6 +48,7 @@ def run_one(cell: Cell) -> dict:
     import numpy as np
     from estimate_k import CACHE
     from sources import load
+    from where_time_goes import cumulative
 
     from coarse2fine.cluster.estimate_k import estimate_k
 
@@ -70,12 +71,7 @@ def run_one(cell: Cell) -> dict:
     )
     seconds = time.perf_counter() - start
     stats = pstats.Stats(profile).stats
-    spent = {
-        label: round(
-            sum(v[3] for k, v in stats.items() if k[0].endswith(suffix) and k[2] == name), 1
-        )
-        for (suffix, name), label in WATCHED.items()
-    }
+    spent = {label: round(cumulative(stats, *where), 1) for where, label in WATCHED.items()}
     return {
         "rows": len(data),
         "features": paths[-1].name,

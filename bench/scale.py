@@ -151,20 +151,14 @@ DISCOVER_PHASES = {
 
 
 def run_discover(n: int | None) -> dict[str, Any]:
-    import cProfile
-
-    from where_time_goes import phase_seconds
+    from where_time_goes import profiled_fit
 
     from coarse2fine import Discoverer
     from coarse2fine.metrics import cluster_acc
 
     data = pooled_texts(n)
     est = Discoverer(seed=0, progress=False)
-    profile = cProfile.Profile()
-    start = time.perf_counter()
-    profile.runcall(est.fit, data)
-    seconds = time.perf_counter() - start
-    phases = phase_seconds(profile, DISCOVER_PHASES, seconds)
+    seconds, phases = profiled_fit(est, data, DISCOVER_PHASES)
     print(f"discover on {len(data):,} rows: {seconds:.0f} s, {phases}", flush=True)
     return {
         "rows": len(data),

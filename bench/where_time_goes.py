@@ -40,13 +40,17 @@ def cumulative(stats: dict, suffix: str, name: str) -> float:
     return sum(v[3] for k, v in stats.items() if k[0].endswith(suffix) and k[2] == name)
 
 
-def phase_seconds(profile: cProfile.Profile, phases: dict[str, tuple], total: float) -> dict:
-    """Each phase's seconds (``phases``: name -> (file suffix, function)), and the rest of
-    ``total``."""
+def profiled_fit(est, data, phases: dict[str, tuple[str, str]]) -> tuple[float, dict]:
+    """``est.fit(data)`` under cProfile: its seconds, and each phase's (``phases``: name ->
+    (file suffix, function)) with the rest of them."""
+    profile = cProfile.Profile()
+    start = time.perf_counter()
+    profile.runcall(est.fit, data)
+    total = time.perf_counter() - start
     stats = pstats.Stats(profile).stats  # (file, line, name) -> (cc, nc, tt, ct, callers)
     found = {phase: round(cumulative(stats, *where), 1) for phase, where in phases.items()}
     found["the rest"] = round(total - sum(found.values()), 1)
-    return found
+    return total, found
 
 
 def cells() -> list[Cell]:
@@ -59,11 +63,7 @@ def run_one(cell: Cell) -> dict:
 
     data = load(cell.dataset)
     est = Discoverer(n_fine=true_counts(data), seed=cell.seed, progress=False)
-    profile = cProfile.Profile()
-    start = time.perf_counter()
-    profile.runcall(est.fit, data)
-    total = time.perf_counter() - start
-    phases = phase_seconds(profile, PHASES, total)
+    total, phases = profiled_fit(est, data, PHASES)
     print(f"{cell.dataset}: {total:.0f} s under the profiler, {phases}", flush=True)
     return {"rows": len(data), "profiled_seconds": round(total, 1), "phases": phases}
 
