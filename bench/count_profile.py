@@ -45,18 +45,17 @@ CELLS = [
 
 
 def run_one(cell: Cell) -> dict:
-    import numpy as np
-    from estimate_k import CACHE
+    from common import defaults_key
+    from estimate_k import features as cached_features
     from sources import load
     from where_time_goes import cumulative
 
     from coarse2fine.cluster.estimate_k import estimate_k
 
     data = load("mmlu", "train")
-    paths = sorted(CACHE.glob("mmlu-train-seed0-*.npz"))
-    if not paths:
-        raise SystemExit(f"no cached MMLU train features under {CACHE}: run k_before_after.py")
-    features = np.load(paths[-1])["after"]
+    # the current defaults' features (trained and cached here where missing, as
+    # bench/k_before_after.py does)
+    features = cached_features(data, "mmlu-train", 0)["after"]
     neighbours, resamples = RUNS[cell.settings["run"]]
     profile = cProfile.Profile()
     start = time.perf_counter()
@@ -74,7 +73,7 @@ def run_one(cell: Cell) -> dict:
     spent = {label: round(cumulative(stats, *where), 1) for where, label in WATCHED.items()}
     return {
         "rows": len(data),
-        "features": paths[-1].name,
+        "features": f"mmlu-train-seed0-{defaults_key()}",
         "counts": found.counts.tolist(),
         "seconds": round(seconds, 1),
         "spent": spent,

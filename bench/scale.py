@@ -18,7 +18,7 @@ Cells (one fresh process each, so peak memory is the stage's own):
   the categories counted and ACC against the fine labels.
 
     python bench/scale.py                        # every missing cell, then the table
-    python bench/scale.py --dataset cluster      # one stage
+    python bench/scale.py --dataset discover     # one stage
 """
 
 from __future__ import annotations
