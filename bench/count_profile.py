@@ -17,9 +17,6 @@ One cell per run under bench/results/count_profile/.
 
 from __future__ import annotations
 
-import cProfile
-import pstats
-import time
 from pathlib import Path
 
 from common import ROOT, replace_section
@@ -48,7 +45,7 @@ def run_one(cell: Cell) -> dict:
     from common import defaults_key
     from estimate_k import features as cached_features
     from sources import load
-    from where_time_goes import cumulative
+    from where_time_goes import cumulative, profiled
 
     from coarse2fine.cluster.estimate_k import estimate_k
 
@@ -57,9 +54,7 @@ def run_one(cell: Cell) -> dict:
     # bench/k_before_after.py does)
     features = cached_features(data, "mmlu-train", 0)["after"]
     neighbours, resamples = RUNS[cell.settings["run"]]
-    profile = cProfile.Profile()
-    start = time.perf_counter()
-    found = profile.runcall(
+    found, seconds, stats = profiled(
         estimate_k,
         features,
         data.coarse_ids,
@@ -68,8 +63,6 @@ def run_one(cell: Cell) -> dict:
         resamples=resamples,
         on_layout=False,
     )
-    seconds = time.perf_counter() - start
-    stats = pstats.Stats(profile).stats
     spent = {label: round(cumulative(stats, *where), 1) for where, label in WATCHED.items()}
     return {
         "rows": len(data),

@@ -24,9 +24,10 @@ from pathlib import Path
 
 from common import ROOT, mean_std, replace_section
 from harness import Cell, main
+from sources import PREPARED
 
 RESULTS = ROOT / "bench" / "results" / "real_images"
-IMAGES = ROOT / "bench" / "cache" / "datasets" / "grocery" / "train"
+IMAGES = PREPARED / "grocery" / "train"
 METHODS = ("unsupervised", "down", "falcon", "hcsc")
 SEEDS = (0, 1, 2)
 # FALCON and HCSC (16 and 9 minutes a fit here) on seed 0 only
@@ -41,6 +42,7 @@ CELLS = [
 
 def run_one(cell: Cell) -> dict:
     import numpy as np
+    from sources import true_counts
 
     from coarse2fine import Discoverer
     from coarse2fine.data.images import read_image_folder
@@ -51,7 +53,7 @@ def run_one(cell: Cell) -> dict:
     data = read_image_folder(IMAGES)
     coarse = np.asarray(data.coarse)
     fine = np.asarray(data.fine)
-    counts = {c: len(set(fine[coarse == c])) for c in data.coarse_classes}
+    counts = true_counts(data)
     start = time.perf_counter()
     est = Discoverer(cell.settings["method"], n_fine=counts, seed=cell.seed, progress=False)
     est.fit(data)

@@ -214,6 +214,8 @@ def report(records: list[dict[str, Any]]) -> None:
         )
     found = sorted((r for r in records if r["dataset"] == "discover"), key=rows_of)
     if found:
+        from where_time_goes import phase_shares
+
         names = [*DISCOVER_PHASES, "the rest"]
         lines += [
             "",
@@ -225,8 +227,7 @@ def report(records: list[dict[str, Any]]) -> None:
             "|---|" + "---|" * len(names),
         ]
         for r in found:
-            total = r["seconds"]
-            shares = [f"{r['phases'][k]:.1f} ({100 * r['phases'][k] / total:.0f} %)" for k in names]
+            shares = phase_shares(r["phases"], r["seconds"], names)
             lines.append(f"| {rows_of(r):,} | " + " | ".join(shares) + " |")
     stages_on: dict[str, set[str]] = {}  # machine -> the stages measured on it
     for r in records:

@@ -40,17 +40,28 @@ def cumulative(stats: dict, suffix: str, name: str) -> float:
     return sum(v[3] for k, v in stats.items() if k[0].endswith(suffix) and k[2] == name)
 
 
+def profiled(fn, *args, **kwargs) -> tuple[object, float, dict]:
+    """``fn(*args, **kwargs)`` under cProfile: its result, its seconds, and the profile's stats
+    ((file, line, name) -> (cc, nc, tt, ct, callers))."""
+    profile = cProfile.Profile()
+    start = time.perf_counter()
+    result = profile.runcall(fn, *args, **kwargs)
+    seconds = time.perf_counter() - start
+    return result, seconds, pstats.Stats(profile).stats
+
+
 def profiled_fit(est, data, phases: dict[str, tuple[str, str]]) -> tuple[float, dict]:
     """``est.fit(data)`` under cProfile: its seconds, and each phase's (``phases``: name ->
     (file suffix, function)) with the rest of them."""
-    profile = cProfile.Profile()
-    start = time.perf_counter()
-    profile.runcall(est.fit, data)
-    total = time.perf_counter() - start
-    stats = pstats.Stats(profile).stats  # (file, line, name) -> (cc, nc, tt, ct, callers)
+    _, total, stats = profiled(est.fit, data)
     found = {phase: round(cumulative(stats, *where), 1) for phase, where in phases.items()}
     found["the rest"] = round(total - sum(found.values()), 1)
     return total, found
+
+
+def phase_shares(phases: dict[str, float], total: float, names: list[str]) -> list[str]:
+    """Each named phase's seconds with its share of ``total``, as the tables print them."""
+    return [f"{phases[n]:.1f} ({100 * phases[n] / total:.0f} %)" for n in names]
 
 
 def cells() -> list[Cell]:
@@ -82,7 +93,7 @@ def report(records: list[dict]) -> None:
     ]
     for r in sorted(records, key=lambda r: TEXT_DATASETS.index(r["dataset"])):
         total = r["profiled_seconds"]
-        cells_ = [f"{r['phases'][n]:.1f} ({100 * r['phases'][n] / total:.0f} %)" for n in names]
+        cells_ = phase_shares(r["phases"], total, names)
         lines.append(f"| {r['dataset']} | {r['rows']} | {total:.1f} | " + " | ".join(cells_) + " |")
     lines += ["", "Machine: " + "; ".join(sorted({r["machine"] for r in records})) + "."]
     replace_section("where_time_goes", "\n".join(lines))

@@ -14,6 +14,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = ROOT / "coarse2fine" / "data" / "files"
+PREPARED = ROOT / "bench" / "cache" / "datasets"  # sets prepared, not vendored (git-ignored)
 SEED = 0
 TEST_FRACTION = 0.2
 

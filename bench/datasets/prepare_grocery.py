@@ -26,9 +26,9 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
-from _common import ROOT
+from _common import PREPARED, ROOT
 
-OUT = ROOT / "bench" / "cache" / "datasets" / "grocery"
+OUT = PREPARED / "grocery"
 SPLITS = ("train", "val", "test")
 
 

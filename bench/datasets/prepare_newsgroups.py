@@ -30,9 +30,9 @@ import re
 from pathlib import Path
 
 import pandas as pd
-from _common import ROOT, write_splits
+from _common import PREPARED, write_splits
 
-OUT = ROOT / "bench" / "cache" / "datasets" / "newsgroups"
+OUT = PREPARED / "newsgroups"
 COARSE = {
     "computers": (
         "comp.graphics",
