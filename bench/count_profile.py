@@ -6,8 +6,10 @@ bench/estimate_k.py's cache (the default trained with K given, seed 0), the pack
 ``estimate_k`` run as ``discover`` runs it on many rows: first on a 10-neighbour graph without
 the plausible range, then on a wider graph, as where neighbour training pulled each row toward
 more than 10 neighbours (50 here; on this split ``discover`` would take half the mean category
-size its first count implies, wider still), with the range's 8 subsamples. Under cProfile:
-each run's seconds, and the cumulative seconds of the functions that take most of them.
+size its first count implies, wider still), with the range's 8 subsamples; and that second
+run again with networkx's pure-Python Louvain in the package's place (scikit-network's compiled
+one since 2026-12-07; networkx's was the package's until then). Under cProfile: each run's
+seconds, and the cumulative seconds of the functions that take most of them.
 
     python bench/count_profile.py
     python bench/count_profile.py --report-only
@@ -17,28 +19,65 @@ One cell per run under bench/results/count_profile/.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 from common import ROOT, replace_section
 from harness import Cell, main
 
 RESULTS = ROOT / "bench" / "results" / "count_profile"
-RUNS = {"10 neighbours, no range": (10, 0), "50 neighbours, 8 subsamples": (50, 8)}
+# label -> (neighbours, subsamples of the plausible range, Louvain)
+RUNS = {
+    "10 neighbours, no range": (10, 0, "scikit-network"),
+    "50 neighbours, 8 subsamples": (50, 8, "scikit-network"),
+    "50 neighbours, 8 subsamples, networkx": (50, 8, "networkx"),
+}
 # the functions reported: (file suffix, name) -> label
 WATCHED = {
     ("coarse2fine/cluster/estimate_k.py", "estimate_k"): "the whole count",
     ("coarse2fine/cluster/estimate_k.py", "modularity_votes"): "modularity's votes",
     ("coarse2fine/cluster/estimate_k.py", "null_onset"): "the noise's resolution",
-    # the next two serve both of the above
+    # the next three serve both of the above
+    ("sknetwork/clustering/louvain.py", "fit"): "Louvain (scikit-network)",
     ("networkx/algorithms/community/louvain.py", "louvain_communities"): "Louvain (networkx)",
-    ("coarse2fine/cluster/estimate_k.py", "louvain_graph"): "building networkx graphs",
+    ("coarse2fine/cluster/estimate_k.py", "louvain_graph"): "building the graphs",
+    ("bench/count_profile.py", "louvain_graph"): "building the graphs",  # networkx's run
     ("coarse2fine/cluster/estimate_k.py", "eigengaps"): "the eigengap curves",
     ("coarse2fine/cluster/estimate_k.py", "ranked_neighbours"): "nearest neighbours",
 }
 CELLS = [
-    Cell("mmlu-train", label.replace(" ", "-").replace(",", ""), 0, {"version": 1, "run": label})
+    Cell("mmlu-train", label.replace(" ", "-").replace(",", ""), 0, {"version": 2, "run": label})
     for label in RUNS
 ]
+
+
+@contextmanager
+def louvain_of(name: str):
+    """The package's Louvain (``estimate_k.louvain_graph`` and ``communities``) for the duration,
+    or, for ``"networkx"``, networkx's in their place: the same weighted graph without loops,
+    Louvain at the same resolution and seed (networkx's own node order and threshold 1e-7)."""
+    import coarse2fine.cluster.estimate_k as module
+
+    if name == "scikit-network":
+        yield
+        return
+    import networkx as nx
+
+    def louvain_graph(rows, neighbours=module.NEIGHBOURS):
+        graph = nx.from_scipy_sparse_array(module.neighbour_graph(rows, neighbours))
+        graph.remove_edges_from(nx.selfloop_edges(graph))
+        return graph
+
+    def communities(graph, resolution, seed):
+        found = nx.community.louvain_communities(graph, resolution=resolution, seed=seed)
+        return max(1, sum(len(group) >= 2 for group in found))
+
+    saved = module.louvain_graph, module.communities
+    module.louvain_graph, module.communities = louvain_graph, communities
+    try:
+        yield
+    finally:
+        module.louvain_graph, module.communities = saved
 
 
 def run_one(cell: Cell) -> dict:
@@ -53,23 +92,26 @@ def run_one(cell: Cell) -> dict:
     # the current defaults' features (trained and cached here where missing, as
     # bench/k_before_after.py does)
     features = cached_features(data, "mmlu-train", 0)["after"]
-    neighbours, resamples = RUNS[cell.settings["run"]]
-    found, seconds, stats = profiled(
-        estimate_k,
-        features,
-        data.coarse_ids,
-        neighbours=neighbours,
-        seed=0,
-        resamples=resamples,
-        on_layout=False,
-    )
-    spent = {label: round(cumulative(stats, *where), 1) for where, label in WATCHED.items()}
+    neighbours, resamples, louvain = RUNS[cell.settings["run"]]
+    with louvain_of(louvain):
+        found, seconds, stats = profiled(
+            estimate_k,
+            features,
+            data.coarse_ids,
+            neighbours=neighbours,
+            seed=0,
+            resamples=resamples,
+            on_layout=False,
+        )
+    spent = dict.fromkeys(WATCHED.values(), 0.0)
+    for where, label in WATCHED.items():
+        spent[label] += cumulative(stats, *where)
     return {
         "rows": len(data),
         "features": f"mmlu-train-seed0-{defaults_key()}",
         "counts": found.counts.tolist(),
         "seconds": round(seconds, 1),
-        "spent": spent,
+        "spent": {label: round(seconds, 1) for label, seconds in spent.items()},
     }
 
 
@@ -82,12 +124,13 @@ def report(records: list[dict]) -> None:
         "read by modularity, the default's trained features from bench/estimate_k.py's cache;",
         "`estimate_k` under cProfile as `discover` runs it on many rows: cumulative seconds;",
         "Louvain and the graph building serve both modularity's votes and the noise's",
-        "resolution).",
+        "resolution; the last run with networkx's pure-Python Louvain, the package's until",
+        "2026-12-07, in place of scikit-network's compiled one).",
         "",
         "| part | " + " | ".join(r["settings"]["run"] for r in runs) + " |",
         "|---|" + "---|" * len(runs),
     ]
-    for label in WATCHED.values():
+    for label in dict.fromkeys(WATCHED.values()):
         lines.append(f"| {label} | " + " | ".join(f"{r['spent'][label]:.1f}" for r in runs) + " |")
     counts = "; ".join(f"{r['settings']['run']}: {sum(r['counts'])}" for r in runs)
     lines += ["", f"Categories counted: {counts}.", ""]

@@ -78,7 +78,10 @@ SEEDS = (0, 1, 2)
 # before) as a variant
 # 28: the clear classes' scale is the median of their rows a category (estimate_k.SCALE_BY
 # "median"); their pooled ratio (the default before) as a variant
-VERSION = 28
+# 29: Louvain (modularity's votes, the noise's resolution) by scikit-network's compiled
+# implementation instead of networkx's pure-Python one (docs/SCALE.md "Where the count's time
+# goes"): the same algorithm and settings, another random order, so the counts move a little
+VERSION = 29
 FEATURES = ("after", "before")  # the default's clustered features; the untrained encoder's
 TARGET_TOTAL = 15.0  # % error of the total
 TARGET_FACTOR = 1.5  # per class

@@ -22,6 +22,7 @@ from coarse2fine.cluster.estimate_k import (
     estimate_k,
     k_max,
     layout_agrees,
+    louvain_graph,
     modularity_votes,
     neighbour_graph,
     null_onset,
@@ -468,7 +469,8 @@ def few_large_groups(seed=0):
     "clear_sizes, weak, expected",
     [
         # many small categories beside clear ones of 50 rows: modularity's 10 (of 10) stays
-        ((50, 50, 50), overlapping_groups, ("modularity", 10, ("resolution", 3))),
+        # (the noise's resolution reads 2 there: 250 rows a category against modularity's 50)
+        ((50, 50, 50), overlapping_groups, ("modularity", 10, ("resolution", 2))),
         # a few large ones beside clear ones of 200 rows: modularity splits the 3 groups into
         # 10, the noise's resolution reads 2 (200 rows a category against modularity's 60)
         ((200, 200), few_large_groups, ("resolution", 2, ("modularity", 10))),
@@ -587,3 +589,39 @@ def test_the_null_onset_is_the_last_resolution_a_structureless_draw_stays_whole(
         rows.mean(0), np.cov(rows, rowvar=False), len(rows), method="eigh"
     )
     np.testing.assert_allclose(draw, l2_normalize(raw.astype(np.float32)), atol=1e-6)
+
+
+def ring_of_cliques(cliques: int, size: int):
+    """``cliques`` complete groups of ``size`` nodes, each joined to the next by one edge, plus
+    one node with no edges (scipy sparse, symmetric, no loops)."""
+    import scipy.sparse as sp
+
+    n = cliques * size + 1
+    dense = np.zeros((n, n))
+    for c in range(cliques):
+        block = slice(c * size, (c + 1) * size)
+        dense[block, block] = 1.0
+        last, first_of_next = (c + 1) * size - 1, ((c + 1) % cliques) * size
+        dense[last, first_of_next] = dense[first_of_next, last] = 1.0
+    np.fill_diagonal(dense, 0.0)
+    return sp.csr_matrix(dense)
+
+
+def test_communities_counts_the_planted_groups_of_two_or_more_rows():
+    """A ring of 5 cliques of 6 nodes (80 edges): modularity's best partition is the cliques
+    (Q = 5 x (15/80 - (32/160)^2) = 0.74 by hand, against 0 for one community), found from
+    every seed; the lone node is its own community and not counted. At a resolution near 0 one
+    community scores best; a graph without edges has no community of 2+ rows (counted 1)."""
+    graph = ring_of_cliques(5, 6)
+    assert [communities(graph, 1.0, seed) for seed in range(5)] == [5] * 5
+    assert communities(graph, 0.001, 0) == 1
+    import scipy.sparse as sp
+
+    assert communities(sp.csr_matrix((3, 3)), 1.0, 0) == 1
+
+
+def test_louvain_graph_is_the_neighbour_graph_without_loops():
+    rows = l2_normalize(touching_blobs().astype(np.float32))
+    graph, full = louvain_graph(rows, 10), neighbour_graph(rows, 10).tocsr()
+    assert graph.diagonal().sum() == 0 and full.diagonal().min() == 1.0
+    np.testing.assert_array_equal((full - graph).toarray(), np.diag(full.diagonal()))

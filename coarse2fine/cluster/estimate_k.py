@@ -34,7 +34,8 @@ can pick another K. The criteria (all on unit-length features, chosen among by
   size. Score of K: the share (in log size) of the range that yields K clusters.
 - ``"silhouette"``: K-Means for each K, scored by the mean cosine silhouette (K >= 2).
 - ``"modularity"``: Louvain communities of the nearest-neighbour graph at resolution 1 over
-  several seeds (networkx); score of K: the share of seeds finding K communities of 2+ rows.
+  several seeds (scikit-network's compiled Louvain); score of K: the share of seeds finding K
+  communities of 2+ rows.
   A class of more than MODULARITY_ROWS rows is read on random samples of that many, each seed
   its own: on all the rows of a large class the communities multiply with the rows.
 - ``"resolution"``: modularity's count at the resolution where structure ends and noise
@@ -759,21 +760,39 @@ def modularity_votes(
 
 
 def louvain_graph(rows: np.ndarray, neighbours: int = NEIGHBOURS):
-    """The rows' connectivity graph (``neighbour_graph``) as networkx reads it, without the
-    loops joining each row to itself."""
-    import networkx as nx
+    """The rows' connectivity graph (``neighbour_graph``, scipy sparse) without the loops
+    joining each row to itself, as ``communities`` reads it."""
+    import scipy.sparse as sp
 
-    graph = nx.from_scipy_sparse_array(neighbour_graph(rows, neighbours))
-    graph.remove_edges_from(nx.selfloop_edges(graph))
+    graph = neighbour_graph(rows, neighbours).tocsr()
+    graph = graph - sp.diags(graph.diagonal())
+    graph.eliminate_zeros()
     return graph
 
 
 def communities(graph, resolution: float, seed: int) -> int:
-    """How many communities of 2+ rows Louvain finds in ``graph`` at ``resolution`` (at least 1)."""
-    import networkx as nx
+    """How many communities of 2+ rows Louvain finds in ``graph`` (a symmetric scipy sparse
+    adjacency) at ``resolution`` (at least 1): Newman's modularity, nodes visited in an order
+    shuffled by ``seed``, passes and levels until modularity gains less than 1e-7 (networkx's
+    threshold; its pure-Python Louvain was the default's until 2026-12-07 and took three
+    quarters of the count's time on large classes, docs/SCALE.md)."""
+    from sknetwork.clustering import Louvain
 
-    found = nx.community.louvain_communities(graph, resolution=resolution, seed=seed)
-    return max(1, sum(len(group) >= 2 for group in found))
+    if graph.nnz == 0:  # no edges: every row its own community, none of 2+ rows
+        return 1
+    louvain = Louvain(
+        resolution=resolution,
+        modularity="newman",
+        tol_optimization=1e-7,
+        tol_aggregation=1e-7,
+        shuffle_nodes=True,
+        random_state=seed,
+        sort_clusters=False,
+        return_probs=False,
+        return_aggregate=False,
+    )
+    sizes = np.bincount(louvain.fit_predict(graph))
+    return max(1, int(np.sum(sizes >= 2)))
 
 
 def null_onset(rows: np.ndarray, seed: int, neighbours: int = NEIGHBOURS) -> float:
