@@ -45,10 +45,21 @@ WATCHED = {
     ("coarse2fine/cluster/estimate_k.py", "eigengaps"): "the eigengap curves",
     ("coarse2fine/cluster/estimate_k.py", "ranked_neighbours"): "nearest neighbours",
 }
-CELLS = [
-    Cell("mmlu-train", label.replace(" ", "-").replace(",", ""), 0, {"version": 2, "run": label})
-    for label in RUNS
-]
+
+
+def cells() -> list[Cell]:
+    from common import defaults_key
+
+    # the defaults' key names the features counted: a change of default marks the cells stale
+    return [
+        Cell(
+            "mmlu-train",
+            label.replace(" ", "-").replace(",", ""),
+            0,
+            {"version": 2, "run": label, "defaults": defaults_key()},
+        )
+        for label in RUNS
+    ]
 
 
 @contextmanager
@@ -139,4 +150,4 @@ def report(records: list[dict]) -> None:
 
 
 if __name__ == "__main__":
-    main(str(Path(__file__).resolve()), __doc__, CELLS, run_one, report, RESULTS)
+    main(str(Path(__file__).resolve()), __doc__, cells(), run_one, report, RESULTS)

@@ -37,7 +37,8 @@ from harness import Cell, main
 
 RESULTS = ROOT / "bench" / "results" / "scale"
 VERSION = 1
-# discover 2: the count's Louvain by scikit-network since 2026-12-07 (networkx's before)
+# discover 2: the count's Louvain by scikit-network since 2026-12-07 (networkx's before); its
+# cells carry the package's defaults since, so a change of default marks them stale
 VERSIONS = {"discover": 2}
 SIZES = {
     "discover": (10_000, 25_000, None),  # None: every pooled row
@@ -49,10 +50,16 @@ DIM, N_COARSE, FINE_PER_COARSE = 384, 10, 15
 
 
 def cells() -> list[Cell]:
+    from common import package_defaults
+
     from coarse2fine.cluster.kmeans import faiss_available
 
+    def settings(stage: str, n: int | None) -> dict[str, Any]:
+        own = {"version": VERSIONS.get(stage, VERSION), "rows": n}
+        return {**own, "defaults": package_defaults()} if stage == "discover" else own
+
     return [
-        Cell(stage, str(n or "all"), 0, {"version": VERSIONS.get(stage, VERSION), "rows": n})
+        Cell(stage, str(n or "all"), 0, settings(stage, n))
         for stage, sizes in SIZES.items()
         for n in sizes
         if stage != "cluster-faiss" or faiss_available()
