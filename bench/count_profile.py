@@ -72,6 +72,8 @@ def louvain_of(name: str):
     if name == "scikit-network":
         yield
         return
+    if name != "networkx":
+        raise ValueError(f"Louvain must be scikit-network or networkx, got {name!r}")
     import networkx as nx
 
     def louvain_graph(rows, neighbours=module.NEIGHBOURS):

@@ -610,11 +610,16 @@ def ring_of_cliques(cliques: int, size: int):
 def test_communities_counts_the_planted_groups_of_two_or_more_rows():
     """A ring of 5 cliques of 6 nodes (80 edges): modularity's best partition is the cliques
     (Q = 5 x (15/80 - (32/160)^2) = 0.74 by hand, against 0 for one community), found from
-    every seed; the lone node is its own community and not counted. At a resolution near 0 one
-    community scores best; a graph without edges has no community of 2+ rows (counted 1)."""
+    every seed; the lone node is its own community and not counted. At resolution 0.1, with
+    Q = sum(L_c / 80) - 0.1 x sum((d_c / 160)^2), pairs of neighbouring cliques and one alone
+    score 77/80 - 0.1 x 0.36 = 0.9265 by hand, above one community (0.9), the cliques (0.9175)
+    and three and two (0.923): 3 communities; near 0 one community scores best. A graph without
+    edges has no community of 2+ rows (counted 1); seeds beyond numpy's 2**32 are taken."""
     graph = ring_of_cliques(5, 6)
     assert [communities(graph, 1.0, seed) for seed in range(5)] == [5] * 5
+    assert [communities(graph, 0.1, seed) for seed in range(5)] == [3] * 5
     assert communities(graph, 0.001, 0) == 1
+    assert communities(graph, 1.0, 2**32 + 5) == 5
     import scipy.sparse as sp
 
     assert communities(sp.csr_matrix((3, 3)), 1.0, 0) == 1

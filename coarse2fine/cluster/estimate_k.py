@@ -772,10 +772,13 @@ def louvain_graph(rows: np.ndarray, neighbours: int = NEIGHBOURS):
 
 def communities(graph, resolution: float, seed: int) -> int:
     """How many communities of 2+ rows Louvain finds in ``graph`` (a symmetric scipy sparse
-    adjacency) at ``resolution`` (at least 1): Newman's modularity, nodes visited in an order
-    shuffled by ``seed``, passes and levels until modularity gains less than 1e-7 (networkx's
-    threshold; its pure-Python Louvain was the default's until 2026-12-07 and took three
-    quarters of the count's time on large classes, docs/SCALE.md)."""
+    adjacency) at ``resolution`` (at least 1): scikit-network's compiled Louvain on Newman's
+    modularity, the nodes visited in an order shuffled once by ``seed``, a level's passes and
+    the levels stopped where they gain at most 1e-7. networkx's pure-Python Louvain, the
+    package's until 2026-12-07, took three quarters of the count's time on large classes
+    (docs/SCALE.md); it differs in detail (a level's passes run until no node moves, 1e-7 only
+    between levels, the order shuffled at every level, float64), so counts move as with
+    another seed."""
     from sknetwork.clustering import Louvain
 
     if graph.nnz == 0:  # no edges: every row its own community, none of 2+ rows
@@ -786,7 +789,7 @@ def communities(graph, resolution: float, seed: int) -> int:
         tol_optimization=1e-7,
         tol_aggregation=1e-7,
         shuffle_nodes=True,
-        random_state=seed,
+        random_state=seed % 2**32,  # numpy's RandomState takes seeds below 2**32
         sort_clusters=False,
         return_probs=False,
         return_aggregate=False,
