@@ -56,7 +56,7 @@ def cells() -> list[Cell]:
             "mmlu-train",
             label.replace(" ", "-").replace(",", ""),
             0,
-            {"version": 2, "run": label, "defaults": defaults_key()},
+            {"version": 2, "run": label, "features": defaults_key()},
         )
         for label in RUNS
     ]
