@@ -536,8 +536,6 @@ def gap_lines(by: dict[str, list[dict]], names: list[str]) -> list[str]:
 def per_class_lines(by: dict[str, list[dict]], names: list[str]) -> list[str]:
     """Per coarse class, the default's count on each seed beside the truth, for the datasets
     whose total misses the target: which classes the shortfall comes from."""
-    from sources import load
-
     lines = [
         "",
         f"Where the default misses the {TARGET_TOTAL:.0f} % target on the total or the "
@@ -559,18 +557,14 @@ def per_class_lines(by: dict[str, list[dict]], names: list[str]) -> list[str]:
         total_met = abs(float(np.mean([x["error"] for x in s]))) <= TARGET_TOTAL
         if total_met and float(np.mean([x["within"] for x in s])) >= TARGET_SHARE:
             continue
-        if "class_rows" in recs[0]:  # recorded since the prepared sets (not in a fresh clone)
-            classes, sizes = recs[0]["classes"], recs[0]["class_rows"]
-        else:
-            data = load(d)
-            classes, sizes = data.coarse_classes, np.bincount(np.asarray(data.coarse_ids))
+        # the class names and sizes each record carries (since version 29 every current one)
+        classes, sizes = recs[0]["classes"], recs[0]["class_rows"]
         for i, name in enumerate(classes):
             found = " / ".join(str(g["counts"][i]) for g in got)
             separable = " / ".join(str(r["separable"]["after"][i]) for r in recs)
             low, high = min(g["low"][i] for g in got), max(g["high"][i] for g in got)
             counted = " / ".join("layout" if g["on_layout"][i] else g["criterion"][i] for g in got)
-            readings = [g.get("second", [None] * len(g["counts"]))[i] for g in got]  # before 26
-            second = " / ".join("—" if k is None else str(k) for k in readings)
+            second = " / ".join("—" if g["second"][i] is None else str(g["second"][i]) for g in got)
             lines.append(
                 f"| {d} | {name} | {sizes[i]} | {recs[0]['true'][i]} | {separable} | {found} "
                 f"| {low}-{high} | {counted} | {second} |"
